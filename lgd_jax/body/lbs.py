@@ -178,10 +178,25 @@ def smpl_forward(model: BodyModel, pose: jax.Array,
   if model.posedirs is not None:
     v_shaped = v_shaped + jnp.einsum("vcp,...p->...vc", model.posedirs,
                                      pose_features(local))
-  translations = skeleton.skinning_translations(joints)
-  blended_rot = jnp.einsum("vk,...kij->...vij", model.weights,
-                           skeleton.rotations)
-  blended_trans = jnp.einsum("vk,...ki->...vi", model.weights, translations)
-  vertices = jnp.einsum("...vij,...vj->...vi", blended_rot,
-                        v_shaped) + blended_trans
-  return BodyOutput(vertices, skeleton.positions)
+  return BodyOutput(skin(v_shaped, model.weights, skeleton, joints),
+                    skeleton.positions)
+
+
+def skin(rest_vertices: jax.Array, weights: jax.Array, skeleton: Skeleton,
+         rest_joints: jax.Array) -> jax.Array:
+  """Linear blend skinning.
+
+  Args:
+    rest_vertices: (..., V, 3) shaped (and pose-corrected) rest vertices.
+    weights: (V, J) skinning weights.
+    skeleton: the posed skeleton from `forward_kinematics`.
+    rest_joints: (..., J, 3) the rest joints it was posed from.
+
+  Returns:
+    (..., V, 3) posed vertices.
+  """
+  translations = skeleton.skinning_translations(rest_joints)
+  blended_rot = jnp.einsum("vk,...kij->...vij", weights, skeleton.rotations)
+  blended_trans = jnp.einsum("vk,...ki->...vi", weights, translations)
+  return jnp.einsum("...vij,...vj->...vi", blended_rot,
+                    rest_vertices) + blended_trans
