@@ -1,43 +1,37 @@
-"""Builds lgd_jax/assets/body_model_anny.npz from the anny body model.
+r"""Builds lgd_jax/assets/body_model_anny.npz from the anny body model.
 
 Run from the repository root after `pip install -e ".[build]"` (adds torch
 2.13.0 CPU and anny 0.6.2):
 
-  python experiments/build_body_model.py
+  python experiments/build_body_model.py [--config.num_samples=1000 ...]
 """
 
 import json
 import os
 
 from absl import app
-from absl import flags
 from absl import logging
+from ml_collections import config_flags
 
 from lgd_jax.body import anny_derivation
 
-flags.DEFINE_string("output", "lgd_jax/assets/body_model_anny.npz",
-                    "Where to write the body model (.npz).")
-flags.DEFINE_string("topology", "anny",
-                    "anny mesh topology, e.g. anny or notoes_collapse10pc.")
-flags.DEFINE_integer("num_samples", 1000,
-                     "Sampled adult bodies: 4/5 fit, 1/5 held out.")
-flags.DEFINE_integer("seed", 0, "Seed of the body samples and checks.")
-flags.DEFINE_string("report", "experiments/reports/build_body_model.json",
-                    "Where to write the JSON report.")
-FLAGS = flags.FLAGS
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", os.path.join(os.path.dirname(__file__), os.pardir, "configs",
+                           "build_body_model.py"), "Build configuration.")
 
 
 def main(argv):
   del argv
-  report = anny_derivation.build(FLAGS.output, topology=FLAGS.topology,
-                                 num_samples=FLAGS.num_samples,
-                                 seed=FLAGS.seed)
-  os.makedirs(os.path.dirname(os.path.abspath(FLAGS.report)), exist_ok=True)
-  with open(FLAGS.report, "w", encoding="utf-8") as f:
+  config = _CONFIG.value
+  report = anny_derivation.build(config.output, topology=config.topology,
+                                 num_samples=config.num_samples,
+                                 seed=config.seed)
+  os.makedirs(os.path.dirname(os.path.abspath(config.report)), exist_ok=True)
+  with open(config.report, "w", encoding="utf-8") as f:
     json.dump(report, f, indent=2)
     f.write("\n")
-  logging.info("Wrote %s (%.2f MB) in %.1f s and %s", FLAGS.output,
-               report["asset_mb"], report["build_seconds"], FLAGS.report)
+  logging.info("Wrote %s (%.2f MB) in %.1f s and %s", config.output,
+               report["asset_mb"], report["build_seconds"], config.report)
 
 
 if __name__ == "__main__":
