@@ -383,3 +383,18 @@ def test_keypoint_regressor_rejects_wrong_vertex_count(smpl_file):
   model = lgd_jax.load_body_model(smpl_file[0])
   with pytest.raises(ValueError, match=r"regressor must have shape \(K, 400\)"):
     lgd_jax.make_keypoint_regressor(model, np.ones((5, 399)))
+
+
+@pytest.mark.parametrize("angle_scale", [0.0, 1e-4, 1.0, np.pi - 1e-3, np.pi])
+def test_matrix_to_axis_angle_inverts_rodrigues(angle_scale):
+  rng = np.random.default_rng(3)
+  axes = rng.normal(size=(200, 3))
+  axes /= np.linalg.norm(axes, axis=1, keepdims=True)
+  rotvec = axes * angle_scale * rng.uniform(0.5, 1.0, (200, 1)) if (
+      angle_scale not in (0.0, np.pi)) else axes * angle_scale
+  matrix = Rotation.from_rotvec(rotvec).as_matrix().astype(np.float32)
+  got = np.asarray(lbs.matrix_to_axis_angle(jnp.asarray(matrix)))
+  # Same rotation (at pi, v and -v are both right), angle within [0, pi].
+  np.testing.assert_allclose(Rotation.from_rotvec(got).as_matrix(), matrix,
+                             atol=2e-5)
+  assert np.all(np.linalg.norm(got, axis=1) <= np.pi + 1e-5)

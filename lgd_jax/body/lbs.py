@@ -55,6 +55,47 @@ def axis_angle_to_matrix(rotvec: jax.Array) -> jax.Array:
   return eye + a[..., None, None] * k + b[..., None, None] * (k @ k)
 
 
+def matrix_to_axis_angle(matrix: jax.Array) -> jax.Array:
+  """(..., 3, 3) rotation matrices -> (..., 3) axis-angle, angle in [0, pi].
+
+  Through a unit quaternion (the largest of four candidate components is
+  used, so no branch divides by ~0), then atan2: accurate at 0 and at pi.
+  """
+  m = matrix
+  trace = m[..., 0, 0] + m[..., 1, 1] + m[..., 2, 2]
+  # Four candidates (w, x, y, z) scaled by 4 times their largest component.
+  candidates = jnp.stack([
+      jnp.stack([1 + trace, m[..., 2, 1] - m[..., 1, 2],
+                 m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]],
+                -1),
+      jnp.stack([m[..., 2, 1] - m[..., 1, 2],
+                 1 + m[..., 0, 0] - m[..., 1, 1] - m[..., 2, 2],
+                 m[..., 0, 1] + m[..., 1, 0], m[..., 0, 2] + m[..., 2, 0]],
+                -1),
+      jnp.stack([m[..., 0, 2] - m[..., 2, 0], m[..., 0, 1] + m[..., 1, 0],
+                 1 - m[..., 0, 0] + m[..., 1, 1] - m[..., 2, 2],
+                 m[..., 1, 2] + m[..., 2, 1]], -1),
+      jnp.stack([m[..., 1, 0] - m[..., 0, 1], m[..., 0, 2] + m[..., 2, 0],
+                 m[..., 1, 2] + m[..., 2, 1],
+                 1 - m[..., 0, 0] - m[..., 1, 1] + m[..., 2, 2]], -1),
+  ], axis=-2)  # (..., 4, 4)
+  diagonal = jnp.stack([1 + trace, 1 + m[..., 0, 0] - m[..., 1, 1] -
+                        m[..., 2, 2], 1 - m[..., 0, 0] + m[..., 1, 1] -
+                        m[..., 2, 2], 1 - m[..., 0, 0] - m[..., 1, 1] +
+                        m[..., 2, 2]], -1)
+  best = jnp.argmax(diagonal, axis=-1)
+  quat = jnp.take_along_axis(candidates, best[..., None, None], axis=-2)[...,
+                                                                         0, :]
+  quat = quat * jnp.where(quat[..., :1] < 0, -1.0, 1.0)  # w >= 0: angle <= pi
+  quat = quat / jnp.linalg.norm(quat, axis=-1, keepdims=True)
+  sin_half = jnp.linalg.norm(quat[..., 1:], axis=-1)
+  angle = 2 * jnp.arctan2(sin_half, quat[..., 0])
+  small = sin_half < 1e-6
+  # angle / sin(angle / 2) -> 2 as the angle -> 0.
+  factor = jnp.where(small, 2.0, angle / jnp.where(small, 1.0, sin_half))
+  return quat[..., 1:] * factor[..., None]
+
+
 def depth_levels(parents: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
   """Groups joints by depth in the tree: every joint's parent is in an
   earlier group, so one batched matmul per level replaces one per joint."""

@@ -1,1 +1,1 @@
-"""Writers and pictures: meshes, rendered views."""
+"""Reading keypoint files; writing meshes, pictures and overlays."""

@@ -8,10 +8,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+from matplotlib.collections import LineCollection  # pylint: disable=g-import-not-at-top
 from matplotlib.collections import PolyCollection  # pylint: disable=g-import-not-at-top
 import numpy as np  # pylint: disable=g-import-not-at-top
 
 from lgd_jax.io.files import atomic_path  # pylint: disable=g-import-not-at-top
+from lgd_jax.keypoints import get_format  # pylint: disable=g-import-not-at-top
 
 # Viewing directions in the SMPL frame (y up, the body faces +z): the image
 # x axis, and the axis pointing at the viewer.
@@ -84,4 +86,59 @@ def save_views(path, panels, title=None, panel_size=3.0):
   fig.tight_layout()
   with atomic_path(path) as tmp:
     fig.savefig(tmp, dpi=110)
+  plt.close(fig)
+
+
+def save_keypoint_overlay(path, image, xy, confidence, keypoint_format,
+                          min_confidence=0.0):
+  """Saves a PNG of `image` with people's keypoints and skeletons drawn on
+  it, at the image's own pixel size (written atomically).
+
+  Left-side points and limbs are red, right-side blue, the rest grey.
+
+  Args:
+    path: output PNG.
+    image: (H, W, 3) or (H, W, 4) array (uint8 or floats in [0, 1]), or
+      (H, W) grey levels, e.g. from `matplotlib.image.imread`.
+    xy: (P, K, 2) or (K, 2) pixel coordinates of P people.
+    confidence: (P, K) or (K,); points with confidence <= `min_confidence`
+      are not drawn, nor are edges touching them.
+    keypoint_format: a `lgd_jax.keypoints.FORMATS` name.
+    min_confidence: the drawing threshold.
+  """
+  fmt = get_format(keypoint_format)
+  k = fmt.num_keypoints
+  image = np.asarray(image)
+  height, width = image.shape[:2]
+  xy = np.asarray(xy, np.float64).reshape(-1, k, 2)
+  shown = np.asarray(confidence).reshape(len(xy), k) > min_confidence
+  side = [""] * k
+  for left, right in fmt.flip_pairs:
+    side[left], side[right] = "left", "right"
+  segments, segment_colours = [], []
+  for points, visible in zip(xy, shown):
+    for i, j in fmt.edges:
+      if visible[i] and visible[j]:
+        segments.append(points[[i, j]])
+        segment_colours.append(SIDE_COLOURS[side[i] if side[i] == side[j]
+                                            else ""])
+  people, joints = np.nonzero(shown)
+  # One figure inch per 100 pixels at dpi 100: the PNG is H x W pixels, and
+  # pixel (0, 0) is centred at coordinates (0, 0).
+  dpi = 100
+  scale = max(1.0, max(height, width) / 640)  # marks grow with the photo
+  fig = plt.figure(figsize=(width / dpi, height / dpi), dpi=dpi)
+  ax = fig.add_axes((0, 0, 1, 1))
+  ax.imshow(image, cmap="gray", interpolation="none")  # pixels as they are
+  ax.add_collection(LineCollection(segments, colors=segment_colours,
+                                   linewidths=2 * scale, alpha=0.9))
+  ax.scatter(xy[people, joints, 0], xy[people, joints, 1], s=30 * scale**2,
+             c=[SIDE_COLOURS[side[j]] for j in joints], edgecolors="white",
+             linewidths=0.8 * scale, zorder=3)
+  ax.set_xlim(-0.5, width - 0.5)
+  ax.set_ylim(height - 0.5, -0.5)
+  ax.axis("off")
+  with atomic_path(path) as tmp:
+    # Light compression: twice as fast on video frames, 10 % larger files.
+    fig.savefig(tmp, dpi=dpi, pil_kwargs={"compress_level": 1})
   plt.close(fig)

@@ -1,0 +1,26 @@
+"""Config of experiments/build_pose_set.py: the bundled mocap pose set."""
+
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+  config = ml_collections.ConfigDict()
+  config.mocap_root = "../shared/data/mocap"
+  config.output = "lgd_jax/assets/pose_set.npz"
+  config.report = "experiments/reports/build_pose_set.json"
+  config.pictures = "docs/retargeting.png"  # "" skips the picture
+  config.num_pictures = 12
+  config.seed = 0
+  # Frames of a clip closer than this mean joint distance (pelvis-centred,
+  # heading removed) to an already kept frame are dropped, metres.
+  config.dedup_threshold = 0.05
+  config.cmu_step = 4  # CMU is 120 fps; Bandai-Namco is 30 fps
+  # Validation clips per Bandai-Namco folder: (clip number, modulus,
+  # remainder). bandai-namco-2's file ids are 1, 6, 11, ...: ids = 6 mod 10
+  # are half of its clips. bandai-namco-1's file ids are only 001 and 002,
+  # so its clips are numbered by position in sorted file-name order.
+  config.validation = {
+      "bandai-namco-1": ("position", 10, 3),
+      "bandai-namco-2": ("file_id", 10, 6),
+  }
+  return config

@@ -1,0 +1,1 @@
+"""Mocap data: readers, retargeting to the SMPL layout, the pose set."""

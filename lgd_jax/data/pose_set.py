@@ -1,0 +1,375 @@
+"""The mocap pose set: SMPL-layout poses retargeted from real motion capture.
+
+`lgd_jax/assets/pose_set.npz` holds deduplicated per-frame poses (72
+axis-angle numbers, global orientation first, float16) of every clip, with
+per-clip names, dataset, content, style and split. It is built by
+`build_pose_set` (launcher: `experiments/build_pose_set.py`) from the
+Bandai-Namco BVH and CMU ASF/AMC files, and loaded by `load_pose_set`.
+Bandai-Namco data and everything derived from it are CC BY-NC 4.0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.resources
+import json
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lgd_jax.data import asf_amc, bvh, retarget
+from lgd_jax.data.skeleton import WorldPose
+from lgd_jax.io.files import atomic_path
+
+SPLITS = ("train", "val", "cmu")
+BUNDLED_POSE_SET = "pose_set.npz"
+NOTICE = (
+    "Poses retargeted to the SMPL layout from two motion-capture sources. "
+    "Bandai-Namco-Research-Motiondataset (clips of datasets bandai-namco-1 "
+    "and bandai-namco-2): CC BY-NC 4.0 "
+    "(https://creativecommons.org/licenses/by-nc/4.0/); these poses are a "
+    "derived work under the same licence. Cite: Kobayashi et al., \"Motion "
+    "Capture Dataset for Practical Use of AI-based Motion Editing and "
+    "Stylization\", arXiv 2306.08861. CMU clips (split cmu): The data used "
+    "in this project was obtained from mocap.cs.cmu.edu. The database was "
+    "created with funding from NSF EIA-0196217.")
+
+
+@dataclasses.dataclass(frozen=True)
+class PoseSet:
+  """One split of the pose set.
+
+  Attributes:
+    poses: (N, 72) float32 axis-angle poses in radians, global orientation
+      first (the mocap's own facing; y up).
+    clip_ids: (N,) int32 index of each pose's clip in `clip_names`.
+    clip_names: names of all clips of the file (all splits).
+    clip_datasets, clip_contents, clip_styles: per clip, as `clip_names`.
+    split: the split loaded.
+    notice: licence and credits, to be kept with anything derived.
+  """
+
+  poses: np.ndarray
+  clip_ids: np.ndarray
+  clip_names: tuple[str, ...]
+  clip_datasets: tuple[str, ...]
+  clip_contents: tuple[str, ...]
+  clip_styles: tuple[str, ...]
+  split: str
+  notice: str
+
+
+def bundled_pose_set_path() -> Path:
+  return Path(str(importlib.resources.files("lgd_jax") / "assets" /
+                  BUNDLED_POSE_SET))
+
+
+def load_pose_set(split: str = "train", path=None) -> PoseSet:
+  """Loads one split of the pose set.
+
+  Args:
+    split: "train" or "val" (Bandai-Namco, split by clip) or "cmu" (the CMU
+      out-of-domain set).
+    path: a pose-set `.npz`; None for the bundled one.
+
+  Returns:
+    A `PoseSet`.
+
+  Raises:
+    ValueError: for an unknown split.
+  """
+  if split not in SPLITS:
+    raise ValueError(f"unknown pose-set split {split!r}; choose one of "
+                     f"{', '.join(SPLITS)}")
+  with np.load(path or bundled_pose_set_path(), allow_pickle=False) as f:
+    in_split = f["clip_splits"][f["clip_ids"]] == split
+    return PoseSet(
+        poses=f["poses"][in_split].astype(np.float32),
+        clip_ids=f["clip_ids"][in_split].astype(np.int32),
+        clip_names=tuple(f["clip_names"].tolist()),
+        clip_datasets=tuple(f["clip_datasets"].tolist()),
+        clip_contents=tuple(f["clip_contents"].tolist()),
+        clip_styles=tuple(f["clip_styles"].tolist()),
+        split=split, notice=str(f["notice"]))
+
+
+def sample_betas(key: jax.Array, shape=(), num_betas: int = 10,
+                 clip: float = 2.5) -> jax.Array:
+  """Body shapes drawn from the body model's shape space.
+
+  The bundled model's (and SMPL's) shape components are whitened, so betas
+  ~ N(0, I) is the population the model was built from; clipping each
+  coefficient to [-clip, clip] standard deviations keeps rare extremes out
+  (at 2.5, 1.2 % of single coefficients are clipped).
+
+  Args:
+    key: a JAX PRNG key.
+    shape: leading batch shape.
+    num_betas: number of shape coefficients.
+    clip: bound in standard deviations.
+
+  Returns:
+    (*shape, num_betas) float32 betas.
+  """
+  return jnp.clip(jax.random.normal(key, tuple(shape) + (num_betas,)), -clip,
+                  clip)
+
+
+@dataclasses.dataclass
+class Clip:
+  """A source clip on its way into the pose set (build-time only)."""
+
+  name: str
+  dataset: str
+  content: str
+  style: str
+  number: int  # the clip number the split rule reads
+  world: WorldPose
+  group: tuple = ()  # clips of one group share a skeleton's bone axes
+
+
+def _labels(folder: Path, kind: str) -> list[str]:
+  lines = (folder / "cfg" / f"{kind}_label.txt").read_text().split()
+  return [line.split("_", 1)[1] for line in lines]  # drop "dataset-N_"
+
+
+def read_bandai_namco(folder, dataset: str, number_by: str) -> list[Clip]:
+  """Reads every clip of a Bandai-Namco folder (`*.bvh` + `.json` labels).
+
+  Args:
+    folder: e.g. `.../mocap/bandai-namco-1`.
+    dataset: its name in the pose set.
+    number_by: "file_id" (the clip number is the file's `_NNN` id) or
+      "position" (its 1-based position in sorted file-name order).
+  """
+  folder = Path(folder)
+  contents, styles = _labels(folder, "content"), _labels(folder, "style")
+  clips = []
+  for position, path in enumerate(sorted(folder.glob("*.bvh")), 1):
+    labels = json.loads(path.with_suffix(".json").read_text())
+    motion = bvh.read_bvh(path)
+    # Actors differ in proportions and bone axes: group by rest offsets.
+    offsets = np.round(motion.local_translations[0, 2:], 2)
+    clips.append(Clip(
+        name=path.stem, dataset=dataset, content=contents[labels["content"]],
+        style=styles[labels["style"]],
+        number=int(path.stem.rsplit("_", 1)[1]) if number_by == "file_id"
+        else position, world=motion.forward_kinematics(),
+        group=(dataset, offsets.tobytes())))
+  return clips
+
+
+def read_cmu(folder, step: int) -> list[Clip]:
+  """Reads every subject folder (`NN/NN.asf` + `NN_MM.amc`) of CMU data,
+  keeping every `step`-th frame (4: 120 -> 30 fps)."""
+  clips = []
+  for subject in sorted(p for p in Path(folder).iterdir() if p.is_dir()):
+    skeleton = asf_amc.read_asf(subject / f"{subject.name}.asf")
+    for path in sorted(subject.glob("*.amc")):
+      motion = asf_amc.read_amc(path, skeleton).subsample(step)
+      clips.append(Clip(
+          name=path.stem, dataset="cmu", content=f"subject-{subject.name}",
+          style="", number=int(path.stem.split("_")[1]),
+          world=motion.forward_kinematics(), group=("cmu", subject.name)))
+  return clips
+
+
+def canonical_joints(joints) -> np.ndarray:
+  """(T, 24, 3) SMPL joints -> the same with the pelvis at the origin and
+  the hips' heading removed (facing +z, left = +x); the training sampler
+  randomises the heading anyway, so it should not make frames distinct."""
+  lateral = joints[:, 1] - joints[:, 2]  # right hip -> left hip
+  yaw = np.arctan2(-lateral[:, 2], lateral[:, 0])
+  c, s = np.cos(yaw)[:, None], np.sin(yaw)[:, None]
+  centred = joints - joints[:, :1]
+  x, y, z = centred[..., 0], centred[..., 1], centred[..., 2]
+  return np.stack([c * x - s * z, y, s * x + c * z], axis=-1)
+
+
+def deduplicate(joints, threshold: float) -> np.ndarray:
+  """Greedy selection of frames of one clip, in time order: a frame is kept
+  if its mean joint distance to every kept frame is at least `threshold`.
+
+  Args:
+    joints: (T, 24, 3) canonical joints (`canonical_joints`), metres.
+    threshold: metres.
+
+  Returns:
+    Indices of the kept frames (the first frame always).
+  """
+  kept = [0]
+  bank = joints[:1]
+  for t in range(1, len(joints)):
+    distance = np.linalg.norm(bank - joints[t], axis=-1).mean(-1).min()
+    if distance >= threshold:
+      kept.append(t)
+      bank = np.concatenate([bank, joints[t:t + 1]])
+  return np.asarray(kept)
+
+
+
+LIMBS = tuple(f"{side}_{a}->{side}_{b}" for side in ("left", "right")
+              for a, b in (("shoulder", "elbow"), ("elbow", "wrist"),
+                           ("hip", "knee"), ("knee", "ankle")))
+_FEET = {"bandai-namco": ("Foot_L", "Foot_R", "Toes_L", "Toes_R"),
+         "cmu": ("lfoot", "rfoot", "ltoes", "rtoes")}
+
+
+def _table_name(dataset: str) -> str:
+  return "cmu" if dataset == "cmu" else "bandai-namco"
+
+
+def _source_check(world: WorldPose, dataset: str) -> dict:
+  """Plausibility of a clip's source forward kinematics."""
+  feet = [world.index(n) for n in _FEET[_table_name(dataset)]]
+  lowest = world.positions[:, feet, 1].min(axis=1)
+  return dict(lowest_foot_joint_min_m=float(lowest.min()),
+              bone_length_std_max_m=float(world.bone_lengths().std(0).max()))
+
+
+def _split(clip: Clip, validation) -> str:
+  if clip.dataset == "cmu":
+    return "cmu"
+  _, modulus, remainder = validation[clip.dataset]
+  return "val" if clip.number % modulus == remainder else "train"
+
+
+def read_all(mocap_root, validation, cmu_step: int) -> list[Clip]:
+  """Every clip under `mocap_root` (bandai-namco-1/, bandai-namco-2/,
+  cmu/); `validation` maps each Bandai-Namco folder to its split rule
+  (number_by, modulus, remainder)."""
+  root = Path(mocap_root)
+  clips = []
+  for dataset, (number_by, _, _) in sorted(validation.items()):
+    clips += read_bandai_namco(root / dataset, dataset, number_by)
+  return clips + read_cmu(root / "cmu", cmu_step)
+
+
+def build_pose_set(mocap_root, output, model, *, validation,
+                   dedup_threshold: float = 0.05, cmu_step: int = 4,
+                   num_pictures: int = 12, seed: int = 0):
+  """Builds the pose-set file from the mocap folders.
+
+  Reads every clip, retargets it (one rest alignment per skeleton group:
+  `lgd_jax.data.retarget.calibrate`), rounds the poses to float16, checks
+  them through `lgd_jax.smpl_forward` (bone-direction cosines against the
+  source over all frames), deduplicates each clip (`deduplicate`) and
+  writes `output` atomically.
+
+  Args:
+    mocap_root: the folder holding bandai-namco-1/, bandai-namco-2/, cmu/.
+    output: the `.npz` to write.
+    model: the body model the poses are made for.
+    validation: Bandai-Namco folder -> (number_by, modulus, remainder): a
+      clip whose number (`read_bandai_namco`) is remainder mod modulus goes
+      to "val", the others to "train"; CMU clips go to "cmu".
+    dedup_threshold: metres of mean joint distance (`deduplicate`).
+    cmu_step: CMU frame subsampling (4: 120 -> 30 fps).
+    num_pictures: random kept frames returned for the pictures.
+    seed: their random seed.
+
+  Returns:
+    (report dict for JSON, list of picture samples: dicts with the clip,
+    the frame, the source `WorldPose` of that frame and the pose).
+  """
+  start = time.time()
+  clips = read_all(mocap_root, validation, cmu_step)
+  read_seconds = time.time() - start
+  rest = np.asarray(model.joint_template, np.float64)
+  groups = {}
+  for clip in clips:
+    groups.setdefault(clip.group, []).append(clip)
+  poses, kept, sums = {}, {}, {}
+  for members in groups.values():
+    table = retarget.SKELETONS[_table_name(members[0].dataset)]
+    alignments = retarget.calibrate(table, [c.world for c in members], rest)
+    for clip in members:
+      pose = retarget.retarget(table, alignments, clip.world).astype(
+          np.float16)
+      joints = retarget.posed_joints(model, pose)
+      for bone, cos in retarget.bone_cosines(table, clip.world,
+                                             joints).items():
+        total = sums.setdefault(clip.dataset, {}).setdefault(bone, [0.0, 0])
+        total[0] += float(cos.sum())
+        total[1] += cos.size
+      poses[clip.name] = pose
+      kept[clip.name] = deduplicate(canonical_joints(joints),
+                                    dedup_threshold)
+  order = sorted(clips, key=lambda c: (c.dataset, c.name))
+  splits = [_split(c, validation) for c in order]
+  clip_ids = np.concatenate([np.full(len(kept[c.name]), i, np.int32)
+                             for i, c in enumerate(order)])
+  frames = np.concatenate([kept[c.name] for c in order]).astype(np.int32)
+  arrays = dict(
+      poses=np.concatenate([poses[c.name][kept[c.name]] for c in order]),
+      clip_ids=clip_ids, frame_index=frames,
+      clip_names=np.array([c.name for c in order]),
+      clip_datasets=np.array([c.dataset for c in order]),
+      clip_contents=np.array([c.content for c in order]),
+      clip_styles=np.array([c.style for c in order]),
+      clip_splits=np.array(splits),
+      clip_fps=np.array([30.0 if c.dataset != "cmu" else 120.0 / cmu_step
+                         for c in order], np.float32),
+      dedup_threshold_m=np.float32(dedup_threshold),
+      notice=np.array(NOTICE))
+  with atomic_path(output) as tmp:
+    with open(tmp, "wb") as f:
+      np.savez_compressed(f, **arrays)
+
+  rng = np.random.default_rng(seed)
+  samples = []
+  for row in rng.choice(len(frames), num_pictures, replace=False):
+    clip = order[clip_ids[row]]
+    samples.append(dict(
+        clip=clip.name, dataset=clip.dataset, frame=int(frames[row]),
+        pose=arrays["poses"][row].astype(np.float32),
+        world=WorldPose(clip.world.names, clip.world.parents,
+                        clip.world.rotations[frames[row]][None],
+                        clip.world.positions[frames[row]][None])))
+  report = _report(order, splits, kept, sums, arrays, clips)
+  report.update(
+      dedup_threshold_m=dedup_threshold, cmu_fps=120.0 / cmu_step,
+      validation_rule={k: list(v) for k, v in validation.items()},
+      file=str(output), file_mb=round(Path(output).stat().st_size / 2**20,
+                                      3),
+      read_seconds=round(read_seconds, 1),
+      build_seconds=round(time.time() - start, 1))
+  return report, samples
+
+
+def _report(order, splits, kept, sums, arrays, clips) -> dict:
+  counts = {}
+  for clip, split in zip(order, splits):
+    for key in (("split", split), ("dataset", clip.dataset),
+                ("split/dataset", f"{split}/{clip.dataset}"),
+                ("split/content", f"{split}/{clip.content}")):
+      entry = counts.setdefault(key[0], {}).setdefault(
+          key[1], dict(clips=0, source_frames=0, kept_frames=0))
+      entry["clips"] += 1
+      entry["source_frames"] += int(clip.world.positions.shape[0])
+      entry["kept_frames"] += int(len(kept[clip.name]))
+  cosines = {}
+  for dataset, bones in sorted(sums.items()):
+    per_bone = {bone: round(s / n, 5) for bone, (s, n) in bones.items()}
+    cosines[dataset] = dict(
+        limbs_mean=round(float(np.mean([per_bone[b] for b in LIMBS])), 5),
+        all_mean=round(float(np.mean(list(per_bone.values()))), 5),
+        per_bone=per_bone)
+  checks = {}
+  for clip in clips:
+    check = _source_check(clip.world, clip.dataset)
+    entry = checks.setdefault(clip.dataset, dict(
+        clips_loaded=0, lowest_foot_joint_min_m=[np.inf, -np.inf],
+        bone_length_std_max_m=0.0))
+    entry["clips_loaded"] += 1
+    low = entry["lowest_foot_joint_min_m"]
+    low[0] = min(low[0], round(check["lowest_foot_joint_min_m"], 4))
+    low[1] = max(low[1], round(check["lowest_foot_joint_min_m"], 4))
+    entry["bone_length_std_max_m"] = max(entry["bone_length_std_max_m"],
+                                         check["bone_length_std_max_m"])
+  return dict(counts=counts, bone_direction_cosines=cosines,
+              source_checks=checks,
+              total_kept_frames=int(arrays["poses"].shape[0]))

@@ -1,0 +1,277 @@
+"""Retargeting mocap skeletons to SMPL-layout pose vectors.
+
+The source skeletons' rest poses and bone axes differ from SMPL's (the
+Bandai-Namco BVH bones have bone-local axes; CMU's rest pose is world-aligned
+but proportioned differently), so local Euler angles cannot be copied.
+Instead each SMPL joint j that a source bone b drives gets the world rotation
+
+  G_j(t) = Q_b(t) A_b,
+
+with Q_b(t) the source bone's world rotation (forward kinematics) and A_b a
+constant per-bone rest alignment: the rotation taking SMPL's rest bone
+direction onto b's bone direction in b's own frame, and a secondary SMPL rest
+direction (the hip line, the side an elbow or knee bends to, the foot's
+forward direction...) onto the mean of the same cue seen in b's frame over
+all frames of that skeleton. Bone directions then match exactly in every
+frame (G_j d_j = Q_b u_b) and the twist about each bone is the source's own,
+offset by one constant per bone. SMPL joints without a direction of their own
+(head, wrists, toes) take their bone's rotation with the parent's alignment;
+spine3 (Bandai-Namco only) and the hands (joints 22, 23) stay at identity.
+The local rotations are then G_parent^T G_j; the global orientation is the
+pelvis' rotation in the mocap world (its facing direction kept).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from lgd_jax.body.lbs import smpl_forward
+from lgd_jax.body.model import BodyModel, SMPL_JOINT_NAMES, SMPL_PARENTS
+from lgd_jax.data.skeleton import Motion, WorldPose, map_frames
+
+
+class Bone(NamedTuple):
+  """How one SMPL joint is driven by a source bone.
+
+  Attributes:
+    smpl: the SMPL joint name.
+    source: the source joint whose world rotation drives it.
+    direction: (from, to) source joints of the bone direction, or None for a
+      joint that only copies the rotation with its parent's alignment.
+    smpl_direction: (from, to) SMPL joints of the matching rest direction.
+    cue: (from, to) source joints of the secondary (twist) direction.
+    smpl_cue: (from, to) SMPL joints or an (x, y, z) rest direction.
+  """
+
+  smpl: str
+  source: str
+  direction: Optional[tuple[str, str]] = None
+  smpl_direction: Optional[tuple[str, str]] = None
+  cue: Optional[tuple[str, str]] = None
+  smpl_cue: Optional[tuple] = None
+
+
+# Rest directions an elbow bends towards (forward) and a knee (backward) in
+# SMPL's T-pose, as seen from both the upper and the lower limb.
+_FORWARD, _BACKWARD = (0.0, 0.0, 1.0), (0.0, 0.0, -1.0)
+
+
+def _limbs(side, chest, neck, collar, upper_arm, forearm, wrist, hand, thigh,
+           shin, foot, toes):
+  """The limb rows of a table; `wrist` ends the forearm, `hand` turns the
+  SMPL wrist; `chest` -> `neck` is the collars' up cue."""
+  s = f"{side}_"
+  return (
+      Bone(s + "collar", collar, (collar, upper_arm),
+           (s + "collar", s + "shoulder"), (chest, neck), ("spine3", "neck")),
+      Bone(s + "shoulder", upper_arm, (upper_arm, forearm),
+           (s + "shoulder", s + "elbow"), (forearm, wrist), _FORWARD),
+      Bone(s + "elbow", forearm, (forearm, wrist), (s + "elbow", s + "wrist"),
+           (forearm, upper_arm), _FORWARD),
+      Bone(s + "wrist", hand),
+      Bone(s + "hip", thigh, (thigh, shin), (s + "hip", s + "knee"),
+           (shin, foot), _BACKWARD),
+      Bone(s + "knee", shin, (shin, foot), (s + "knee", s + "ankle"),
+           (foot, toes), (s + "ankle", s + "foot")),
+      Bone(s + "ankle", foot, (foot, toes), (s + "ankle", s + "foot"),
+           (foot, shin), (s + "ankle", s + "knee")),
+      Bone(s + "foot", toes),
+  )
+
+
+# Bandai-Namco BVH: spine3 stays at identity (the source has one chest bone,
+# mapped to spine2 with the direction spine2 -> neck).
+BANDAI_NAMCO = (
+    Bone("pelvis", "Hips", ("UpperLeg_R", "UpperLeg_L"),
+         ("right_hip", "left_hip"), ("Hips", "Spine"), ("pelvis", "spine1")),
+    Bone("spine1", "Spine", ("Spine", "Chest"), ("spine1", "spine2"),
+         ("UpperLeg_R", "UpperLeg_L"), ("right_hip", "left_hip")),
+    Bone("spine2", "Chest", ("Chest", "Neck"), ("spine2", "neck"),
+         ("Shoulder_R", "Shoulder_L"), ("right_collar", "left_collar")),
+    Bone("neck", "Neck", ("Neck", "Head"), ("neck", "head"),
+         ("Shoulder_R", "Shoulder_L"), ("right_collar", "left_collar")),
+    Bone("head", "Head"),
+) + tuple(row for side in "LR" for row in _limbs(
+    {"L": "left", "R": "right"}[side], "Chest", "Neck", f"Shoulder_{side}",
+    f"UpperArm_{side}", f"LowerArm_{side}", f"Hand_{side}", f"Hand_{side}",
+    f"UpperLeg_{side}", f"LowerLeg_{side}", f"Foot_{side}", f"Toes_{side}"))
+
+# CMU ASF/AMC: the SMPL wrist turns with lhand (lwrist's twist included),
+# the head with the head bone (upperneck's bend included).
+CMU = (
+    Bone("pelvis", "root", ("rfemur", "lfemur"), ("right_hip", "left_hip"),
+         ("root", "upperback"), ("pelvis", "spine1")),
+    Bone("spine1", "lowerback", ("lowerback", "upperback"),
+         ("spine1", "spine2"), ("rfemur", "lfemur"),
+         ("right_hip", "left_hip")),
+    Bone("spine2", "upperback", ("upperback", "thorax"), ("spine2", "spine3"),
+         ("rhumerus", "lhumerus"), ("right_shoulder", "left_shoulder")),
+    Bone("spine3", "thorax", ("thorax", "lowerneck"), ("spine3", "neck"),
+         ("rhumerus", "lhumerus"), ("right_shoulder", "left_shoulder")),
+    Bone("neck", "lowerneck", ("lowerneck", "upperneck"), ("neck", "head"),
+         ("rhumerus", "lhumerus"), ("right_shoulder", "left_shoulder")),
+    Bone("head", "head"),
+) + tuple(row for side in "lr" for row in _limbs(
+    {"l": "left", "r": "right"}[side], "thorax", "lowerneck",
+    f"{side}clavicle", f"{side}humerus", f"{side}radius", f"{side}wrist",
+    f"{side}hand", f"{side}femur", f"{side}tibia", f"{side}foot",
+    f"{side}toes"))
+
+# Our own layout (SMPL joint names), for round trips through a source
+# skeleton with arbitrary bone axes.
+SMPL_LAYOUT = (
+    Bone("pelvis", "pelvis", ("right_hip", "left_hip"),
+         ("right_hip", "left_hip"), ("pelvis", "spine1"),
+         ("pelvis", "spine1")),
+) + tuple(
+    Bone(j, j, (j, c), (j, c), ("right_hip", "left_hip") if j == "spine1"
+         else ("right_collar", "left_collar"),
+         ("right_hip", "left_hip") if j == "spine1"
+         else ("right_collar", "left_collar"))
+    for j, c in (("spine1", "spine2"), ("spine2", "spine3"),
+                 ("spine3", "neck"), ("neck", "head"))
+) + (Bone("head", "head"),) + tuple(
+    row for side in ("left", "right") for row in _limbs(
+        side, "spine3", "neck", *(f"{side}_{n}" for n in (
+            "collar", "shoulder", "elbow", "wrist", "wrist", "hip", "knee",
+            "ankle", "foot"))))
+
+SKELETONS = {"bandai-namco": BANDAI_NAMCO, "cmu": CMU, "smpl": SMPL_LAYOUT}
+
+
+def _unit(v):
+  return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+
+
+def _frame(primary, secondary):
+  """(3, 3) rotation with columns primary, secondary's normal part, and
+  their cross product."""
+  x = _unit(primary)
+  y = _unit(secondary - (secondary @ x) * x)
+  return np.stack([x, y, np.cross(x, y)], axis=-1)
+
+
+def _vector(world: WorldPose, pair):
+  return (world.positions[:, world.index(pair[1])] -
+          world.positions[:, world.index(pair[0])])
+
+
+def _rest_vector(rest_joints, spec):
+  if isinstance(spec[0], str):
+    return (rest_joints[SMPL_JOINT_NAMES.index(spec[1])] -
+            rest_joints[SMPL_JOINT_NAMES.index(spec[0])])
+  return np.asarray(spec, np.float64)
+
+
+def _aligned_row(table, index):
+  """The row whose alignment a rotation-only row borrows: that of its
+  nearest SMPL ancestor with a bone direction."""
+  aligned = {row.smpl: i for i, row in enumerate(table) if row.direction}
+  joint = SMPL_PARENTS[SMPL_JOINT_NAMES.index(table[index].smpl)]
+  while SMPL_JOINT_NAMES[joint] not in aligned:
+    joint = SMPL_PARENTS[joint]
+  return aligned[SMPL_JOINT_NAMES[joint]]
+
+
+def calibrate(table, worlds, rest_joints) -> np.ndarray:
+  """The rest alignments A_b of one source skeleton.
+
+  Args:
+    table: a tuple of `Bone` rows (e.g. `BANDAI_NAMCO`).
+    worlds: `WorldPose`s of clips of one skeleton (same bone axes); the
+      twist cues are averaged over all their frames.
+    rest_joints: (24, 3) the body model's rest joints (`joint_template`).
+
+  Returns:
+    (len(table), 3, 3) alignments, identity-free: G_j = Q_b A_b.
+  """
+  rest_joints = np.asarray(rest_joints, np.float64)
+  alignments = np.zeros((len(table), 3, 3))
+  for i, row in enumerate(table):
+    if row.direction is None:
+      continue
+    q = np.concatenate([w.rotations[:, w.index(row.source)] for w in worlds])
+    to_local = lambda pair: np.einsum(
+        "tji,tj->ti", q, np.concatenate([_vector(w, pair) for w in worlds]))
+    u = _unit(_unit(to_local(row.direction)).sum(0))
+    cue = to_local(row.cue)
+    # Summing the cue's normal parts weights each frame by how clearly it
+    # shows the cue (a straight knee shows no bend direction).
+    cue = (cue - (cue @ u)[:, None] * u).sum(0)
+    alignments[i] = _frame(u, cue) @ _frame(
+        _rest_vector(rest_joints, row.smpl_direction),
+        _rest_vector(rest_joints, row.smpl_cue)).T
+  for i, row in enumerate(table):
+    if row.direction is None:
+      alignments[i] = alignments[_aligned_row(table, i)]
+  return alignments
+
+
+def world_rotations(table, alignments, world: WorldPose) -> np.ndarray:
+  """(T, 24, 3, 3) SMPL joint world rotations G_j = Q_b A_b; joints not in
+  the table keep their parent's rotation (identity local)."""
+  by_joint = {row.smpl: i for i, row in enumerate(table)}
+  out = np.empty((world.rotations.shape[0], len(SMPL_JOINT_NAMES), 3, 3))
+  for j, name in enumerate(SMPL_JOINT_NAMES):
+    if name in by_joint:
+      row = table[by_joint[name]]
+      out[:, j] = world.rotations[:, world.index(row.source)] @ alignments[
+          by_joint[name]]
+    else:
+      out[:, j] = out[:, SMPL_PARENTS[j]] if j else np.eye(3)
+  return out
+
+
+def to_pose(rotations) -> np.ndarray:
+  """(T, 24, 3, 3) world rotations -> (T, 72) SMPL axis-angle pose (local
+  rotations G_parent^T G_j, global orientation first)."""
+  parents = np.maximum(np.asarray(SMPL_PARENTS), 0)
+  local = np.swapaxes(rotations[:, parents], -1, -2) @ rotations
+  local[:, 0] = rotations[:, 0]
+  rotvec = Rotation.from_matrix(local.reshape(-1, 3, 3)).as_rotvec()
+  return rotvec.reshape(rotations.shape[0], -1)
+
+
+def retarget(table, alignments, world: WorldPose) -> np.ndarray:
+  """(T, 72) SMPL-layout poses (radians) for a posed source skeleton."""
+  return to_pose(world_rotations(table, alignments, world))
+
+
+def _joints(model, pose):
+  betas = jnp.zeros(pose.shape[:-1] + (model.num_betas,), pose.dtype)
+  return smpl_forward(model, pose, betas).joints
+
+
+def posed_joints(model: BodyModel, poses) -> np.ndarray:
+  """(T, 72) poses -> (T, 24, 3) joints of `model` (mean shape) from
+  `lgd_jax.smpl_forward` (its unused vertices are compiled away)."""
+  return map_frames(_joints, np.asarray(poses, np.float32),
+                    constants=(model,))[0]
+
+
+def bone_cosines(table, world: WorldPose, joints) -> dict[str, np.ndarray]:
+  """Per-frame cosines between each retargeted SMPL bone and its source.
+
+  Args:
+    table: the `Bone` rows used.
+    world: the posed source skeleton.
+    joints: (T, 24, 3) SMPL joints of the retargeted poses.
+
+  Returns:
+    "from->to" SMPL bone name -> (T,) cosines.
+  """
+  out = {}
+  for row in table:
+    if row.direction is None:
+      continue
+    a, b = (SMPL_JOINT_NAMES.index(n) for n in row.smpl_direction)
+    out[f"{row.smpl_direction[0]}->{row.smpl_direction[1]}"] = np.sum(
+        _unit(joints[:, b] - joints[:, a]) *
+        _unit(_vector(world, row.direction)), axis=-1)
+  return out

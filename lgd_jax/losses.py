@@ -1,0 +1,46 @@
+"""Losses: the confidence-weighted 2D reprojection error.
+
+Finite in value and gradient for every input: missing points (confidence 0),
+NaN or infinite targets, all-zero confidences and absurdly far outliers.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import jax
+import jax.numpy as jnp
+
+# Residual components beyond this are clipped (their gradient is zero): no
+# real keypoint is 1e15 units away, and squaring more could overflow float32.
+_MAX_RESIDUAL = 1e15
+
+
+def reprojection_loss(projected: jax.Array, target: jax.Array,
+                      confidence: jax.Array,
+                      robust_sigma: Optional[float] = None) -> jax.Array:
+  """sum_k c_k rho(|x̂_k - x_k|^2).
+
+  Args:
+    projected: (..., K, 2) projected model keypoints.
+    target: (..., K, 2) observed keypoints, same units.
+    confidence: (..., K) weights; 0 (or NaN, or a non-finite target) means
+      missing. Values are used as given (clip them to [0, 1] upstream).
+    robust_sigma: None for the squared error rho(d2) = d2; else the
+      Geman-McClure penalty rho(d2) = sigma^2 d2 / (sigma^2 + d2) (SMPLify's
+      robust term), which saturates at sigma^2 for outliers; in the units of
+      the keypoints.
+
+  Returns:
+    (...) loss per person.
+  """
+  valid = (confidence > 0) & jnp.all(jnp.isfinite(target), axis=-1)
+  weight = jnp.where(valid, confidence, 0.0)
+  safe_target = jnp.where(valid[..., None], target, 0.0)
+  residual = jnp.clip(projected - safe_target, -_MAX_RESIDUAL, _MAX_RESIDUAL)
+  sq_dist = jnp.sum(residual**2, axis=-1)
+  if robust_sigma is not None:
+    sigma2 = robust_sigma**2
+    # sigma^2 (1 - sigma^2 / (sigma^2 + d2)): stays finite when d2 overflows.
+    sq_dist = sigma2 * (1.0 - sigma2 / (sigma2 + sq_dist))
+  return jnp.sum(weight * sq_dist, axis=-1)
