@@ -13,7 +13,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.seed = 0
   # Frames of a clip closer than this mean joint distance (pelvis-centred,
   # heading removed) to an already kept frame are dropped, metres.
-  config.dedup_threshold = 0.05
+  config.dedup_threshold = 0.03
   config.cmu_step = 4  # CMU is 120 fps; Bandai-Namco is 30 fps
   # Validation clips per Bandai-Namco folder: (clip number, modulus,
   # remainder). bandai-namco-2's file ids are 1, 6, 11, ...: ids = 6 mod 10

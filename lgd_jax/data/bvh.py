@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lgd_jax.data.skeleton import AXES, MocapFileError, Motion, euler_to_matrix
+from lgd_jax.data.skeleton import (AXES, MocapFileError, Motion,
+                                   euler_to_matrix)
 
 _POSITION = {f"{a}position": i for i, a in enumerate(AXES)}
 _ROTATION = {f"{a}rotation": i for i, a in enumerate(AXES)}

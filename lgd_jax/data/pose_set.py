@@ -15,6 +15,7 @@ import importlib.resources
 import json
 import time
 from pathlib import Path
+from typing import Optional
 
 import jax
 import jax.numpy as jnp
@@ -120,15 +121,24 @@ def sample_betas(key: jax.Array, shape=(), num_betas: int = 10,
 
 @dataclasses.dataclass
 class Clip:
-  """A source clip on its way into the pose set (build-time only)."""
+  """A clip on its way into the pose set (build time only).
+
+  `world` is the posed source skeleton (None for AMASS, which is already in
+  the SMPL layout); `poses` (T, 72) float16 and the `kept` frame indices
+  are filled in by the build.
+  """
 
   name: str
   dataset: str
   content: str
   style: str
   number: int  # the clip number the split rule reads
-  world: WorldPose
+  fps: float
+  world: Optional[WorldPose] = None
   group: tuple = ()  # clips of one group share a skeleton's bone axes
+  split: str = "train"
+  poses: Optional[np.ndarray] = None
+  kept: Optional[np.ndarray] = None
 
 
 def _labels(folder: Path, kind: str) -> list[str]:
@@ -157,7 +167,7 @@ def read_bandai_namco(folder, dataset: str, number_by: str) -> list[Clip]:
         name=path.stem, dataset=dataset, content=contents[labels["content"]],
         style=styles[labels["style"]],
         number=int(path.stem.rsplit("_", 1)[1]) if number_by == "file_id"
-        else position, world=motion.forward_kinematics(),
+        else position, fps=motion.fps, world=motion.forward_kinematics(),
         group=(dataset, offsets.tobytes())))
   return clips
 
@@ -172,7 +182,7 @@ def read_cmu(folder, step: int) -> list[Clip]:
       motion = asf_amc.read_amc(path, skeleton).subsample(step)
       clips.append(Clip(
           name=path.stem, dataset="cmu", content=f"subject-{subject.name}",
-          style="", number=int(path.stem.split("_")[1]),
+          style="", number=int(path.stem.split("_")[1]), fps=motion.fps,
           world=motion.forward_kinematics(), group=("cmu", subject.name)))
   return clips
 
@@ -210,7 +220,6 @@ def deduplicate(joints, threshold: float) -> np.ndarray:
   return np.asarray(kept)
 
 
-
 LIMBS = tuple(f"{side}_{a}->{side}_{b}" for side in ("left", "right")
               for a, b in (("shoulder", "elbow"), ("elbow", "wrist"),
                            ("hip", "knee"), ("knee", "ankle")))
@@ -220,21 +229,6 @@ _FEET = {"bandai-namco": ("Foot_L", "Foot_R", "Toes_L", "Toes_R"),
 
 def _table_name(dataset: str) -> str:
   return "cmu" if dataset == "cmu" else "bandai-namco"
-
-
-def _source_check(world: WorldPose, dataset: str) -> dict:
-  """Plausibility of a clip's source forward kinematics."""
-  feet = [world.index(n) for n in _FEET[_table_name(dataset)]]
-  lowest = world.positions[:, feet, 1].min(axis=1)
-  return dict(lowest_foot_joint_min_m=float(lowest.min()),
-              bone_length_std_max_m=float(world.bone_lengths().std(0).max()))
-
-
-def _split(clip: Clip, validation) -> str:
-  if clip.dataset == "cmu":
-    return "cmu"
-  _, modulus, remainder = validation[clip.dataset]
-  return "val" if clip.number % modulus == remainder else "train"
 
 
 def read_all(mocap_root, validation, cmu_step: int) -> list[Clip]:
@@ -249,7 +243,7 @@ def read_all(mocap_root, validation, cmu_step: int) -> list[Clip]:
 
 
 def build_pose_set(mocap_root, output, model, *, validation,
-                   dedup_threshold: float = 0.05, cmu_step: int = 4,
+                   dedup_threshold: float = 0.03, cmu_step: int = 4,
                    num_pictures: int = 12, seed: int = 0):
   """Builds the pose-set file from the mocap folders.
 
@@ -257,7 +251,7 @@ def build_pose_set(mocap_root, output, model, *, validation,
   `lgd_jax.data.retarget.calibrate`), rounds the poses to float16, checks
   them through `lgd_jax.smpl_forward` (bone-direction cosines against the
   source over all frames), deduplicates each clip (`deduplicate`) and
-  writes `output` atomically.
+  writes `output` (`write_pose_set`).
 
   Args:
     mocap_root: the folder holding bandai-namco-1/, bandai-namco-2/, cmu/.
@@ -279,57 +273,43 @@ def build_pose_set(mocap_root, output, model, *, validation,
   clips = read_all(mocap_root, validation, cmu_step)
   read_seconds = time.time() - start
   rest = np.asarray(model.joint_template, np.float64)
-  groups = {}
+  groups, sums = {}, {}
   for clip in clips:
     groups.setdefault(clip.group, []).append(clip)
-  poses, kept, sums = {}, {}, {}
   for members in groups.values():
     table = retarget.SKELETONS[_table_name(members[0].dataset)]
     alignments = retarget.calibrate(table, [c.world for c in members], rest)
     for clip in members:
-      pose = retarget.retarget(table, alignments, clip.world).astype(
+      clip.poses = retarget.retarget(table, alignments, clip.world).astype(
           np.float16)
-      joints = retarget.posed_joints(model, pose)
+      joints = retarget.posed_joints(model, clip.poses)
       for bone, cos in retarget.bone_cosines(table, clip.world,
                                              joints).items():
-        total = sums.setdefault(clip.dataset, {}).setdefault(bone, [0.0, 0])
+        total = sums.setdefault(clip.dataset, {}).setdefault(
+            bone, [0.0, 0, 1.0])
         total[0] += float(cos.sum())
         total[1] += cos.size
-      poses[clip.name] = pose
-      kept[clip.name] = deduplicate(canonical_joints(joints),
-                                    dedup_threshold)
-  order = sorted(clips, key=lambda c: (c.dataset, c.name))
-  splits = [_split(c, validation) for c in order]
-  clip_ids = np.concatenate([np.full(len(kept[c.name]), i, np.int32)
-                             for i, c in enumerate(order)])
-  frames = np.concatenate([kept[c.name] for c in order]).astype(np.int32)
-  arrays = dict(
-      poses=np.concatenate([poses[c.name][kept[c.name]] for c in order]),
-      clip_ids=clip_ids, frame_index=frames,
-      clip_names=np.array([c.name for c in order]),
-      clip_datasets=np.array([c.dataset for c in order]),
-      clip_contents=np.array([c.content for c in order]),
-      clip_styles=np.array([c.style for c in order]),
-      clip_splits=np.array(splits),
-      clip_fps=np.array([30.0 if c.dataset != "cmu" else 120.0 / cmu_step
-                         for c in order], np.float32),
-      dedup_threshold_m=np.float32(dedup_threshold),
-      notice=np.array(NOTICE))
-  with atomic_path(output) as tmp:
-    with open(tmp, "wb") as f:
-      np.savez_compressed(f, **arrays)
+        total[2] = min(total[2], float(cos.min()))
+      clip.kept = deduplicate(canonical_joints(joints), dedup_threshold)
+      if clip.dataset == "cmu":
+        clip.split = "cmu"
+      else:
+        _, modulus, remainder = validation[clip.dataset]
+        clip.split = "val" if clip.number % modulus == remainder else "train"
+  arrays = write_pose_set(output, clips, dedup_threshold)
 
   rng = np.random.default_rng(seed)
   samples = []
-  for row in rng.choice(len(frames), num_pictures, replace=False):
-    clip = order[clip_ids[row]]
+  for row in rng.choice(len(arrays["poses"]), num_pictures, replace=False):
+    clip = clips[arrays["clip_ids"][row]]
+    frame = arrays["frame_index"][row]
     samples.append(dict(
-        clip=clip.name, dataset=clip.dataset, frame=int(frames[row]),
+        clip=clip.name, dataset=clip.dataset, frame=int(frame),
         pose=arrays["poses"][row].astype(np.float32),
         world=WorldPose(clip.world.names, clip.world.parents,
-                        clip.world.rotations[frames[row]][None],
-                        clip.world.positions[frames[row]][None])))
-  report = _report(order, splits, kept, sums, arrays, clips)
+                        clip.world.rotations[frame][None],
+                        clip.world.positions[frame][None])))
+  report = _report(clips, sums)
   report.update(
       dedup_threshold_m=dedup_threshold, cmu_fps=120.0 / cmu_step,
       validation_rule={k: list(v) for k, v in validation.items()},
@@ -340,36 +320,68 @@ def build_pose_set(mocap_root, output, model, *, validation,
   return report, samples
 
 
-def _report(order, splits, kept, sums, arrays, clips) -> dict:
+def write_pose_set(output, clips, dedup_threshold: float,
+                   notice: str = NOTICE) -> dict:
+  """Writes the kept frames of `clips` (sorted in place by dataset and
+  name) as a pose-set `.npz`, atomically; returns its arrays."""
+  clips.sort(key=lambda c: (c.dataset, c.name))
+  arrays = dict(
+      poses=np.concatenate([c.poses[c.kept] for c in clips]).astype(
+          np.float16),
+      clip_ids=np.concatenate([np.full(len(c.kept), i, np.int32)
+                               for i, c in enumerate(clips)]),
+      frame_index=np.concatenate([c.kept for c in clips]).astype(np.int32),
+      clip_names=np.array([c.name for c in clips]),
+      clip_datasets=np.array([c.dataset for c in clips]),
+      clip_contents=np.array([c.content for c in clips]),
+      clip_styles=np.array([c.style for c in clips]),
+      clip_splits=np.array([c.split for c in clips]),
+      clip_fps=np.array([c.fps for c in clips], np.float32),
+      dedup_threshold_m=np.float32(dedup_threshold),
+      notice=np.array(notice))
+  with atomic_path(output) as tmp:
+    with open(tmp, "wb") as f:
+      np.savez_compressed(f, **arrays)
+  return arrays
+
+
+def _report(clips, sums) -> dict:
   counts = {}
-  for clip, split in zip(order, splits):
-    for key in (("split", split), ("dataset", clip.dataset),
-                ("split/dataset", f"{split}/{clip.dataset}"),
-                ("split/content", f"{split}/{clip.content}")):
-      entry = counts.setdefault(key[0], {}).setdefault(
-          key[1], dict(clips=0, source_frames=0, kept_frames=0))
+  for clip in clips:
+    for key, value in (("split", clip.split), ("dataset", clip.dataset),
+                       ("split/dataset", f"{clip.split}/{clip.dataset}"),
+                       ("split/dataset/content",
+                        f"{clip.split}/{clip.dataset}/{clip.content}")):
+      entry = counts.setdefault(key, {}).setdefault(
+          value, dict(clips=0, source_frames=0, kept_frames=0))
       entry["clips"] += 1
-      entry["source_frames"] += int(clip.world.positions.shape[0])
-      entry["kept_frames"] += int(len(kept[clip.name]))
+      entry["source_frames"] += int(clip.poses.shape[0])
+      entry["kept_frames"] += int(len(clip.kept))
   cosines = {}
   for dataset, bones in sorted(sums.items()):
-    per_bone = {bone: round(s / n, 5) for bone, (s, n) in bones.items()}
+    mean = {bone: s / n for bone, (s, n, _) in bones.items()}
     cosines[dataset] = dict(
-        limbs_mean=round(float(np.mean([per_bone[b] for b in LIMBS])), 5),
-        all_mean=round(float(np.mean(list(per_bone.values()))), 5),
-        per_bone=per_bone)
+        limbs_mean=round(float(np.mean([mean[b] for b in LIMBS])), 6),
+        per_bone_mean={b: round(m, 6) for b, m in mean.items()},
+        per_bone_min={b: round(v[2], 6) for b, v in bones.items()})
   checks = {}
   for clip in clips:
-    check = _source_check(clip.world, clip.dataset)
+    world = clip.world
+    feet = [world.index(n) for n in _FEET[_table_name(clip.dataset)]]
+    lowest = float(world.positions[:, feet, 1].min())
+    # Bones from the root joint place the skeleton; they are not bones.
+    child = [j for j, p in enumerate(world.parents) if p > 0]
+    spread = float(world.bone_lengths()[:, child].std(0).max())
     entry = checks.setdefault(clip.dataset, dict(
-        clips_loaded=0, lowest_foot_joint_min_m=[np.inf, -np.inf],
+        clips_loaded=0, frames=0, lowest_foot_joint_m=[np.inf, -np.inf],
         bone_length_std_max_m=0.0))
     entry["clips_loaded"] += 1
-    low = entry["lowest_foot_joint_min_m"]
-    low[0] = min(low[0], round(check["lowest_foot_joint_min_m"], 4))
-    low[1] = max(low[1], round(check["lowest_foot_joint_min_m"], 4))
+    entry["frames"] += int(world.positions.shape[0])
+    low = entry["lowest_foot_joint_m"]
+    low[0], low[1] = min(low[0], round(lowest, 4)), max(low[1],
+                                                         round(lowest, 4))
     entry["bone_length_std_max_m"] = max(entry["bone_length_std_max_m"],
-                                         check["bone_length_std_max_m"])
+                                         spread)
   return dict(counts=counts, bone_direction_cosines=cosines,
               source_checks=checks,
-              total_kept_frames=int(arrays["poses"].shape[0]))
+              total_kept_frames=sum(len(c.kept) for c in clips))

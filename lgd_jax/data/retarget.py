@@ -14,26 +14,30 @@ direction (the hip line, the side an elbow or knee bends to, the foot's
 forward direction...) onto the mean of the same cue seen in b's frame over
 all frames of that skeleton. Bone directions then match exactly in every
 frame (G_j d_j = Q_b u_b) and the twist about each bone is the source's own,
-offset by one constant per bone. SMPL joints without a direction of their own
-(head, wrists, toes) take their bone's rotation with the parent's alignment;
-spine3 (Bandai-Namco only) and the hands (joints 22, 23) stay at identity.
-The local rotations are then G_parent^T G_j; the global orientation is the
-pelvis' rotation in the mocap world (its facing direction kept).
+offset by one constant per bone.
+
+"Relative" rows instead copy the source bone's rotation relative to the bone
+driving their SMPL parent, measured from its mean over all frames: the head,
+wrists and toes (SMPL has no bone direction for them) and the collars, whose
+source bones start much higher on the chest than SMPL's (CMU's clavicle rises
+from the neck base while SMPL's collar bone falls 30 degrees to the
+shoulder): matching their directions would shrug every shoulder. Spine3
+(Bandai-Namco only: one chest bone drives spine2, aimed at the neck) and the
+hands (joints 22, 23; no finger data) stay at identity. The local rotations
+are then G_parent^T G_j; the global orientation is the pelvis' rotation in
+the mocap world (its facing direction kept).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from typing import NamedTuple, Optional
 
-import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy.spatial.transform import Rotation
 
-from lgd_jax.body.lbs import smpl_forward
+from lgd_jax.body.lbs import matrix_to_axis_angle, smpl_forward
 from lgd_jax.body.model import BodyModel, SMPL_JOINT_NAMES, SMPL_PARENTS
-from lgd_jax.data.skeleton import Motion, WorldPose, map_frames
+from lgd_jax.data.skeleton import WorldPose, map_frames
 
 
 class Bone(NamedTuple):
@@ -43,10 +47,13 @@ class Bone(NamedTuple):
     smpl: the SMPL joint name.
     source: the source joint whose world rotation drives it.
     direction: (from, to) source joints of the bone direction, or None for a
-      joint that only copies the rotation with its parent's alignment.
+      relative row (below).
     smpl_direction: (from, to) SMPL joints of the matching rest direction.
     cue: (from, to) source joints of the secondary (twist) direction.
     smpl_cue: (from, to) SMPL joints or an (x, y, z) rest direction.
+    relative: align by the mean rotation instead (see `calibrate`); the
+      direction is then only checked, not matched. Rows without a direction
+      are always relative.
   """
 
   smpl: str
@@ -55,6 +62,11 @@ class Bone(NamedTuple):
   smpl_direction: Optional[tuple[str, str]] = None
   cue: Optional[tuple[str, str]] = None
   smpl_cue: Optional[tuple] = None
+  relative: bool = False
+
+  @property
+  def is_relative(self) -> bool:
+    return self.relative or self.direction is None
 
 
 # Rest directions an elbow bends towards (forward) and a knee (backward) in
@@ -62,14 +74,14 @@ class Bone(NamedTuple):
 _FORWARD, _BACKWARD = (0.0, 0.0, 1.0), (0.0, 0.0, -1.0)
 
 
-def _limbs(side, chest, neck, collar, upper_arm, forearm, wrist, hand, thigh,
+def _limbs(side, collar, upper_arm, forearm, wrist, hand, thigh,
            shin, foot, toes):
   """The limb rows of a table; `wrist` ends the forearm, `hand` turns the
-  SMPL wrist; `chest` -> `neck` is the collars' up cue."""
+  SMPL wrist."""
   s = f"{side}_"
   return (
       Bone(s + "collar", collar, (collar, upper_arm),
-           (s + "collar", s + "shoulder"), (chest, neck), ("spine3", "neck")),
+           (s + "collar", s + "shoulder"), relative=True),
       Bone(s + "shoulder", upper_arm, (upper_arm, forearm),
            (s + "shoulder", s + "elbow"), (forearm, wrist), _FORWARD),
       Bone(s + "elbow", forearm, (forearm, wrist), (s + "elbow", s + "wrist"),
@@ -98,7 +110,7 @@ BANDAI_NAMCO = (
          ("Shoulder_R", "Shoulder_L"), ("right_collar", "left_collar")),
     Bone("head", "Head"),
 ) + tuple(row for side in "LR" for row in _limbs(
-    {"L": "left", "R": "right"}[side], "Chest", "Neck", f"Shoulder_{side}",
+    {"L": "left", "R": "right"}[side], f"Shoulder_{side}",
     f"UpperArm_{side}", f"LowerArm_{side}", f"Hand_{side}", f"Hand_{side}",
     f"UpperLeg_{side}", f"LowerLeg_{side}", f"Foot_{side}", f"Toes_{side}"))
 
@@ -118,27 +130,25 @@ CMU = (
          ("rhumerus", "lhumerus"), ("right_shoulder", "left_shoulder")),
     Bone("head", "head"),
 ) + tuple(row for side in "lr" for row in _limbs(
-    {"l": "left", "r": "right"}[side], "thorax", "lowerneck",
-    f"{side}clavicle", f"{side}humerus", f"{side}radius", f"{side}wrist",
-    f"{side}hand", f"{side}femur", f"{side}tibia", f"{side}foot",
-    f"{side}toes"))
+    {"l": "left", "r": "right"}[side], f"{side}clavicle", f"{side}humerus",
+    f"{side}radius", f"{side}wrist", f"{side}hand", f"{side}femur",
+    f"{side}tibia", f"{side}foot", f"{side}toes"))
 
 # Our own layout (SMPL joint names), for round trips through a source
 # skeleton with arbitrary bone axes.
+_HIPS, _COLLARS = ("right_hip", "left_hip"), ("right_collar", "left_collar")
 SMPL_LAYOUT = (
-    Bone("pelvis", "pelvis", ("right_hip", "left_hip"),
-         ("right_hip", "left_hip"), ("pelvis", "spine1"),
+    Bone("pelvis", "pelvis", _HIPS, _HIPS, ("pelvis", "spine1"),
          ("pelvis", "spine1")),
 ) + tuple(
-    Bone(j, j, (j, c), (j, c), ("right_hip", "left_hip") if j == "spine1"
-         else ("right_collar", "left_collar"),
-         ("right_hip", "left_hip") if j == "spine1"
-         else ("right_collar", "left_collar"))
-    for j, c in (("spine1", "spine2"), ("spine2", "spine3"),
-                 ("spine3", "neck"), ("neck", "head"))
+    Bone(joint, joint, (joint, child), (joint, child), line, line)
+    for joint, child, line in (("spine1", "spine2", _HIPS),
+                               ("spine2", "spine3", _COLLARS),
+                               ("spine3", "neck", _COLLARS),
+                               ("neck", "head", _COLLARS))
 ) + (Bone("head", "head"),) + tuple(
     row for side in ("left", "right") for row in _limbs(
-        side, "spine3", "neck", *(f"{side}_{n}" for n in (
+        side, *(f"{side}_{n}" for n in (
             "collar", "shoulder", "elbow", "wrist", "wrist", "hip", "knee",
             "ankle", "foot"))))
 
@@ -170,13 +180,21 @@ def _rest_vector(rest_joints, spec):
 
 
 def _aligned_row(table, index):
-  """The row whose alignment a rotation-only row borrows: that of its
-  nearest SMPL ancestor with a bone direction."""
-  aligned = {row.smpl: i for i, row in enumerate(table) if row.direction}
+  """The row a relative row is measured against: its nearest SMPL
+  ancestor's, among the direction-aligned rows."""
+  aligned = {row.smpl: i for i, row in enumerate(table)
+             if not row.is_relative}
   joint = SMPL_PARENTS[SMPL_JOINT_NAMES.index(table[index].smpl)]
   while SMPL_JOINT_NAMES[joint] not in aligned:
     joint = SMPL_PARENTS[joint]
   return aligned[SMPL_JOINT_NAMES[joint]]
+
+
+def _mean_rotation(rotations) -> np.ndarray:
+  """(N, 3, 3) -> (3, 3): the rotation nearest their average (chordal
+  mean)."""
+  u, _, vt = np.linalg.svd(rotations.sum(0))
+  return u @ np.diag([1.0, 1.0, np.linalg.det(u @ vt)]) @ vt
 
 
 def calibrate(table, worlds, rest_joints) -> np.ndarray:
@@ -184,21 +202,23 @@ def calibrate(table, worlds, rest_joints) -> np.ndarray:
 
   Args:
     table: a tuple of `Bone` rows (e.g. `BANDAI_NAMCO`).
-    worlds: `WorldPose`s of clips of one skeleton (same bone axes); the
-      twist cues are averaged over all their frames.
+    worlds: `WorldPose`s of clips of one skeleton (same bone axes); cues and
+      mean rotations are taken over all their frames.
     rest_joints: (24, 3) the body model's rest joints (`joint_template`).
 
   Returns:
-    (len(table), 3, 3) alignments, identity-free: G_j = Q_b A_b.
+    (len(table), 3, 3) alignments: G_j = Q_b A_b.
   """
   rest_joints = np.asarray(rest_joints, np.float64)
   alignments = np.zeros((len(table), 3, 3))
+  stack = lambda fn: np.concatenate([fn(w) for w in worlds])
+  rotations = lambda name: stack(lambda w: w.rotations[:, w.index(name)])
   for i, row in enumerate(table):
-    if row.direction is None:
+    if row.is_relative:
       continue
-    q = np.concatenate([w.rotations[:, w.index(row.source)] for w in worlds])
+    q = rotations(row.source)
     to_local = lambda pair: np.einsum(
-        "tji,tj->ti", q, np.concatenate([_vector(w, pair) for w in worlds]))
+        "tji,tj->ti", q, stack(lambda w: _vector(w, pair)))
     u = _unit(_unit(to_local(row.direction)).sum(0))
     cue = to_local(row.cue)
     # Summing the cue's normal parts weights each frame by how clearly it
@@ -208,8 +228,13 @@ def calibrate(table, worlds, rest_joints) -> np.ndarray:
         _rest_vector(rest_joints, row.smpl_direction),
         _rest_vector(rest_joints, row.smpl_cue)).T
   for i, row in enumerate(table):
-    if row.direction is None:
-      alignments[i] = alignments[_aligned_row(table, i)]
+    if row.is_relative:
+      k = _aligned_row(table, i)
+      # A_b = M^T A_k makes the mean source rotation relative to the bone
+      # that drives the SMPL ancestor the SMPL rest (identity) rotation.
+      mean = _mean_rotation(np.swapaxes(rotations(table[k].source), -1, -2)
+                            @ rotations(row.source))
+      alignments[i] = mean.T @ alignments[k]
   return alignments
 
 
@@ -234,8 +259,8 @@ def to_pose(rotations) -> np.ndarray:
   parents = np.maximum(np.asarray(SMPL_PARENTS), 0)
   local = np.swapaxes(rotations[:, parents], -1, -2) @ rotations
   local[:, 0] = rotations[:, 0]
-  rotvec = Rotation.from_matrix(local.reshape(-1, 3, 3)).as_rotvec()
-  return rotvec.reshape(rotations.shape[0], -1)
+  return map_frames(matrix_to_axis_angle, local)[0].reshape(
+      rotations.shape[0], -1)
 
 
 def retarget(table, alignments, world: WorldPose) -> np.ndarray:

@@ -1,0 +1,55 @@
+"""Default training config: the paper's layout (Θ_0 = 0, one network, all
+inputs, N = 4, loss Σ_n |Θ_n − Θ_gt|_1) on the Bandai-Namco train split."""
+
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+  config = ml_collections.ConfigDict()
+  config.seed = 0
+  config.body_model = None  # None: the bundled model
+  config.num_betas = 10
+  config.num_steps = 4  # N, the unrolled updates
+  config.grad_scale = 1.0
+  config.stop_inner_gradient = True
+
+  config.network = ml_collections.ConfigDict(dict(
+      features=1024, num_blocks=2, dropout=0.0, norm="layer",
+      inputs=("x", "grad", "theta"), init_network=False,
+      separate_shape=False, step_size=1.0))
+
+  config.loss = ml_collections.ConfigDict(dict(
+      global_rotation=1.0, pose=1.0, betas=0.1, camera=1.0, joints3d=0.0,
+      sum_over_steps=True))
+
+  # Training batches (lgd_jax.data.sampling.sample_batch).
+  config.data = ml_collections.ConfigDict(dict(
+      batch_size=512,
+      formats=("coco17", "openpose25", "h36m17", "smpl24", "mpii16",
+               "crowdpose14", "posetrack17"),
+      format_weights=(6, 2, 1, 1, 1, 1, 1),
+      keep_prob=0.8,  # the released LGD code keeps each joint with p = 0.8
+      noise=(0.0, 0.02),  # 2D noise std, fraction of the person's height
+      pitch_deg=10.0, roll_deg=5.0,
+      perspective_prob=0.5, distance=(2.0, 12.0),
+      max_betas=2.5))
+
+  config.optimizer = ml_collections.ConfigDict(dict(
+      learning_rate=1e-3, warmup_steps=200, decay_every=1000,
+      decay_rate=0.8, clip_norm=1.0))
+
+  config.train_steps = 6000
+  config.log_every = 50
+  config.eval_every = 500
+  config.checkpoint_every = 250
+  config.keep_checkpoints = 3
+  config.progress = True
+
+  # Evaluation: COCO-17 input, 20% of joints dropped, 2D noise of 1% of the
+  # person's height, weak perspective; held-out Bandai-Namco clips and CMU.
+  config.eval = ml_collections.ConfigDict(dict(
+      splits=("val", "cmu"), seed=1234, num_batches=4,
+      data=ml_collections.ConfigDict(dict(
+          batch_size=512, formats=("coco17",), format_weights=(1,),
+          keep_prob=0.8, noise=(0.01, 0.01), perspective_prob=0.0))))
+  return config
