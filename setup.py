@@ -27,6 +27,8 @@ setup(
         "trimesh>=4.0",
         "matplotlib>=3.8",
         "tqdm>=4.66",
+        # TensorBoard event files without TensorFlow.
+        "tensorboardX>=2.6",
     ],
     extras_require={
         "test": [

@@ -1,7 +1,7 @@
 r"""Vertex path vs fast keypoint path: time of jax.grad of a 2D reprojection
 loss, one JSON line per (model, batch).
 
-  python benchmarks/bench_body.py [--batches=1,64,1024] [--min_seconds=1]
+  python -m benchmarks.bench_body [--batches=1,64,1024] [--min_seconds=1]
 
 Both paths compute the same keypoints W·M(pose, betas) and the same loss; the
 vertex path forms the posed mesh and regresses from it, the fast path does

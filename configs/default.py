@@ -20,7 +20,7 @@ def get_config() -> ml_collections.ConfigDict:
 
   config.loss = ml_collections.ConfigDict(dict(
       global_rotation=1.0, pose=1.0, betas=0.1, camera=1.0, joints3d=0.0,
-      sum_over_steps=True))
+      keypoints2d=0.0, sum_over_steps=True))
 
   # Training batches (lgd_jax.data.sampling.sample_batch).
   config.data = ml_collections.ConfigDict(dict(
@@ -38,9 +38,9 @@ def get_config() -> ml_collections.ConfigDict:
       learning_rate=1e-3, warmup_steps=200, decay_every=1000,
       decay_rate=0.8, clip_norm=1.0))
 
-  config.train_steps = 6000
+  config.train_steps = 7000
   config.log_every = 50
-  config.eval_every = 500
+  config.eval_every = 1000
   config.checkpoint_every = 250
   config.keep_checkpoints = 3
   config.progress = True

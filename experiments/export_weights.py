@@ -1,0 +1,29 @@
+r"""Exports a training run's latest checkpoint as fit()'s weight file.
+
+  python -m experiments.export_weights --config=configs/default.py \
+      --workdir=outputs/train_default --output=lgd_jax/assets/lgd_default.npz
+"""
+
+from absl import app
+from absl import flags
+from absl import logging
+from ml_collections import config_flags
+
+from lgd_jax import training
+
+_CONFIG = config_flags.DEFINE_config_file("config", "configs/default.py",
+                                          "The run's training config.")
+_WORKDIR = flags.DEFINE_string("workdir", "outputs/train", "The run.")
+_OUTPUT = flags.DEFINE_string("output", "lgd_jax/assets/lgd_default.npz",
+                              "Weight file to write.")
+
+
+def main(argv):
+  del argv
+  step = training.export_pretrained(_CONFIG.value, _WORKDIR.value,
+                                    _OUTPUT.value)
+  logging.info("wrote %s from step %d", _OUTPUT.value, step)
+
+
+if __name__ == "__main__":
+  app.run(main)

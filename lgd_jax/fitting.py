@@ -1,0 +1,213 @@
+"""`fit`: SMPL bodies from 2D keypoints with the learned optimizer.
+
+Pure and traceable: usable inside `jit`, `vmap` and `grad` of user code, for
+any leading batch shape. The bundled pretrained weights and body model are
+loaded once, on first use.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any, NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from lgd_jax import cameras
+from lgd_jax import keypoints as kp
+from lgd_jax import network as network_lib
+from lgd_jax import optimizer
+from lgd_jax.body import io as body_io
+from lgd_jax.body import keypoint_path
+from lgd_jax.body.model import BodyModel
+from lgd_jax.io.files import atomic_path
+
+PRETRAINED = "lgd_default.npz"
+
+
+class FitResult(NamedTuple):
+  """What `fit` returns; leading shape (...) as the input's.
+
+  Attributes:
+    pose: (..., 72) axis-angle, global orientation first (body frame: at
+      pose 0 the person faces the camera, see `lgd_jax.cameras`).
+    betas: (..., S).
+    camera: `WeakPerspective` in pixels, or `Perspective` (translation in
+      metres) when intrinsics were given.
+    joints: (..., 24, 3) SMPL joints in metres (body frame, pelvis at the
+      origin of the rest pose).
+    keypoints_2d: (..., K, 2) the fitted body's keypoints in pixels, in the
+      input's format.
+    loss_history: (..., N + 1) inner reprojection loss of Θ_0 .. Θ_N
+      (person-centred units; the mean squared error per visible point).
+    fit_ok: (...) False when fewer than 6 keypoints are visible or the fit
+      is not finite; those people get zero parameters, never NaN.
+  """
+
+  pose: jax.Array
+  betas: jax.Array
+  camera: Any
+  joints: jax.Array
+  keypoints_2d: jax.Array
+  loss_history: jax.Array
+  fit_ok: jax.Array
+
+
+class Pretrained(NamedTuple):
+  """A trained network with what it was trained for."""
+
+  network: network_lib.LearnedOptimizer
+  params: Any
+  config: ml_collections.ConfigDict
+
+
+def save_pretrained(path, config: ml_collections.ConfigDict, params) -> None:
+  """Writes params (float16) and the training config to one .npz."""
+  flat = {"/".join(str(getattr(k, "key", k)) for k in key_path):
+          np.asarray(leaf, np.float16)
+          for key_path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]}
+  with atomic_path(path) as tmp:
+    with open(tmp, "wb") as f:
+      np.savez_compressed(f, config=np.array(config.to_json()),
+                          **{f"params/{k}": v for k, v in flat.items()})
+
+
+@functools.lru_cache(maxsize=4)
+def load_pretrained(path=None) -> Pretrained:
+  """Loads weights written by `save_pretrained`; None: the bundled ones."""
+  path = Path(path) if path is not None else Path(
+      body_io.bundled_model_path()).with_name(PRETRAINED)
+  if not path.is_file():
+    raise FileNotFoundError(
+        f"{path}: no pretrained weights (train them with experiments/"
+        "train.py, or pass params=)")
+  with np.load(path, allow_pickle=False) as data:
+    config = ml_collections.ConfigDict(json.loads(str(data["config"])))
+    flat = {k[len("params/"):]: np.asarray(data[k], np.float32)
+            for k in data.files if k.startswith("params/")}
+  params = {}
+  for key, value in flat.items():
+    node = params
+    *parents, leaf = key.split("/")
+    for name in parents:
+      node = node.setdefault(name, {})
+    node[leaf] = jnp.asarray(value)
+  return Pretrained(network_lib.from_config(config), params, config)
+
+
+@functools.lru_cache(maxsize=4)
+def _default_body(body_model_path, num_betas):
+  model = body_io.load_body_model(body_model_path, num_betas=num_betas)
+  regressor = keypoint_path.make_keypoint_regressor(
+      model, kp.canonical_regressor(model))
+  return model, regressor
+
+
+def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
+        camera: Optional[cameras.Perspective] = None,
+        params: Optional[Pretrained] = None, num_steps: Optional[int] = None,
+        init: Optional[FitResult] = None,
+        model: Optional[BodyModel] = None) -> FitResult:
+  """Fits SMPL-layout bodies to 2D keypoints.
+
+  Args:
+    keypoints: (..., K, 2) pixels, or (..., K, 3) with confidence as the
+      third column; K must match `keypoint_format`.
+    confidence: (..., K) in [0, 1]; default: the third column, else ones.
+    keypoint_format: a `lgd_jax.keypoints.FORMATS` name.
+    camera: optional `Perspective` with the image's intrinsics (its
+      translation is ignored); the result's camera is then a `Perspective`
+      with the translation in metres. Default: weak perspective.
+    params: a `Pretrained` (from `load_pretrained`); default: the bundled
+      weights.
+    num_steps: unrolled steps; default: what the network was trained with.
+    init: a previous `FitResult` to start from (e.g. the previous video
+      frame) instead of the network's initial estimate.
+    model: body model; default: the one the network was trained with.
+
+  Returns:
+    A `FitResult`.
+  """
+  params = params if params is not None else load_pretrained()
+  config = params.config
+  if model is None:
+    model, regressor = _default_body(config.body_model, config.num_betas)
+  else:
+    regressor = keypoint_path.make_keypoint_regressor(
+        model, kp.canonical_regressor(model))
+  keypoints = jnp.asarray(keypoints, jnp.float32)
+  if confidence is None:
+    confidence = (keypoints[..., 2] if keypoints.shape[-1] == 3 else
+                  jnp.ones(keypoints.shape[:-1], jnp.float32))
+  return _fit(params.network, params.params, model, regressor,
+              keypoints[..., :2], jnp.asarray(confidence, jnp.float32),
+              camera, init, keypoint_format=keypoint_format,
+              num_steps=config.num_steps if num_steps is None else num_steps,
+              grad_scale=config.grad_scale)
+
+
+@functools.partial(jax.jit, static_argnums=0,
+                   static_argnames=("keypoint_format", "num_steps",
+                                    "grad_scale"))
+def _fit(network, network_params, model, regressor, xy, confidence, camera,
+         init, *, keypoint_format, num_steps, grad_scale) -> FitResult:
+  """`fit` on arrays: compiled once per network, format and shape."""
+  confidence = jnp.clip(confidence, 0.0, 1.0)
+  canon_xy, canon_conf = kp.to_canonical(xy, confidence, keypoint_format)
+  norm = cameras.normalization(canon_xy, canon_conf)
+  start = None if init is None else _theta_from_result(init, norm)
+  unrolled = optimizer.unroll(network, network_params, model, regressor,
+                              norm.apply(canon_xy), canon_conf, num_steps,
+                              init=start, grad_scale=grad_scale)
+  theta = unrolled.thetas[-1]
+  ok = norm.enough_visible & jnp.all(jnp.isfinite(theta), axis=-1)
+  theta = jnp.where(ok[..., None], theta, 0.0)
+  parts = optimizer.split_theta(theta, model.num_betas)
+  points = keypoint_path.regress_keypoints(model, regressor, parts.pose,
+                                           parts.betas)
+  projected = norm.invert(cameras.project(parts.camera, points))
+  pixel_camera = cameras.WeakPerspective(
+      parts.camera.scale * norm.scale,
+      norm.center + parts.camera.translation * norm.scale[..., None])
+  return FitResult(
+      pose=parts.pose, betas=parts.betas,
+      camera=pixel_camera if camera is None else _perspective(
+          pixel_camera, camera),
+      joints=points[..., :24, :],
+      keypoints_2d=kp.from_canonical(projected, keypoint_format),
+      loss_history=jnp.moveaxis(
+          jnp.where(ok, unrolled.losses, 0.0), 0, -1),
+      fit_ok=ok)
+
+
+def _perspective(weak: cameras.WeakPerspective,
+                 intrinsics: cameras.Perspective) -> cameras.Perspective:
+  """The perspective camera that weak perspective approximates: a body at
+  depth z images at f / z pixels per metre."""
+  focal = jnp.asarray(intrinsics.focal_length, jnp.float32)
+  centre = jnp.asarray(intrinsics.principal_point, jnp.float32)
+  depth = focal[..., 0] / jnp.maximum(weak.scale, 1e-6)
+  xy = (weak.translation - centre) / jnp.maximum(weak.scale, 1e-6)[..., None]
+  return cameras.Perspective(
+      jnp.broadcast_to(focal, xy.shape), jnp.broadcast_to(centre, xy.shape),
+      jnp.concatenate([xy, depth[..., None]], axis=-1))
+
+
+def _theta_from_result(result: FitResult, norm: cameras.Normalization):
+  """Θ in the current frame's person-centred units from a previous fit."""
+  weak = result.camera
+  if isinstance(weak, cameras.Perspective):
+    scale = weak.focal_length[..., 0] / weak.translation[..., 2]
+    weak = cameras.WeakPerspective(
+        scale, weak.translation[..., :2] * scale[..., None] +
+        weak.principal_point)
+  scale = weak.scale / norm.scale
+  translation = (weak.translation - norm.center) / norm.scale[..., None]
+  return jnp.concatenate([
+      result.pose, result.betas,
+      jnp.log(jnp.maximum(scale, 1e-6))[..., None], translation
+  ], axis=-1)

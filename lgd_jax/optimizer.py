@@ -1,0 +1,126 @@
+"""The unrolled learned optimizer (pure; used by `fit` and by training).
+
+Θ = (pose (72), betas (S), camera (3)) lives in the person-centred frame
+of `cameras.normalization`: the camera is weak perspective with scale
+exp(Θ[-3]) and translation Θ[-2:], so Θ = 0 is a T-posed mean body facing
+the camera at about the person's size. Each step computes the inner loss's
+gradient with `jax.grad` through the fast keypoint path and adds the
+network's update: Θ_{n+1} = Θ_n + N_w(∇L(Θ_n), Θ_n, x). The N steps are a
+`jax.lax.scan`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+
+from lgd_jax import cameras
+from lgd_jax import losses
+from lgd_jax import network as network_lib
+from lgd_jax.body import keypoint_path
+from lgd_jax.body.model import BodyModel
+
+
+class Theta(NamedTuple):
+  pose: jax.Array  # (..., 72)
+  betas: jax.Array  # (..., S)
+  camera: cameras.WeakPerspective  # normalised units
+
+
+def split_theta(theta: jax.Array, num_betas: int) -> Theta:
+  pose = theta[..., :network_lib.NUM_POSE]
+  betas = theta[..., network_lib.NUM_POSE:network_lib.NUM_POSE + num_betas]
+  camera = theta[..., -network_lib.NUM_CAMERA:]
+  return Theta(pose, betas,
+               cameras.WeakPerspective(jnp.exp(camera[..., 0]),
+                                       camera[..., 1:]))
+
+
+def keypoint_features(keypoints: jax.Array, confidence: jax.Array):
+  """(..., C, 2), (..., C) -> (..., 3C): the network's view of x."""
+  masked = keypoints * confidence[..., None]
+  return jnp.concatenate(
+      [masked.reshape(masked.shape[:-2] + (-1,)), confidence], axis=-1)
+
+
+def inner_loss(theta: jax.Array, model: BodyModel,
+               regressor: keypoint_path.KeypointRegressor,
+               keypoints: jax.Array, confidence: jax.Array) -> jax.Array:
+  """(...) mean squared reprojection error per visible keypoint of Θ."""
+  params = split_theta(theta, model.num_betas)
+  points = keypoint_path.regress_keypoints(model, regressor, params.pose,
+                                           params.betas)
+  error = losses.reprojection_loss(cameras.project(params.camera, points),
+                                   keypoints, confidence)
+  return error / jnp.maximum(confidence.sum(-1), 1.0)
+
+
+class Unroll(NamedTuple):
+  thetas: jax.Array  # (N + 1, ..., P): Θ_0 .. Θ_N
+  losses: jax.Array  # (N + 1, ...): inner loss of each
+
+
+def unroll(network: network_lib.LearnedOptimizer, params: Any,
+           model: BodyModel, regressor: keypoint_path.KeypointRegressor,
+           keypoints: jax.Array, confidence: jax.Array, num_steps: int, *,
+           init: Optional[jax.Array] = None, grad_scale: float = 1.0,
+           stop_inner_gradient: bool = True, train: bool = False,
+           rng: Optional[jax.Array] = None) -> Unroll:
+  """Runs the learned optimizer for `num_steps` steps.
+
+  Args:
+    network: the Flax module; params: its variables.
+    model, regressor: body model and canonical keypoint regressor.
+    keypoints: (..., C, 2) normalised canonical keypoints.
+    confidence: (..., C).
+    num_steps: N (static).
+    init: (..., P) Θ to start from (warm start); default: the network's
+      initial estimate (0 in the paper's layout).
+    grad_scale: multiplies ∇L before the network sees it.
+    stop_inner_gradient: treat ∇L and Θ_n as inputs when training (no
+      second derivatives through the body model; much cheaper).
+    train: enables dropout (needs `rng`).
+
+  Returns:
+    `Unroll` with Θ_0..Θ_N and their inner losses.
+  """
+  x = keypoint_features(keypoints, confidence)
+  rngs = {} if rng is None else {"dropout": rng}
+  if init is None:
+    init = network.apply(params, x, train, method=network.initial,
+                         rngs=rngs)
+
+  def summed_loss(theta):  # samples are independent: grad of the sum = each's
+    loss = inner_loss(theta, model, regressor, keypoints, confidence)
+    return loss.sum(), loss
+
+  def step(theta, step_rng):
+    (_, loss), grad = jax.value_and_grad(summed_loss, has_aux=True)(theta)
+    grad = grad * grad_scale
+    theta_in = theta
+    if stop_inner_gradient:
+      grad, theta_in = jax.lax.stop_gradient((grad, theta))
+    step_rngs = {} if rng is None else {"dropout": step_rng}
+    delta = network.apply(params, x, grad, theta_in, train, rngs=step_rngs)
+    return theta + delta, (theta, loss)
+
+  step_rngs = (jax.random.split(rng, num_steps) if rng is not None else
+               jnp.zeros((num_steps, 2), jnp.uint32))
+  final, (thetas, step_losses) = jax.lax.scan(step, init, step_rngs)
+  final_loss = inner_loss(final, model, regressor, keypoints, confidence)
+  return Unroll(jnp.concatenate([thetas, final[None]]),
+                jnp.concatenate([step_losses, final_loss[None]]))
+
+
+def init_params(network: network_lib.LearnedOptimizer, rng: jax.Array,
+                num_canonical: int):
+  """Variables of `network` for C = num_canonical keypoints."""
+  x = jnp.zeros((1, 3 * num_canonical))
+
+  def both(module, x):
+    theta = module.initial(x)
+    return module(x, jnp.zeros_like(theta), theta)
+
+  return network.init(rng, x, method=both)

@@ -1,0 +1,229 @@
+"""The learned optimizer: fit(), training, resume, data parallelism."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import lgd_jax
+from lgd_jax import fitting as fit_lib
+from lgd_jax import keypoints as kp
+from lgd_jax import optimizer
+from lgd_jax import training
+from configs import released_code
+from configs import tiny
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory):
+  """An untrained tiny network saved as a weight file, and loaded back."""
+  config = tiny.get_config()
+  network = lgd_jax.network.from_config(config)
+  params = optimizer.init_params(network, jax.random.PRNGKey(0),
+                                 kp.NUM_CANONICAL)
+  # Non-zero output layers, so updates are not trivially zero.
+  params = jax.tree.map(lambda x: x + 0.01, params)
+  path = tmp_path_factory.mktemp("weights") / "tiny.npz"
+  fit_lib.save_pretrained(path, config, params)
+  return fit_lib.load_pretrained(path)
+
+
+def _coco_people(n, seed=0):
+  """Keypoints of bodies posed from the pose set, projected to pixels."""
+  model = lgd_jax.load_body_model()
+  regressor = lgd_jax.make_keypoint_regressor(model,
+                                              kp.canonical_regressor(model))
+  poses = lgd_jax.load_pose_set("val").poses[seed:seed + n]
+  points = lgd_jax.regress_keypoints(model, regressor, poses,
+                                     jnp.zeros((n, 10)))
+  camera = lgd_jax.WeakPerspective(jnp.full(n, 300.0),
+                                   jnp.tile(jnp.array([320.0, 240.0]),
+                                            (n, 1)))
+  return kp.from_canonical(lgd_jax.project(camera, points), "coco17")
+
+
+def test_saved_weights_round_trip(tiny_weights, tmp_path):
+  again = tmp_path / "again.npz"
+  fit_lib.save_pretrained(again, tiny_weights.config, tiny_weights.params)
+  loaded = fit_lib.load_pretrained(again)
+  chex.assert_trees_all_close(loaded.params, tiny_weights.params, atol=1e-2)
+  assert loaded.config.to_dict() == tiny_weights.config.to_dict()
+
+
+def test_fit_shapes_and_batching(tiny_weights):
+  xy = _coco_people(6)
+  result = lgd_jax.fit(xy.reshape(2, 3, 17, 2), params=tiny_weights)
+  chex.assert_shape((result.pose, result.betas, result.joints,
+                     result.keypoints_2d, result.loss_history, result.fit_ok),
+                    [(2, 3, 72), (2, 3, 10), (2, 3, 24, 3), (2, 3, 17, 2),
+                     (2, 3, 5), (2, 3)])
+  chex.assert_shape(result.camera.translation, (2, 3, 2))
+  single = lgd_jax.fit(xy[4], params=tiny_weights)
+  np.testing.assert_allclose(single.pose, result.pose[1, 1], atol=1e-4)
+  assert bool(result.fit_ok.all())
+
+
+def test_fit_under_jit_vmap_and_grad(tiny_weights):
+  xy = _coco_people(4)
+  eager = lgd_jax.fit(xy, params=tiny_weights)
+  jitted = jax.jit(lambda k: lgd_jax.fit(k, params=tiny_weights))(xy)
+  mapped = jax.vmap(lambda k: lgd_jax.fit(k, params=tiny_weights))(xy)
+  chex.assert_trees_all_close(jitted.pose, eager.pose, atol=1e-5)
+  chex.assert_trees_all_close(mapped.pose, eager.pose, atol=1e-4)
+  grad = jax.grad(lambda k: lgd_jax.fit(k, params=tiny_weights).pose.sum())(
+      xy)
+  chex.assert_shape(grad, xy.shape)
+  chex.assert_tree_all_finite(grad)
+  assert np.abs(grad).sum() > 0
+
+
+def test_too_few_keypoints_flagged_never_nan(tiny_weights):
+  xy = np.array(_coco_people(3))
+  confidence = np.ones((3, 17), np.float32)
+  confidence[0, 5:] = 0  # 5 visible
+  confidence[1] = 0  # none
+  xy[1] = np.nan
+  result = lgd_jax.fit(xy, confidence, params=tiny_weights)
+  np.testing.assert_array_equal(result.fit_ok, [False, False, True])
+  chex.assert_tree_all_finite(result)
+  assert not np.any(result.pose[:2])
+
+
+def test_perspective_camera_and_warm_start(tiny_weights):
+  xy = _coco_people(2)
+  intrinsics = lgd_jax.cameras.intrinsics_camera(640, 480, jnp.zeros(3),
+                                                 focal_length=1000.0)
+  result = lgd_jax.fit(xy, params=tiny_weights, camera=intrinsics)
+  weak = lgd_jax.fit(xy, params=tiny_weights)
+  np.testing.assert_allclose(result.camera.translation[..., 2],
+                             1000.0 / weak.camera.scale, rtol=1e-5)
+  # Starting from a fit's own result with zero steps returns that result.
+  again = lgd_jax.fit(xy, params=tiny_weights, init=weak, num_steps=0)
+  np.testing.assert_allclose(again.pose, weak.pose, atol=1e-5)
+  np.testing.assert_allclose(again.camera.scale, weak.camera.scale,
+                             rtol=1e-4)
+
+
+def test_tiny_training_lowers_the_loss(tmp_path):
+  config = tiny.get_config()
+  config.train_steps = 40
+  config.eval_every = 40
+  config.checkpoint_every = 40
+  config.data.batch_size = 64
+  config.optimizer.warmup_steps = 1
+  config.optimizer.learning_rate = 3e-3
+  training.train_and_evaluate(config, str(tmp_path))
+  losses = [r["loss/total"] for r in _records(tmp_path)]
+  assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5])
+
+
+def _records(workdir):
+  with open(Path(workdir) / "metrics.jsonl") as f:
+    records = [json.loads(line) for line in f]
+  return list({r["step"]: r for r in records}.values())  # last per step
+
+
+_RUN = textwrap.dedent("""
+    import sys
+    from lgd_jax import training
+    from configs import tiny
+    config = tiny.get_config()
+    config.train_steps = int(sys.argv[2])
+    config.checkpoint_every = 2
+    config.eval_every = 1000
+    training.train_and_evaluate(config, sys.argv[1])
+""")
+
+
+def _train(workdir, steps, env=None, wait=True):
+  process = subprocess.Popen([sys.executable, "-c", _RUN, str(workdir),
+                              str(steps)], cwd=REPO,
+                             env={**os.environ, "PYTHONPATH": str(REPO),
+                                  **(env or {})},
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE)
+  if wait:
+    _, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err.decode()[-2000:]
+  return process
+
+
+def test_resume_after_kill_continues_the_same_curve(tmp_path):
+  straight, killed = tmp_path / "straight", tmp_path / "killed"
+  _train(straight, 8)
+  process = _train(killed, 1000, wait=False)
+  checkpoints = killed / "checkpoints"
+  deadline = time.time() + 300
+  while time.time() < deadline and not (checkpoints / "4").is_dir():
+    time.sleep(0.2)
+  process.send_signal(signal.SIGKILL)
+  process.wait()
+  assert (checkpoints / "4").is_dir(), "no checkpoint before the kill"
+  _train(killed, 8)
+  straight_loss = {r["step"]: r["loss/total"] for r in _records(straight)}
+  resumed = {r["step"]: r["loss/total"] for r in _records(killed)}
+  for step in range(5, 9):
+    assert resumed[step] == pytest.approx(straight_loss[step], rel=1e-6)
+
+
+def test_eight_devices_match_one(tmp_path):
+  script = textwrap.dedent("""
+      import sys, jax, numpy as np
+      from lgd_jax import training
+      from configs import tiny
+      config = tiny.get_config()
+      setup = training.make_setup(config)
+      poses = jax.numpy.asarray(
+          training.pose_set.load_pose_set("val").poses[:256])
+      step = training.make_train_step(setup, config, poses)
+      state = training.place_state(setup, training.init_state(setup, config))
+      for _ in range(3):
+        state, scalars = step(state, jax.random.PRNGKey(0))
+      flat = jax.flatten_util.ravel_pytree(state.params)[0]
+      np.save(sys.argv[1], np.asarray(flat))
+      print(jax.device_count(), setup.mesh.size)
+  """).replace("jax.flatten_util", "__import__('jax.flatten_util').flatten_util")
+  results = {}
+  for devices in (1, 8):
+    out = tmp_path / f"params_{devices}.npy"
+    env = {**os.environ, "PYTHONPATH": str(REPO),
+           "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+    run = subprocess.run([sys.executable, "-c", script, str(out)], cwd=REPO,
+                         env=env, capture_output=True, timeout=600)
+    assert run.returncode == 0, run.stderr.decode()[-2000:]
+    assert run.stdout.decode().split()[-2:] == [str(devices)] * 2
+    results[devices] = np.load(out)
+  np.testing.assert_allclose(results[8], results[1], atol=2e-5, rtol=1e-4)
+
+
+def test_released_code_layout_loss_is_finite_and_uses_every_term():
+  config = released_code.get_config()
+  config.network.features = 32
+  config.data.batch_size = 8
+  setup = training.make_setup(config)
+  poses = jnp.asarray(lgd_jax.load_pose_set("val").poses[:64])
+  batch = lgd_jax.data.sampling.sample_batch(
+      jax.random.PRNGKey(0), poses, setup.model, setup.regressor, config.data)
+  state = training.init_state(setup, config)
+  unrolled = training.run_optimizer(setup, config, state.params, batch,
+                                    train=True, rng=jax.random.PRNGKey(1))
+  assert unrolled.thetas.shape[0] == config.num_steps + 1
+  loss, scalars = training.parameter_loss(setup, config, unrolled.thetas,
+                                          batch)
+  assert np.isfinite(float(loss))
+  assert {"loss/joints3d", "loss/keypoints2d"} <= set(scalars)
+  np.testing.assert_array_equal(
+      training.joint_weights(["left_wrist", "coco_right_knee", "left_hip",
+                              "nose"]), [8, 4, 2, 1])
