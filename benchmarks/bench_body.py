@@ -10,7 +10,6 @@ not. Compare ratios only within one run: this machine is noisy.
 
 import json
 import platform
-import time
 
 from absl import app
 from absl import flags
@@ -19,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import lgd_jax
+from benchmarks import timing
 from lgd_jax.body import io as body_io
 from lgd_jax.body import synthetic
 
@@ -49,19 +49,6 @@ def make_grad_fns(model, regressor_matrix):
   return {"vertex": grad(vertex_loss), "joint": grad(joint_loss)}
 
 
-def time_call(fn, *args):
-  """Median seconds per call after compilation and one warm-up call."""
-  jax.block_until_ready(fn(*args))
-  jax.block_until_ready(fn(*args))
-  times = []
-  start = time.perf_counter()
-  while time.perf_counter() - start < _MIN_SECONDS.value or len(times) < 5:
-    t0 = time.perf_counter()
-    jax.block_until_ready(fn(*args))
-    times.append(time.perf_counter() - t0)
-  return float(np.median(times))
-
-
 def bench_model(label, model, regressor_matrix):
   fns = make_grad_fns(model, regressor_matrix)
   rng = np.random.default_rng(0)
@@ -71,7 +58,8 @@ def bench_model(label, model, regressor_matrix):
     betas = jnp.asarray(rng.normal(size=(batch, model.num_betas)), jnp.float32)
     target = jnp.asarray(rng.normal(size=(batch, num_keypoints, 2)),
                          jnp.float32)
-    seconds = {name: time_call(fn, pose, betas, target)
+    seconds = {name: timing.median_seconds(fn, pose, betas, target,
+                                           min_seconds=_MIN_SECONDS.value)
                for name, fn in fns.items()}
     print(json.dumps({
         "model": label,

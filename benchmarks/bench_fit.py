@@ -10,7 +10,6 @@ N times (no body model, no gradient): the best `fit` could do.
 
 import json
 import platform
-import time
 
 from absl import app
 from absl import flags
@@ -19,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import lgd_jax
+from benchmarks import timing
 from lgd_jax import keypoints as kp
 from lgd_jax import optimizer
 from lgd_jax import training
@@ -26,18 +26,6 @@ from lgd_jax import training
 _BATCHES = flags.DEFINE_list("batches", ["1", "64", "1024"], "Batch sizes.")
 _MIN_SECONDS = flags.DEFINE_float("min_seconds", 2.0,
                                   "Least time spent timing each case.")
-
-
-def seconds_per_call(fn, *args):
-  """Median seconds per call after compilation and a warm-up call."""
-  jax.block_until_ready(fn(*args))
-  jax.block_until_ready(fn(*args))
-  times, start = [], time.perf_counter()
-  while time.perf_counter() - start < _MIN_SECONDS.value or len(times) < 5:
-    t0 = time.perf_counter()
-    jax.block_until_ready(fn(*args))
-    times.append(time.perf_counter() - t0)
-  return float(np.median(times))
 
 
 def pretrained_or_untrained():
@@ -53,13 +41,13 @@ def pretrained_or_untrained():
     return lgd_jax.fitting.Pretrained(network, params, config), "untrained"
 
 
-def coco_keypoints(batch):
+def coco_keypoints(setup, batch):
   """(batch, 17, 2) pixels of held-out mocap poses."""
-  setup = training.make_setup(pretrained_or_untrained()[0].config)
   poses = lgd_jax.load_pose_set("val").poses
   pose = jnp.asarray(poses[np.arange(batch) % len(poses)])
   points = lgd_jax.regress_keypoints(setup.model, setup.regressor, pose,
-                                     jnp.zeros((batch, 10)))
+                                     jnp.zeros((batch,
+                                                setup.model.num_betas)))
   camera = lgd_jax.WeakPerspective(jnp.full(batch, 200.0),
                                    jnp.tile(jnp.array([320.0, 240.0]),
                                             (batch, 1)))
@@ -80,11 +68,13 @@ def main(argv):
       return theta + network.apply(params, x, theta, theta), None
     return jax.lax.scan(body, theta, None, length=config.num_steps)[0]
 
+  setup = training.make_setup(config)
   for batch in map(int, _BATCHES.value):
-    xy = coco_keypoints(batch)
-    fit_s = seconds_per_call(fit, xy)
-    roof_s = seconds_per_call(network_only, jnp.ones((batch, x_size)),
-                              jnp.zeros((batch, theta_size)))
+    xy = coco_keypoints(setup, batch)
+    fit_s = timing.median_seconds(fit, xy, min_seconds=_MIN_SECONDS.value)
+    roof_s = timing.median_seconds(network_only, jnp.ones((batch, x_size)),
+                                   jnp.zeros((batch, theta_size)),
+                                   min_seconds=_MIN_SECONDS.value)
     print(json.dumps({
         "batch": batch,
         "weights": which,

@@ -2,12 +2,16 @@
 inputs, N = 4, loss Σ_n |Θ_n − Θ_gt|_1) on the Bandai-Namco train split."""
 
 import ml_collections
+from ml_collections import config_dict
 
 
 def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.seed = 0
-  config.body_model = None  # None: the bundled model
+  # Body-model file or folder (None: the bundled model), and a pose-set file
+  # in the bundled layout (None: the bundled one; e.g. built from AMASS).
+  config.body_model = config_dict.placeholder(str)
+  config.pose_set = config_dict.placeholder(str)
   config.num_betas = 10
   config.num_steps = 4  # N, the unrolled updates
   config.grad_scale = 1.0

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any, NamedTuple, Optional
 
+import flax.traverse_util
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -23,7 +24,7 @@ from lgd_jax import network as network_lib
 from lgd_jax import optimizer
 from lgd_jax.body import io as body_io
 from lgd_jax.body import keypoint_path
-from lgd_jax.body.model import BodyModel
+from lgd_jax.body.model import NUM_JOINTS, BodyModel
 from lgd_jax.io.files import atomic_path
 
 PRETRAINED = "lgd_default.npz"
@@ -38,8 +39,9 @@ class FitResult(NamedTuple):
     betas: (..., S).
     camera: `WeakPerspective` in pixels, or `Perspective` (translation in
       metres) when intrinsics were given.
-    joints: (..., 24, 3) SMPL joints in metres (body frame, pelvis at the
-      origin of the rest pose).
+    joints: (..., 24, 3) SMPL joints regressed from the posed mesh
+      (J_regressor · M(θ, β), as SMPL evaluations do; `smpl_forward`'s joints
+      are the kinematic ones), metres, in the body frame (no translation).
     keypoints_2d: (..., K, 2) the fitted body's keypoints in pixels, in the
       input's format.
     loss_history: (..., N + 1) inner reprojection loss of Θ_0 .. Θ_N
@@ -76,27 +78,31 @@ def save_pretrained(path, config: ml_collections.ConfigDict, params) -> None:
                           **{f"params/{k}": v for k, v in flat.items()})
 
 
-@functools.lru_cache(maxsize=4)
 def load_pretrained(path=None) -> Pretrained:
-  """Loads weights written by `save_pretrained`; None: the bundled ones."""
+  """Loads weights written by `save_pretrained`; None: the bundled ones.
+
+  The config comes back frozen (copy it with `.as_configdict()` to change
+  it), since loads of the same unchanged file share one result.
+  """
   path = Path(path) if path is not None else Path(
       body_io.bundled_model_path()).with_name(PRETRAINED)
   if not path.is_file():
     raise FileNotFoundError(
-        f"{path}: no pretrained weights (train them with experiments/"
-        "train.py, or pass params=)")
+        f"{path}: no pretrained weights (train them with `python -m "
+        "experiments.train`, or pass params=)")
+  return _load_pretrained(path.resolve(), path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_pretrained(path: Path, mtime_ns: int) -> Pretrained:
+  del mtime_ns  # part of the cache key: a rewritten file is read again
   with np.load(path, allow_pickle=False) as data:
-    config = ml_collections.ConfigDict(json.loads(str(data["config"])))
-    flat = {k[len("params/"):]: np.asarray(data[k], np.float32)
+    config = ml_collections.FrozenConfigDict(
+        json.loads(str(data["config"])))
+    flat = {tuple(k.split("/")[1:]): jnp.asarray(data[k], np.float32)
             for k in data.files if k.startswith("params/")}
-  params = {}
-  for key, value in flat.items():
-    node = params
-    *parents, leaf = key.split("/")
-    for name in parents:
-      node = node.setdefault(name, {})
-    node[leaf] = jnp.asarray(value)
-  return Pretrained(network_lib.from_config(config), params, config)
+  return Pretrained(network_lib.from_config(config),
+                    flax.traverse_util.unflatten_dict(flat), config)
 
 
 @functools.lru_cache(maxsize=4)
@@ -110,14 +116,17 @@ def _default_body(body_model_path, num_betas):
 def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
         camera: Optional[cameras.Perspective] = None,
         params: Optional[Pretrained] = None, num_steps: Optional[int] = None,
-        init: Optional[FitResult] = None,
-        model: Optional[BodyModel] = None) -> FitResult:
+        init: Optional[FitResult] = None, model: Optional[BodyModel] = None,
+        min_confidence: float = 0.0) -> FitResult:
   """Fits SMPL-layout bodies to 2D keypoints.
 
   Args:
     keypoints: (..., K, 2) pixels, or (..., K, 3) with confidence as the
       third column; K must match `keypoint_format`.
-    confidence: (..., K) in [0, 1]; default: the third column, else ones.
+    confidence: (..., K) detector scores or visibilities; default: the third
+      column, else ones. A point counts as visible, with weight 1, when its
+      confidence exceeds `min_confidence` (the network was trained on 0/1
+      visibilities, not on score values).
     keypoint_format: a `lgd_jax.keypoints.FORMATS` name.
     camera: optional `Perspective` with the image's intrinsics (its
       translation is ignored); the result's camera is then a `Perspective`
@@ -127,7 +136,10 @@ def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
     num_steps: unrolled steps; default: what the network was trained with.
     init: a previous `FitResult` to start from (e.g. the previous video
       frame) instead of the network's initial estimate.
-    model: body model; default: the one the network was trained with.
+    model: body model; default: the one the network was trained with
+      (another model must have the same number of betas; its shape space
+      differs, so retrain on it for accurate shapes).
+    min_confidence: see `confidence`.
 
   Returns:
     A `FitResult`.
@@ -137,14 +149,24 @@ def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
   if model is None:
     model, regressor = _default_body(config.body_model, config.num_betas)
   else:
+    if model.num_betas != config.num_betas:
+      raise ValueError(f"the network fits {config.num_betas} betas but the "
+                       f"model has {model.num_betas}; load it with "
+                       f"num_betas={config.num_betas}")
     regressor = keypoint_path.make_keypoint_regressor(
         model, kp.canonical_regressor(model))
   keypoints = jnp.asarray(keypoints, jnp.float32)
-  if confidence is None:
-    confidence = (keypoints[..., 2] if keypoints.shape[-1] == 3 else
-                  jnp.ones(keypoints.shape[:-1], jnp.float32))
+  if keypoints.shape[-1] == 3:
+    if confidence is not None:
+      raise ValueError("keypoints have a confidence column and confidence= "
+                       "was given too; pass one of them")
+    confidence = keypoints[..., 2]
+  elif confidence is None:
+    confidence = jnp.ones(keypoints.shape[:-1], jnp.float32)
+  visible = (jnp.asarray(confidence, jnp.float32) > min_confidence).astype(
+      jnp.float32)
   return _fit(params.network, params.params, model, regressor,
-              keypoints[..., :2], jnp.asarray(confidence, jnp.float32),
+              keypoints[..., :2], visible,
               camera, init, keypoint_format=keypoint_format,
               num_steps=config.num_steps if num_steps is None else num_steps,
               grad_scale=config.grad_scale)
@@ -156,7 +178,6 @@ def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
 def _fit(network, network_params, model, regressor, xy, confidence, camera,
          init, *, keypoint_format, num_steps, grad_scale) -> FitResult:
   """`fit` on arrays: compiled once per network, format and shape."""
-  confidence = jnp.clip(confidence, 0.0, 1.0)
   canon_xy, canon_conf = kp.to_canonical(xy, confidence, keypoint_format)
   norm = cameras.normalization(canon_xy, canon_conf)
   start = None if init is None else _theta_from_result(init, norm)
@@ -167,9 +188,8 @@ def _fit(network, network_params, model, regressor, xy, confidence, camera,
   ok = norm.enough_visible & jnp.all(jnp.isfinite(theta), axis=-1)
   theta = jnp.where(ok[..., None], theta, 0.0)
   parts = optimizer.split_theta(theta, model.num_betas)
-  points = keypoint_path.regress_keypoints(model, regressor, parts.pose,
-                                           parts.betas)
-  projected = norm.invert(cameras.project(parts.camera, points))
+  points, projected = optimizer.theta_keypoints(theta, model, regressor)
+  projected = norm.invert(projected)
   pixel_camera = cameras.WeakPerspective(
       parts.camera.scale * norm.scale,
       norm.center + parts.camera.translation * norm.scale[..., None])
@@ -177,7 +197,7 @@ def _fit(network, network_params, model, regressor, xy, confidence, camera,
       pose=parts.pose, betas=parts.betas,
       camera=pixel_camera if camera is None else _perspective(
           pixel_camera, camera),
-      joints=points[..., :24, :],
+      joints=points[..., :NUM_JOINTS, :],
       keypoints_2d=kp.from_canonical(projected, keypoint_format),
       loss_history=jnp.moveaxis(
           jnp.where(ok, unrolled.losses, 0.0), 0, -1),

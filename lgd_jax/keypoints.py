@@ -271,7 +271,8 @@ def to_canonical(xy, confidence, keypoint_format: str):
   # they cannot leak into other points through the product below.
   finite = xy_module.all(xy_module.isfinite(xy), axis=-1)
   xy = xy_module.where(finite[..., None], xy, 0)
-  confidence = xy_module.where(finite, confidence, 0)
+  confidence = xy_module.where(finite & xy_module.isfinite(confidence),
+                               confidence, 0)
   # A one-hot matrix instead of a scatter keeps this a plain dot for XLA.
   select = np.zeros((fmt.num_keypoints, NUM_CANONICAL), np.float32)
   select[np.arange(fmt.num_keypoints), fmt.canonical_index] = 1

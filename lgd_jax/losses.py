@@ -41,6 +41,7 @@ def reprojection_loss(projected: jax.Array, target: jax.Array,
   sq_dist = jnp.sum(residual**2, axis=-1)
   if robust_sigma is not None:
     sigma2 = robust_sigma**2
-    # sigma^2 (1 - sigma^2 / (sigma^2 + d2)): stays finite when d2 overflows.
-    sq_dist = sigma2 * (1.0 - sigma2 / (sigma2 + sq_dist))
+    # The ratio first: no overflow (d2 <= 2e30 after the clip), and no
+    # cancellation for small residuals.
+    sq_dist = sigma2 * (sq_dist / (sigma2 + sq_dist))
   return jnp.sum(weight * sq_dist, axis=-1)

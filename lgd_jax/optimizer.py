@@ -45,15 +45,22 @@ def keypoint_features(keypoints: jax.Array, confidence: jax.Array):
       [masked.reshape(masked.shape[:-2] + (-1,)), confidence], axis=-1)
 
 
+def theta_keypoints(theta: jax.Array, model: BodyModel,
+                    regressor: keypoint_path.KeypointRegressor):
+  """Θ (..., P) -> (3D keypoints (..., C, 3) in metres, their projection
+  (..., C, 2) by Θ's camera, in normalised units)."""
+  params = split_theta(theta, model.num_betas)
+  points = keypoint_path.regress_keypoints(model, regressor, params.pose,
+                                           params.betas)
+  return points, cameras.project(params.camera, points)
+
+
 def inner_loss(theta: jax.Array, model: BodyModel,
                regressor: keypoint_path.KeypointRegressor,
                keypoints: jax.Array, confidence: jax.Array) -> jax.Array:
   """(...) mean squared reprojection error per visible keypoint of Θ."""
-  params = split_theta(theta, model.num_betas)
-  points = keypoint_path.regress_keypoints(model, regressor, params.pose,
-                                           params.betas)
-  error = losses.reprojection_loss(cameras.project(params.camera, points),
-                                   keypoints, confidence)
+  _, projected = theta_keypoints(theta, model, regressor)
+  error = losses.reprojection_loss(projected, keypoints, confidence)
   return error / jnp.maximum(confidence.sum(-1), 1.0)
 
 
@@ -87,10 +94,11 @@ def unroll(network: network_lib.LearnedOptimizer, params: Any,
     `Unroll` with Θ_0..Θ_N and their inner losses.
   """
   x = keypoint_features(keypoints, confidence)
-  rngs = {} if rng is None else {"dropout": rng}
+  if rng is not None:
+    init_rng, rng = jax.random.split(rng)
   if init is None:
     init = network.apply(params, x, train, method=network.initial,
-                         rngs=rngs)
+                         rngs={} if rng is None else {"dropout": init_rng})
 
   def summed_loss(theta):  # samples are independent: grad of the sum = each's
     loss = inner_loss(theta, model, regressor, keypoints, confidence)

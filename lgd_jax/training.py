@@ -25,6 +25,7 @@ from jax.sharding import PartitionSpec as P
 import tqdm
 
 from lgd_jax import cameras
+from lgd_jax import fitting
 from lgd_jax import keypoints as kp
 from lgd_jax import metrics
 from lgd_jax import network as network_lib
@@ -32,10 +33,10 @@ from lgd_jax import optimizer
 from lgd_jax.body import io as body_io
 from lgd_jax.body import keypoint_path
 from lgd_jax.body import lbs
+from lgd_jax.body.model import NUM_JOINTS
 from lgd_jax.data import pose_set
 from lgd_jax.data import sampling
 
-NUM_SMPL_JOINTS = 24  # canonical points 0..23 are SMPL's joints
 
 
 class TrainState(NamedTuple):
@@ -83,19 +84,15 @@ def run_optimizer(setup: Setup, config, params, batch: sampling.Batch, *,
 
 
 def smpl_joints(setup: Setup, theta: jax.Array) -> jax.Array:
-  """(..., P) Θ -> (..., 24, 3) regressed SMPL joints in metres."""
-  parts = optimizer.split_theta(theta, setup.model.num_betas)
-  points = keypoint_path.regress_keypoints(setup.model, setup.regressor,
-                                           parts.pose, parts.betas)
-  return points[..., :NUM_SMPL_JOINTS, :]
+  """(..., P) Θ -> (..., 24, 3) SMPL joints regressed from the posed mesh
+  (W·M, the first canonical points), metres."""
+  points, _ = optimizer.theta_keypoints(theta, setup.model, setup.regressor)
+  return points[..., :NUM_JOINTS, :]
 
 
 def projected_keypoints(setup: Setup, theta: jax.Array) -> jax.Array:
   """(..., P) Θ -> (..., C, 2) canonical keypoints it projects to."""
-  parts = optimizer.split_theta(theta, setup.model.num_betas)
-  points = keypoint_path.regress_keypoints(setup.model, setup.regressor,
-                                           parts.pose, parts.betas)
-  return cameras.project(parts.camera, points)
+  return optimizer.theta_keypoints(theta, setup.model, setup.regressor)[1]
 
 
 def joint_weights(names) -> np.ndarray:
@@ -108,6 +105,11 @@ def joint_weights(names) -> np.ndarray:
         return value
     return 1.0
   return np.array([weight(name) for name in names], np.float32)
+
+
+def enough_visible(batch: sampling.Batch) -> jax.Array:
+  """(B,) people with enough visible keypoints to fit (as in the paper)."""
+  return (batch.confidence > 0).sum(-1) >= cameras.MIN_VISIBLE
 
 
 def target_theta(batch: sampling.Batch) -> jax.Array:
@@ -137,7 +139,7 @@ def parameter_loss(setup: Setup, config, thetas: jax.Array,
       "camera": diff[..., -network_lib.NUM_CAMERA:].mean(-1),
   }
   if weights.joints3d:
-    joint_w = jnp.asarray(joint_weights(kp.CANONICAL_NAMES[:NUM_SMPL_JOINTS]))
+    joint_w = jnp.asarray(joint_weights(kp.CANONICAL_NAMES[:NUM_JOINTS]))
     error = jnp.abs(smpl_joints(setup, steps) -
                     smpl_joints(setup, target)[None]).sum(-1)
     terms["joints3d"] = (error * joint_w).sum(-1) / joint_w.sum()
@@ -148,7 +150,7 @@ def parameter_loss(setup: Setup, config, thetas: jax.Array,
                     projected_keypoints(setup, target)[None]).sum(-1)
     terms["keypoints2d"] = (error * point_w).sum(-1) / jnp.maximum(
         point_w.sum(-1), 1e-6)
-  valid = (batch.confidence > 0).sum(-1) >= 6
+  valid = enough_visible(batch)
   per_step = sum(weights[name] * term for name, term in terms.items())
   reduce = jnp.sum if weights.sum_over_steps else jnp.mean
   loss = reduce(jnp.sum(per_step * valid, -1), axis=0) / jnp.maximum(
@@ -200,7 +202,7 @@ def place_state(setup: Setup, state: TrainState) -> TrainState:
 
 def eval_batches(setup: Setup, config, split: str) -> list[sampling.Batch]:
   """Fixed evaluation batches from a pose-set split (same every time)."""
-  poses = jnp.asarray(pose_set.load_pose_set(split).poses)
+  poses = jnp.asarray(pose_set.load_pose_set(split, config.pose_set).poses)
   data = ml_collections.ConfigDict(config.data.to_dict())
   data.update(config.eval.data.to_dict())
   key = jax.random.PRNGKey(config.eval.seed)
@@ -216,7 +218,7 @@ def make_eval_step(setup: Setup, config):
     unrolled = run_optimizer(setup, config, params, batch)
     pred = smpl_joints(setup, unrolled.thetas)  # (N + 1, B, 24, 3)
     target = smpl_joints(setup, target_theta(batch))
-    valid = (batch.confidence > 0).sum(-1) >= 6
+    valid = enough_visible(batch)
     mean = lambda x: jnp.sum(x * valid, -1) / jnp.maximum(valid.sum(), 1)
     return {"mpjpe": mean(1e3 * metrics.mpjpe(pred, target[None])),
             "pa_mpjpe": mean(1e3 * metrics.pa_mpjpe(pred, target[None])),
@@ -267,7 +269,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
   os.makedirs(workdir, exist_ok=True)
   setup = make_setup(config)
-  poses = jnp.asarray(pose_set.load_pose_set("train").poses)
+  poses = jnp.asarray(pose_set.load_pose_set("train", config.pose_set).poses)
   train_step = make_train_step(setup, config, poses)
   eval_step = make_eval_step(setup, config)
   evals = {split: eval_batches(setup, config, split)
@@ -302,17 +304,34 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
             writer.add_scalar(name, value, done)
         log.write(json.dumps({"step": done, **record}) + "\n")
         log.flush()
-      manager.save(done, args=ocp.args.StandardSave(state))
+      manager.save(done, args=ocp.args.StandardSave(state),
+                   force=done == config.train_steps)
   manager.wait_until_finished()
   writer.close()
   return state, last_eval
+
+
+def validation_report(weights, num_batches: int) -> list[dict]:
+  """Per-step PA-MPJPE, MPJPE (mm) and inner loss of a `Pretrained` on each
+  evaluation split of its config (`config.eval`), over `num_batches`
+  batches; one dict per split."""
+  config = weights.config.as_configdict()
+  config.eval.num_batches = num_batches
+  setup = make_setup(config)
+  eval_step = make_eval_step(setup, config)
+  report = []
+  for split in config.eval.splits:
+    batches = eval_batches(setup, config, split)
+    result = evaluate(eval_step, weights.params, batches)
+    people = sum(int(enough_visible(b).sum()) for b in batches)
+    report.append({"split": split, "people": people, **result})
+  return report
 
 
 def export_pretrained(config: ml_collections.ConfigDict, workdir: str,
                       output: str) -> int:
   """Writes the latest checkpoint's network as `fit`'s weight file (float16,
   with the config). Returns the checkpoint's step."""
-  from lgd_jax import fitting  # pylint: disable=g-import-not-at-top
   setup = make_setup(config)
   manager = checkpoint_manager(workdir, config)
   if manager.latest_step() is None:

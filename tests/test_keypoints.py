@@ -34,6 +34,15 @@ def test_round_trip_is_exact(name):
   np.testing.assert_array_equal(jax_xy, canon_xy)
 
 
+def test_nan_confidence_is_missing_without_spreading():
+  conf = np.ones((17,), np.float32)
+  conf[2] = np.nan
+  _, canon_conf = kp.to_canonical(np.ones((17, 2), np.float32), conf,
+                                  "coco17")
+  back = kp.from_canonical(canon_conf[..., None], "coco17")[..., 0]
+  assert np.all(np.isfinite(canon_conf)) and back[2] == 0 and back.sum() == 16
+
+
 def test_non_finite_points_become_missing_without_spreading():
   xy = np.ones((2, 17, 2), np.float32)
   xy[0, 3] = np.nan
@@ -98,9 +107,11 @@ def _front_view_u(model, name):
 @pytest.mark.parametrize("name,right,left", [
     ("h36m17", "right_hip", "left_hip"), ("coco17", "right_shoulder",
                                           "left_shoulder"),
-    ("openpose25", "RAnkle", "LAnkle"), ("mpii16", "right_wrist",
-                                         "left_wrist"),
-    ("smpl24", "right_knee", "left_knee")])
+    ("openpose25", "RAnkle", "LAnkle"), ("openpose18", "RWrist", "LWrist"),
+    ("mpii16", "right_wrist", "left_wrist"), ("smpl24", "right_knee",
+                                              "left_knee"),
+    ("crowdpose14", "right_elbow", "left_elbow"),
+    ("posetrack17", "right_ear", "left_ear")])
 def test_left_right_convention_in_the_image(bundled, name, right, left):
   # A person facing the camera shows their right side on the image's left.
   u = _front_view_u(bundled, name)

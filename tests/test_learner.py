@@ -58,7 +58,7 @@ def test_saved_weights_round_trip(tiny_weights, tmp_path):
   again = tmp_path / "again.npz"
   fit_lib.save_pretrained(again, tiny_weights.config, tiny_weights.params)
   loaded = fit_lib.load_pretrained(again)
-  chex.assert_trees_all_close(loaded.params, tiny_weights.params, atol=1e-2)
+  chex.assert_trees_all_equal(loaded.params, tiny_weights.params)
   assert loaded.config.to_dict() == tiny_weights.config.to_dict()
 
 
@@ -107,8 +107,23 @@ def test_perspective_camera_and_warm_start(tiny_weights):
                                                  focal_length=1000.0)
   result = lgd_jax.fit(xy, params=tiny_weights, camera=intrinsics)
   weak = lgd_jax.fit(xy, params=tiny_weights)
-  np.testing.assert_allclose(result.camera.translation[..., 2],
-                             1000.0 / weak.camera.scale, rtol=1e-5)
+  # The perspective camera images the body's origin where the weak one does,
+  # at the weak camera's pixels-per-metre.
+  origin = lgd_jax.project(result.camera, jnp.zeros((2, 1, 3)))[:, 0]
+  np.testing.assert_allclose(origin, weak.camera.translation, rtol=1e-5)
+  unit = lgd_jax.project(result.camera, jnp.array([[[0.01, 0.0, 0.0]]] * 2))
+  np.testing.assert_allclose((unit[:, 0, 0] - origin[:, 0]) / 0.01,
+                             weak.camera.scale, rtol=1e-3)
+  # The weak camera reprojects the fitted keypoints.
+  points = lgd_jax.project(weak.camera, kp.from_canonical(
+      lgd_jax.regress_keypoints(
+          *fit_lib._default_body(None, 10), weak.pose, weak.betas),
+      "coco17"))
+  np.testing.assert_allclose(points, weak.keypoints_2d, atol=1e-2)
+  # A warm start from a perspective result works like one from weak.
+  from_perspective = lgd_jax.fit(xy, params=tiny_weights, init=result,
+                                 num_steps=0)
+  np.testing.assert_allclose(from_perspective.pose, weak.pose, atol=1e-5)
   # Starting from a fit's own result with zero steps returns that result.
   again = lgd_jax.fit(xy, params=tiny_weights, init=weak, num_steps=0)
   np.testing.assert_allclose(again.pose, weak.pose, atol=1e-5)
@@ -227,3 +242,22 @@ def test_released_code_layout_loss_is_finite_and_uses_every_term():
   np.testing.assert_array_equal(
       training.joint_weights(["left_wrist", "coco_right_knee", "left_hip",
                               "nose"]), [8, 4, 2, 1])
+
+
+def test_parameter_loss_is_zero_at_the_ground_truth():
+  config = tiny.get_config()
+  config.loss.joints3d = 0.3
+  config.loss.keypoints2d = 0.3
+  setup = training.make_setup(config)
+  poses = jnp.asarray(lgd_jax.load_pose_set("val").poses[:64])
+  batch = lgd_jax.data.sampling.sample_batch(
+      jax.random.PRNGKey(0), poses, setup.model, setup.regressor, config.data)
+  target = training.target_theta(batch)
+  exact = jnp.stack([target] * 3)  # Θ_0..Θ_2 all at the ground truth
+  loss, _ = training.parameter_loss(setup, config, exact, batch)
+  assert float(loss) == pytest.approx(0.0, abs=1e-6)
+  off = exact.at[1:, :, 10].add(0.1)  # one body-pose angle off by 0.1 rad
+  loss_off, scalars = training.parameter_loss(setup, config, off, batch)
+  assert float(scalars["loss/pose"]) == pytest.approx(0.1 / 69, rel=1e-3)
+  assert float(scalars["loss/joints3d"]) > 0
+  assert float(loss_off) > 0

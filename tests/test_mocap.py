@@ -317,8 +317,14 @@ def test_load_amass(tmp_path):
   poses = _write_amass(tmp_path / "a.npz")
   sequence = load_amass(tmp_path / "a.npz")
   assert sequence.poses.shape == (40, 72)
-  np.testing.assert_allclose(sequence.poses[:, :66], poses[:, :66],
+  np.testing.assert_allclose(sequence.poses[:, 3:66], poses[:, 3:66],
                              rtol=1e-6)
+  # The world turns from AMASS's z up to y up: same body rotation seen in
+  # the new frame.
+  z_to_y = Rotation.from_rotvec([-np.pi / 2, 0, 0])
+  np.testing.assert_allclose(
+      Rotation.from_rotvec(sequence.poses[:, :3]).as_matrix(),
+      (z_to_y * Rotation.from_rotvec(poses[:, :3])).as_matrix(), atol=1e-5)
   assert not np.any(sequence.poses[:, 66:])  # SMPL's hand joints 22, 23
   assert sequence.betas.shape == (16,) and sequence.trans.shape == (40, 3)
   assert sequence.fps == 120.0 and sequence.gender == "female"
@@ -326,6 +332,16 @@ def test_load_amass(tmp_path):
            trans=np.zeros((40, 3)), mocap_framerate=120.0, gender="male")
   with pytest.raises(AmassFileError, match=r"b.npz: poses must be \(T, 156\)"):
     load_amass(tmp_path / "b.npz")
+  # A person standing upright in AMASS (global orientation +90 degrees
+  # about x, 1 m up z) is upright in the pose set (identity, 1 m up y).
+  standing = np.zeros((2, 156))
+  standing[:, 0] = np.pi / 2
+  np.savez(tmp_path / "d.npz", poses=standing, betas=np.zeros(16),
+           trans=np.tile([0.0, 0.0, 1.0], (2, 1)), mocap_frame_rate=60.0,
+           gender="neutral")
+  upright = load_amass(tmp_path / "d.npz")
+  np.testing.assert_allclose(upright.poses[:, :3], 0, atol=1e-6)
+  np.testing.assert_allclose(upright.trans, [[0, 1, 0]] * 2, atol=1e-6)
   np.savez(tmp_path / "c.npz", poses=poses)
   with pytest.raises(AmassFileError, match="c.npz: missing betas, trans"):
     load_amass(tmp_path / "c.npz")
@@ -335,6 +351,8 @@ def test_pose_set_from_amass(tmp_path, model):
   for i, name in enumerate(["CMU/01/01_01_poses.npz", "CMU/01/01_02_poses.npz",
                             "BMLrub/s1/walk_poses.npz"]):
     _write_amass(tmp_path / "amass" / name, seed=i)
+  np.savez(tmp_path / "amass" / "CMU" / "01" / "shape.npz", betas=np.zeros(16),
+           gender="male")  # AMASS's per-subject file: not a sequence
   report = build_pose_set_from_amass(tmp_path / "amass", tmp_path / "p.npz",
                                      model, validation=("position", 3, 2))
   assert report["splits"] == {"train": dict(clips=2, kept_frames=20),

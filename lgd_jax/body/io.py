@@ -105,6 +105,10 @@ def _find_gender_file(folder: Path, gender: str) -> Path:
     raise BodyModelFileError(
         folder, f"no {gender} body model here (looked for .pkl/.npz files "
         f"named like {', '.join(_GENDER_FILE_PATTERNS[gender])}*)")
+  if len(candidates) > 1:
+    raise BodyModelFileError(
+        folder, f"several {gender} body models here "
+        f"({', '.join(p.name for p in candidates)}); pass the file's path")
   return candidates[0]
 
 

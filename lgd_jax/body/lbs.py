@@ -1,7 +1,7 @@
 """SMPL forward kinematics and linear blend skinning as pure functions.
 
-All functions take any leading batch shape `...`; nothing here calls `jit` or
-`vmap`, callers do.
+All functions take any leading batch shape `...`. Only the public entry point
+`smpl_forward` is jitted (inside other jits it simply inlines).
 """
 
 from __future__ import annotations
@@ -88,9 +88,12 @@ def matrix_to_axis_angle(matrix: jax.Array) -> jax.Array:
                                                                          0, :]
   quat = quat * jnp.where(quat[..., :1] < 0, -1.0, 1.0)  # w >= 0: angle <= pi
   quat = quat / jnp.linalg.norm(quat, axis=-1, keepdims=True)
-  sin_half = jnp.linalg.norm(quat[..., 1:], axis=-1)
+  sin_half_sq = jnp.sum(quat[..., 1:]**2, axis=-1)
+  small = sin_half_sq < 1e-12
+  # A norm with a finite gradient at the identity (where it is 0).
+  sin_half = jnp.where(small, 0.0, jnp.sqrt(jnp.where(small, 1.0,
+                                                      sin_half_sq)))
   angle = 2 * jnp.arctan2(sin_half, quat[..., 0])
-  small = sin_half < 1e-6
   # angle / sin(angle / 2) -> 2 as the angle -> 0.
   factor = jnp.where(small, 2.0, angle / jnp.where(small, 1.0, sin_half))
   return quat[..., 1:] * factor[..., None]

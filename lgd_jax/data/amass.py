@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from lgd_jax.data import pose_set, retarget
 
@@ -43,7 +44,8 @@ class AmassSequence:
     poses: (T, 72) float32 axis-angle, global orientation first; hand
       joints 22, 23 are zero.
     betas: (S,) float32 shape coefficients as stored (SMPL+H's space).
-    trans: (T, 3) float32 root translation, metres.
+    trans: (T, 3) float32 root translation, metres, turned to y up like the
+      global orientation (AMASS files are z up).
     fps: the mocap frame rate.
     gender: "male", "female" or "neutral".
   """
@@ -66,7 +68,10 @@ def load_amass(path) -> AmassSequence:
   except (OSError, ValueError) as e:
     raise AmassFileError(path, f"not a readable .npz: {e}") from None
   with data:
-    missing = [k for k in ("poses", "betas", "trans", "mocap_framerate",
+    # Newer AMASS releases (SMPL-X) spell the frame rate mocap_frame_rate.
+    rate_key = ("mocap_frame_rate" if "mocap_frame_rate" in data else
+                "mocap_framerate")
+    missing = [k for k in ("poses", "betas", "trans", rate_key,
                            "gender") if k not in data]
     if missing:
       raise AmassFileError(path, f"missing {', '.join(missing)}")
@@ -82,13 +87,19 @@ def load_amass(path) -> AmassSequence:
     gender = data["gender"]
     gender = (gender.tobytes().decode().strip("\x00")
               if gender.dtype.kind == "S" else str(gender))
-    body = poses[:, :SMPL_BODY_SIZE].astype(np.float32)
+    body = poses[:, :SMPL_BODY_SIZE].astype(np.float64)
+    # AMASS is z up; the pose set (and the sampler's random headings about y)
+    # are y up: turn the world by -90 degrees about x.
+    z_up_to_y_up = Rotation.from_rotvec([-np.pi / 2, 0.0, 0.0])
+    body[:, :3] = (z_up_to_y_up * Rotation.from_rotvec(body[:, :3])).as_rotvec()
+    trans = trans @ z_up_to_y_up.as_matrix().T
+    body = body.astype(np.float32)
     return AmassSequence(
         poses=np.concatenate([body, np.zeros((len(body), 6), np.float32)],
                              axis=1),
         betas=np.asarray(data["betas"], np.float32),
         trans=trans.astype(np.float32),
-        fps=float(data["mocap_framerate"]), gender=gender)
+        fps=float(data[rate_key]), gender=gender)
 
 
 def build_pose_set_from_amass(folder, output, model, *,
@@ -120,7 +131,9 @@ def build_pose_set_from_amass(folder, output, model, *,
   folder = Path(folder)
   _, modulus, remainder = validation
   clips = []
-  for position, path in enumerate(sorted(folder.rglob("*.npz")), 1):
+  # AMASS keeps each subject's betas in a shape.npz beside the sequences.
+  sequences = sorted(p for p in folder.rglob("*.npz") if p.name != "shape.npz")
+  for position, path in enumerate(sequences, 1):
     sequence = load_amass(path)
     step = max(1, round(sequence.fps / target_fps))
     relative = path.relative_to(folder)

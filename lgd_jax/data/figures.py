@@ -1,7 +1,7 @@
 """Pictures of retargeted frames: the source skeleton beside our body."""
 
 import jax.numpy as jnp
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 import numpy as np
 
 from lgd_jax.body.lbs import smpl_forward
@@ -56,8 +56,8 @@ def save_retarget_figure(path, samples, model, columns: int = 4):
                                               model.num_betas)))
   vertices, joints = np.asarray(out.vertices), np.asarray(out.joints)
   rows = -(-len(samples) // columns)
-  fig, axes = plt.subplots(rows, 2 * columns,
-                           figsize=(2.0 * 2 * columns, 3.3 * rows))
+  fig = Figure(figsize=(2.0 * 2 * columns, 3.3 * rows))
+  axes = fig.subplots(rows, 2 * columns)
   axes = np.atleast_2d(axes)
   right = VIEWS["front"][0]
   for i, sample in enumerate(samples):
@@ -90,4 +90,3 @@ def save_retarget_figure(path, samples, model, columns: int = 4):
   fig.tight_layout()
   with atomic_path(path) as tmp:
     fig.savefig(tmp, dpi=100)
-  plt.close(fig)

@@ -4,16 +4,15 @@ Orthographic views with flat Lambert shading, drawn back to front (painter's
 algorithm): enough to check a fit by eye, with no OpenGL dependency.
 """
 
-import matplotlib
+# Figures are made without pyplot, so importing this module never changes
+# the user's matplotlib backend (Jupyter, GUI); savefig renders with Agg.
+from matplotlib.collections import LineCollection
+from matplotlib.collections import PolyCollection
+from matplotlib.figure import Figure
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-from matplotlib.collections import LineCollection  # pylint: disable=g-import-not-at-top
-from matplotlib.collections import PolyCollection  # pylint: disable=g-import-not-at-top
-import numpy as np  # pylint: disable=g-import-not-at-top
-
-from lgd_jax.io.files import atomic_path  # pylint: disable=g-import-not-at-top
-from lgd_jax.keypoints import get_format  # pylint: disable=g-import-not-at-top
+from lgd_jax.io.files import atomic_path
+from lgd_jax.keypoints import get_format
 
 # Viewing directions in the SMPL frame (y up, the body faces +z): the image
 # x axis, and the axis pointing at the viewer.
@@ -75,8 +74,8 @@ def save_views(path, panels, title=None, panel_size=3.0):
       optionally `joints`, `joint_names`.
     title: optional figure title.
   """
-  fig, axes = plt.subplots(1, len(panels),
-                           figsize=(panel_size * len(panels), panel_size * 1.6))
+  fig = Figure(figsize=(panel_size * len(panels), panel_size * 1.6))
+  axes = fig.subplots(1, len(panels))
   for ax, panel in zip(np.atleast_1d(axes), panels):
     draw_mesh(ax, panel["vertices"], panel["faces"], panel["view"],
               panel.get("joints"), panel.get("joint_names"))
@@ -86,7 +85,6 @@ def save_views(path, panels, title=None, panel_size=3.0):
   fig.tight_layout()
   with atomic_path(path) as tmp:
     fig.savefig(tmp, dpi=110)
-  plt.close(fig)
 
 
 def save_keypoint_overlay(path, image, xy, confidence, keypoint_format,
@@ -127,7 +125,7 @@ def save_keypoint_overlay(path, image, xy, confidence, keypoint_format,
   # pixel (0, 0) is centred at coordinates (0, 0).
   dpi = 100
   scale = max(1.0, max(height, width) / 640)  # marks grow with the photo
-  fig = plt.figure(figsize=(width / dpi, height / dpi), dpi=dpi)
+  fig = Figure(figsize=(width / dpi, height / dpi), dpi=dpi)
   ax = fig.add_axes((0, 0, 1, 1))
   ax.imshow(image, cmap="gray", interpolation="none")  # pixels as they are
   ax.add_collection(LineCollection(segments, colors=segment_colours,
@@ -141,4 +139,3 @@ def save_keypoint_overlay(path, image, xy, confidence, keypoint_format,
   with atomic_path(path) as tmp:
     # Light compression: twice as fast on video frames, 10 % larger files.
     fig.savefig(tmp, dpi=dpi, pil_kwargs={"compress_level": 1})
-  plt.close(fig)

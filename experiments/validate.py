@@ -1,0 +1,34 @@
+r"""Validation figures of a weight file: PA-MPJPE and MPJPE (mm) after each
+step on held-out Bandai-Namco clips and on CMU, with the training config's
+evaluation setting (COCO-17 input, 20% of joints dropped, 2D noise of 1% of
+the person's height, weak perspective).
+
+  python -m experiments.validate [--weights=lgd_jax/assets/lgd_default.npz]
+"""
+
+import json
+
+from absl import app
+from absl import flags
+import numpy as np
+
+import lgd_jax
+from lgd_jax import training
+
+_WEIGHTS = flags.DEFINE_string("weights", None,
+                               "Weight file; default: the bundled one.")
+_NUM_BATCHES = flags.DEFINE_integer("num_batches", 8,
+                                    "Evaluation batches per split.")
+
+
+def main(argv):
+  del argv
+  weights = lgd_jax.load_pretrained(_WEIGHTS.value)
+  for row in training.validation_report(weights, _NUM_BATCHES.value):
+    print(json.dumps({k: (np.round(v, 1).tolist() if k in ("mpjpe",
+                                                          "pa_mpjpe") else v)
+                      for k, v in row.items()}))
+
+
+if __name__ == "__main__":
+  app.run(main)
