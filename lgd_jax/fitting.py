@@ -90,7 +90,10 @@ def load_pretrained(path=None) -> Pretrained:
     raise FileNotFoundError(
         f"{path}: no pretrained weights (train them with `python -m "
         "experiments.train`, or pass params=)")
-  return _load_pretrained(path.resolve(), path.stat().st_mtime_ns)
+  # Concrete arrays even when first called inside a user's jit: the result
+  # is cached and must not hold tracers.
+  with jax.ensure_compile_time_eval():
+    return _load_pretrained(path.resolve(), path.stat().st_mtime_ns)
 
 
 @functools.lru_cache(maxsize=4)
@@ -147,7 +150,8 @@ def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
   params = params if params is not None else load_pretrained()
   config = params.config
   if model is None:
-    model, regressor = _default_body(config.body_model, config.num_betas)
+    with jax.ensure_compile_time_eval():  # cached: no tracers inside
+      model, regressor = _default_body(config.body_model, config.num_betas)
   else:
     if model.num_betas != config.num_betas:
       raise ValueError(f"the network fits {config.num_betas} betas but the "

@@ -261,3 +261,23 @@ def test_parameter_loss_is_zero_at_the_ground_truth():
   assert float(scalars["loss/pose"]) == pytest.approx(0.1 / 69, rel=1e-3)
   assert float(scalars["loss/joints3d"]) > 0
   assert float(loss_off) > 0
+
+
+def test_first_fit_inside_jit_in_a_fresh_process(tiny_weights, tmp_path):
+  # The bundled body model is loaded and cached on first use; that first use
+  # may be inside the user's jit, and must not cache tracers.
+  weights = tmp_path / "w.npz"
+  fit_lib.save_pretrained(weights, tiny_weights.config, tiny_weights.params)
+  script = textwrap.dedent(f"""
+      import jax, jax.numpy as jnp, lgd_jax
+      params = lgd_jax.load_pretrained({str(weights)!r})
+      xy = jnp.tile(jnp.arange(17.0)[:, None], (2, 1, 2)) * 10
+      result = jax.jit(lambda k: lgd_jax.fit(k, params=params))(xy)
+      again = lgd_jax.fit(xy, params=params)  # the cache holds real arrays
+      print(bool(jnp.allclose(result.pose, again.pose, atol=1e-5)))
+  """)
+  run = subprocess.run([sys.executable, "-c", script], cwd=REPO,
+                       env={**os.environ, "PYTHONPATH": str(REPO)},
+                       capture_output=True, timeout=600)
+  assert run.returncode == 0, run.stderr.decode()[-2000:]
+  assert run.stdout.decode().split()[-1] == "True"
