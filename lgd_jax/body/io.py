@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.resources
-import os
 import pickle
 import zipfile
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 
 from lgd_jax.body.model import (BodyModel, NUM_JOINTS, NUM_POSE_FEATURES,
                                 SMPL_PARENTS, make_body_model)
+from lgd_jax.errors import FileProblemError
 
 GENDERS = ("neutral", "male", "female")
 BUNDLED_MODEL = "body_model_anny.npz"
@@ -42,12 +42,8 @@ _HEAD = 15
 _NUM_BODY = 22  # joints 0..21 are identical in SMPL, SMPL-H and SMPL-X
 
 
-class BodyModelFileError(ValueError):
+class BodyModelFileError(FileProblemError):
   """A body-model file is missing, unreadable or not in the SMPL layout."""
-
-  def __init__(self, path, problem: str):
-    super().__init__(f"{path}: {problem}")
-    self.path = path
 
 
 def bundled_model_path() -> Path:

@@ -19,6 +19,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from lgd_jax.data import pose_set, retarget
+from lgd_jax.errors import FileProblemError
 
 SMPLH_POSE_SIZE = 156
 SMPL_BODY_SIZE = 66  # global orientation + joints 1-21
@@ -28,12 +29,8 @@ AMASS_NOTICE = (
     "\"AMASS: Archive of Motion Capture as Surface Shapes\", ICCV 2019.")
 
 
-class AmassFileError(ValueError):
+class AmassFileError(FileProblemError):
   """An AMASS file is missing a key or has a wrong shape."""
-
-  def __init__(self, path, problem: str):
-    super().__init__(f"{path}: {problem}")
-    self.path = path
 
 
 @dataclasses.dataclass(frozen=True)

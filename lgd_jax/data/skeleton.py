@@ -15,6 +15,7 @@ import jax
 import numpy as np
 
 from lgd_jax.body import lbs
+from lgd_jax.errors import FileProblemError
 
 AXES = "xyz"
 CHUNK = 4096  # frames per jitted call: one compilation serves every clip
@@ -45,12 +46,12 @@ def _jitted(fn, static):
   return jax.jit(functools.partial(fn, **dict(static)))
 
 
-class MocapFileError(ValueError):
+class MocapFileError(FileProblemError):
   """A mocap file is unreadable; the message names the file and line."""
 
   def __init__(self, path, problem: str, line: int | None = None):
-    where = f"{path}, line {line}" if line is not None else f"{path}"
-    super().__init__(f"{where}: {problem}")
+    super().__init__(path if line is None else f"{path}, line {line}",
+                     problem)
     self.path = path
     self.line = line
 

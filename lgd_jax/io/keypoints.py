@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lgd_jax.errors import FileProblemError
 from lgd_jax.keypoints import FORMATS, get_format
 
 ERROR_MODES = ("raise", "report")
@@ -35,13 +36,11 @@ _EXPECTED = (
     "or a .npy/.npz array of keypoints")
 
 
-class KeypointFileError(ValueError):
+class KeypointFileError(FileProblemError):
   """A keypoint file is missing, unreadable or not a keypoint file."""
 
   def __init__(self, path, problem: str):
-    super().__init__(f"{path}: {problem}")
-    self.path = str(path)
-    self.problem = problem
+    super().__init__(str(path), problem)
 
 
 @dataclasses.dataclass(frozen=True)
