@@ -185,7 +185,7 @@ def make_train_step(setup: Setup, config, poses: jax.Array):
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     scalars["loss/total"] = loss
-    scalars["grad_norm"] = optax.global_norm(grads)
+    scalars["grad_norm"] = optax.tree.norm(grads)
     return TrainState(state.step + 1, params, opt_state), scalars
 
   # Shardings come from the inputs (`place_state`): on one device, explicit
