@@ -26,12 +26,15 @@ from lgd_jax import training
 _BATCHES = flags.DEFINE_list("batches", ["1", "64", "1024"], "Batch sizes.")
 _MIN_SECONDS = flags.DEFINE_float("min_seconds", 2.0,
                                   "Least time spent timing each case.")
+_WEIGHTS = flags.DEFINE_string("weights", None,
+                               "Weight file; default: the bundled one.")
 
 
 def pretrained_or_untrained():
   """The bundled weights, or an untrained default network (same cost)."""
   try:
-    return lgd_jax.load_pretrained(), "bundled"
+    return (lgd_jax.load_pretrained(_WEIGHTS.value),
+            _WEIGHTS.value or "bundled")
   except FileNotFoundError:
     from configs import default  # pylint: disable=g-import-not-at-top
     config = default.get_config()
