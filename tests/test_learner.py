@@ -223,14 +223,19 @@ def test_eight_devices_match_one(tmp_path):
   np.testing.assert_allclose(results[8], results[1], atol=2e-5, rtol=1e-4)
 
 
+def _setup_and_batch(config):
+  """The training setup of `config` and one batch of held-out poses."""
+  setup = training.make_setup(config)
+  poses = jnp.asarray(lgd_jax.load_pose_set("val").poses[:64])
+  return setup, lgd_jax.data.sampling.sample_batch(
+      jax.random.PRNGKey(0), poses, setup.model, setup.regressor, config.data)
+
+
 def test_released_code_layout_loss_is_finite_and_uses_every_term():
   config = released_code.get_config()
   config.network.features = 32
   config.data.batch_size = 8
-  setup = training.make_setup(config)
-  poses = jnp.asarray(lgd_jax.load_pose_set("val").poses[:64])
-  batch = lgd_jax.data.sampling.sample_batch(
-      jax.random.PRNGKey(0), poses, setup.model, setup.regressor, config.data)
+  setup, batch = _setup_and_batch(config)
   state = training.init_state(setup, config)
   unrolled = training.run_optimizer(setup, config, state.params, batch,
                                     train=True, rng=jax.random.PRNGKey(1))
@@ -248,10 +253,7 @@ def test_parameter_loss_is_zero_at_the_ground_truth():
   config = tiny.get_config()
   config.loss.joints3d = 0.3
   config.loss.keypoints2d = 0.3
-  setup = training.make_setup(config)
-  poses = jnp.asarray(lgd_jax.load_pose_set("val").poses[:64])
-  batch = lgd_jax.data.sampling.sample_batch(
-      jax.random.PRNGKey(0), poses, setup.model, setup.regressor, config.data)
+  setup, batch = _setup_and_batch(config)
   target = training.target_theta(batch)
   exact = jnp.stack([target] * 3)  # Θ_0..Θ_2 all at the ground truth
   loss, _ = training.parameter_loss(setup, config, exact, batch)
