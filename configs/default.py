@@ -18,7 +18,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.stop_inner_gradient = True
 
   config.network = ml_collections.ConfigDict(dict(
-      features=1024, num_blocks=2, dropout=0.0, norm="layer",
+      features=768, num_blocks=2, dropout=0.0, norm="layer",
       inputs=("x", "grad", "theta"), init_network=False,
       separate_shape=False, step_size=1.0))
 
@@ -36,6 +36,7 @@ def get_config() -> ml_collections.ConfigDict:
       noise=(0.0, 0.02),  # 2D noise std, fraction of the person's height
       pitch_deg=10.0, roll_deg=5.0,
       perspective_prob=0.5, distance=(2.0, 12.0),
+      occlude_prob=0.0,  # one whole limb missing (evaluation profiles)
       max_betas=2.5))
 
   config.optimizer = ml_collections.ConfigDict(dict(

@@ -17,7 +17,7 @@ from configs import default
 def get_config():
   config = default.get_config()
   config.num_steps = 3
-  config.network.update(dict(dropout=0.2, init_network=True,
+  config.network.update(dict(features=1024, dropout=0.2, init_network=True,
                              separate_shape=True, step_size=0.1))
   config.loss.update(dict(global_rotation=1.0, pose=1.0, betas=1.0,
                           camera=1.0, joints3d=0.3, keypoints2d=0.3,

@@ -1,4 +1,4 @@
-"""The default layout with a 512-feature network: a quarter of the FLOPs,
+"""The default layout with a 512-feature network: under half the FLOPs,
 for CPU throughput (the speed/accuracy trade-off against configs/default.py
 is measured with experiments.validate and benchmarks.bench_fit)."""
 

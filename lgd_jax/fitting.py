@@ -109,7 +109,10 @@ def _load_pretrained(path: Path, mtime_ns: int) -> Pretrained:
 
 
 @functools.lru_cache(maxsize=4)
-def _default_body(body_model_path, num_betas):
+def load_body(body_model_path, num_betas):
+  """(BodyModel, its canonical KeypointRegressor), loaded once per file
+  (None: the bundled model); call it under `jax.ensure_compile_time_eval`
+  inside a trace."""
   model = body_io.load_body_model(body_model_path, num_betas=num_betas)
   regressor = keypoint_path.make_keypoint_regressor(
       model, kp.canonical_regressor(model))
@@ -151,7 +154,7 @@ def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
   config = params.config
   if model is None:
     with jax.ensure_compile_time_eval():  # cached: no tracers inside
-      model, regressor = _default_body(config.body_model, config.num_betas)
+      model, regressor = load_body(config.body_model, config.num_betas)
   else:
     if model.num_betas != config.num_betas:
       raise ValueError(f"the network fits {config.num_betas} betas but the "
@@ -185,15 +188,20 @@ def _fit(network, network_params, model, regressor, xy, confidence, camera,
   canon_xy, canon_conf = kp.to_canonical(xy, confidence, keypoint_format)
   norm = cameras.normalization(canon_xy, canon_conf)
   start = None if init is None else _theta_from_result(init, norm)
+  format_points = kp.get_format(keypoint_format).canonical_index
   unrolled = optimizer.unroll(network, network_params, model, regressor,
                               norm.apply(canon_xy), canon_conf, num_steps,
-                              init=start, grad_scale=grad_scale)
+                              init=start, grad_scale=grad_scale,
+                              loss_points=format_points)
   theta = unrolled.thetas[-1]
   ok = norm.enough_visible & jnp.all(jnp.isfinite(theta), axis=-1)
   theta = jnp.where(ok[..., None], theta, 0.0)
   parts = optimizer.split_theta(theta, model.num_betas)
-  points, projected = optimizer.theta_keypoints(theta, model, regressor)
-  projected = norm.invert(projected)
+  # Only the outputs' points: the SMPL joints, then the format's keypoints.
+  points, projected = optimizer.theta_keypoints(
+      theta, model,
+      regressor.select(np.r_[np.arange(NUM_JOINTS), format_points]))
+  projected = norm.invert(projected[..., NUM_JOINTS:, :])
   pixel_camera = cameras.WeakPerspective(
       parts.camera.scale * norm.scale,
       norm.center + parts.camera.translation * norm.scale[..., None])
@@ -202,7 +210,7 @@ def _fit(network, network_params, model, regressor, xy, confidence, camera,
       camera=pixel_camera if camera is None else _perspective(
           pixel_camera, camera),
       joints=points[..., :NUM_JOINTS, :],
-      keypoints_2d=kp.from_canonical(projected, keypoint_format),
+      keypoints_2d=projected,
       loss_history=jnp.moveaxis(
           jnp.where(ok, unrolled.losses, 0.0), 0, -1),
       fit_ok=ok)

@@ -11,7 +11,7 @@ network's update: Θ_{n+1} = Θ_n + N_w(∇L(Θ_n), Θ_n, x). The N steps are a
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -74,7 +74,8 @@ def unroll(network: network_lib.LearnedOptimizer, params: Any,
            keypoints: jax.Array, confidence: jax.Array, num_steps: int, *,
            init: Optional[jax.Array] = None, grad_scale: float = 1.0,
            stop_inner_gradient: bool = True, train: bool = False,
-           rng: Optional[jax.Array] = None) -> Unroll:
+           rng: Optional[jax.Array] = None,
+           loss_points: Optional[Sequence[int]] = None) -> Unroll:
   """Runs the learned optimizer for `num_steps` steps.
 
   Args:
@@ -89,11 +90,18 @@ def unroll(network: network_lib.LearnedOptimizer, params: Any,
     stop_inner_gradient: treat ∇L and Θ_n as inputs when training (no
       second derivatives through the body model; much cheaper).
     train: enables dropout (needs `rng`).
+    loss_points: static canonical indices that can be visible (e.g. a
+      keypoint format's); the inner loss skips the others, which have zero
+      confidence and so no effect on it. Default: all.
 
   Returns:
     `Unroll` with Θ_0..Θ_N and their inner losses.
   """
   x = keypoint_features(keypoints, confidence)
+  if loss_points is not None:
+    regressor = regressor.select(loss_points)
+    keypoints = keypoints[..., loss_points, :]
+    confidence = confidence[..., loss_points]
   if rng is not None:
     init_rng, rng = jax.random.split(rng)
   if init is None:

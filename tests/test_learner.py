@@ -89,6 +89,24 @@ def test_fit_under_jit_vmap_and_grad(tiny_weights):
   assert np.abs(grad).sum() > 0
 
 
+def test_inner_loss_on_the_format_points_only_changes_nothing(tiny_weights):
+  """`fit` evaluates the inner loss on the format's points only (speed);
+  the canonical points it skips have zero confidence."""
+  confidence = np.ones((4, 17), np.float32)
+  confidence[0, :3] = 0
+  canon_xy, canon_conf = kp.to_canonical(_coco_people(4) / 300.0,
+                                         jnp.asarray(confidence), "coco17")
+  model, regressor = fit_lib.load_body(None, 10)
+  runs = [
+      optimizer.unroll(tiny_weights.network, tiny_weights.params, model,
+                       regressor, canon_xy, canon_conf, 3,
+                       loss_points=points)
+      for points in (None, kp.FORMATS["coco17"].canonical_index)
+  ]
+  chex.assert_trees_all_close(runs[1], runs[0], rtol=1e-4, atol=1e-6)
+  assert float(np.abs(runs[0].thetas[-1]).max()) > 1e-3  # it moved
+
+
 def test_too_few_keypoints_flagged_never_nan(tiny_weights):
   xy = np.array(_coco_people(3))
   confidence = np.ones((3, 17), np.float32)
@@ -117,7 +135,7 @@ def test_perspective_camera_and_warm_start(tiny_weights):
   # The weak camera reprojects the fitted keypoints.
   points = lgd_jax.project(weak.camera, kp.from_canonical(
       lgd_jax.regress_keypoints(
-          *fit_lib._default_body(None, 10), weak.pose, weak.betas),
+          *fit_lib.load_body(None, 10), weak.pose, weak.betas),
       "coco17"))
   np.testing.assert_allclose(points, weak.keypoints_2d, atol=1e-2)
   # A warm start from a perspective result works like one from weak.

@@ -12,8 +12,8 @@ from lgd_jax import metrics
 
 def test_bundled_weights_fit_held_out_mocap():
   weights = lgd_jax.load_pretrained()
-  model, regressor = fitting._default_body(weights.config.body_model,  # pylint: disable=protected-access
-                                           weights.config.num_betas)
+  model, regressor = fitting.load_body(weights.config.body_model,
+                                     weights.config.num_betas)
   poses = jnp.asarray(lgd_jax.load_pose_set("val").poses[::97][:64])
   n = poses.shape[0]
   rng = np.random.default_rng(0)

@@ -51,6 +51,12 @@ class KeypointRegressor:
   def num_keypoints(self) -> int:
     return self.bones.shape[0]
 
+  def select(self, index) -> "KeypointRegressor":
+    """The regressor of keypoints `index` (static (K',) ints) only: the
+    path's cost is proportional to the number of keypoints."""
+    index = np.asarray(index)
+    return jax.tree.map(lambda field: field[index], self)
+
 
 def make_keypoint_regressor(model: BodyModel, regressor) -> KeypointRegressor:
   """Precomputes the fast path for a (K, V) vertex regressor (NumPy, once).
