@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import lgd_jax
-from benchmarks import timing
+from lgd_jax import timing
 from lgd_jax import keypoints as kp
 from lgd_jax import optimizer
 from lgd_jax import training

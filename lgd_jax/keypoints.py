@@ -46,6 +46,15 @@ HEAD_TOP = "head_top"  # the highest head vertex of the rest mesh
 CANONICAL_NAMES = (SMPL_JOINT_NAMES + SURFACE_NAMES + tuple(DERIVED) +
                    (HEAD_TOP,))
 NUM_CANONICAL = len(CANONICAL_NAMES)
+# The canonical points of each limb below the shoulder or hip: what one
+# occluded limb hides from a detector.
+_LIMB_PARTS = {"arm": ("elbow", "wrist", "hand"),
+               "leg": ("knee", "ankle", "foot", "toe", "heel")}
+LIMB_CHAINS = {
+    f"{side}_{limb}": tuple(
+        i for i, name in enumerate(CANONICAL_NAMES)
+        if f"{side}_" in name and any(part in name for part in parts))
+    for side in ("left", "right") for limb, parts in _LIMB_PARTS.items()}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Timing shared by the benchmarks."""
+"""Timing of jitted calls (benchmarks, evaluation)."""
 
 import time
 

@@ -30,7 +30,6 @@ from lgd_jax import keypoints as kp
 from lgd_jax import metrics
 from lgd_jax import network as network_lib
 from lgd_jax import optimizer
-from lgd_jax.body import io as body_io
 from lgd_jax.body import keypoint_path
 from lgd_jax.body import lbs
 from lgd_jax.body.model import NUM_JOINTS
@@ -55,10 +54,7 @@ class Setup(NamedTuple):
 
 
 def make_setup(config) -> Setup:
-  model = body_io.load_body_model(config.body_model,
-                                  num_betas=config.num_betas)
-  regressor = keypoint_path.make_keypoint_regressor(
-      model, kp.canonical_regressor(model))
+  model, regressor = fitting.load_body(config.body_model, config.num_betas)
   # Auto axes: XLA propagates the batch sharding through the whole step.
   mesh = jax.make_mesh((jax.device_count(),), ("data",),
                        axis_types=(jax.sharding.AxisType.Auto,))
@@ -126,7 +122,8 @@ def parameter_loss(setup: Setup, config, thetas: jax.Array,
   """
   weights = config.loss
   num_betas = setup.model.num_betas
-  steps = thetas[1:]  # Θ_1..Θ_N
+  # Θ_1..Θ_N; with no steps (direct lifting) the initial estimate Θ_0.
+  steps = thetas[1:] if thetas.shape[0] > 1 else thetas
   target = target_theta(batch)
   diff = jnp.abs(steps - target)
   rot = lbs.axis_angle_to_matrix(steps[..., :3])

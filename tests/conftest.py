@@ -3,3 +3,24 @@ from pathlib import Path
 
 # Test helpers (smpl_files.py) import as plain modules.
 sys.path.insert(0, str(Path(__file__).parent))
+
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory):
+  """An untrained tiny network saved as a weight file, and loaded back."""
+  import lgd_jax  # pylint: disable=g-import-not-at-top
+  from lgd_jax import fitting, keypoints, optimizer  # pylint: disable=g-import-not-at-top
+  from configs import tiny  # pylint: disable=g-import-not-at-top
+  config = tiny.get_config()
+  network = lgd_jax.network.from_config(config)
+  params = optimizer.init_params(network, jax.random.PRNGKey(0),
+                                 keypoints.NUM_CANONICAL)
+  # Non-zero output layers, so updates are not trivially zero.
+  params = jax.tree.map(lambda x: x + 0.01, params)
+  path = tmp_path_factory.mktemp("weights") / "tiny.npz"
+  fitting.save_pretrained(path, config, params)
+  return fitting.load_pretrained(path)

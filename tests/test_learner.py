@@ -26,20 +26,6 @@ from configs import tiny
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def tiny_weights(tmp_path_factory):
-  """An untrained tiny network saved as a weight file, and loaded back."""
-  config = tiny.get_config()
-  network = lgd_jax.network.from_config(config)
-  params = optimizer.init_params(network, jax.random.PRNGKey(0),
-                                 kp.NUM_CANONICAL)
-  # Non-zero output layers, so updates are not trivially zero.
-  params = jax.tree.map(lambda x: x + 0.01, params)
-  path = tmp_path_factory.mktemp("weights") / "tiny.npz"
-  fit_lib.save_pretrained(path, config, params)
-  return fit_lib.load_pretrained(path)
-
-
 def _coco_people(n, seed=0):
   """Keypoints of bodies posed from the pose set, projected to pixels."""
   model = lgd_jax.load_body_model()

@@ -64,6 +64,33 @@ def test_dropout_follows_the_format_masks(setup):
   assert visible[:, coco].mean() == pytest.approx(0.8, abs=0.01)
 
 
+def test_occlusion_hides_one_whole_limb(setup):
+  model, regressor, poses = setup
+  key = jax.random.PRNGKey(3)
+  config = _config(formats=("openpose25",), format_weights=(1,),
+                   keep_prob=1.0)
+  full = sampling.sample_batch(key, poses, model, regressor, config)
+  config.occlude_prob = 0.5
+  occluded = sampling.sample_batch(key, poses, model, regressor, config)
+  # Only the occlusion differs: the same people and views.
+  # (The camera is fitted to the visible points, so it may differ.)
+  chex.assert_trees_all_equal((occluded.pose, occluded.betas),
+                              (full.pose, full.betas))
+  # Configs saved before the field existed sample what occlude_prob = 0 does.
+  del config.occlude_prob
+  chex.assert_trees_all_equal(
+      sampling.sample_batch(key, poses, model, regressor, config), full)
+  hidden = (np.asarray(full.confidence) > 0) & ~(
+      np.asarray(occluded.confidence) > 0)
+  openpose = set(kp.get_format("openpose25").canonical_index)
+  limbs = [set(points) & openpose for points in kp.LIMB_CHAINS.values()]
+  assert all(limbs)
+  people = np.flatnonzero(hidden.any(-1))
+  assert len(people) / len(hidden) == pytest.approx(0.5, abs=0.08)
+  for i in people:
+    assert set(np.flatnonzero(hidden[i])) in limbs
+
+
 @pytest.mark.parametrize("perspective_prob", [0.0, 1.0])
 def test_ground_truth_explains_the_clean_keypoints(setup, perspective_prob):
   model, regressor, poses = setup

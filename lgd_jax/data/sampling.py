@@ -75,6 +75,18 @@ def best_weak_camera(points: jax.Array, xy: jax.Array,
                           mean_x - scale[:, None] * mean_p], axis=-1)
 
 
+def _occluded_limb(key: jax.Array, size: int, prob: float) -> jax.Array:
+  """(size, C) 1 on the points of one random limb, for a `prob` share of
+  the people, else 0."""
+  chains = np.zeros((len(kp.LIMB_CHAINS), kp.NUM_CANONICAL), np.float32)
+  for i, points in enumerate(kp.LIMB_CHAINS.values()):
+    chains[i, list(points)] = 1
+  which_key, whether_key = jax.random.split(key)
+  limb = jax.random.randint(which_key, (size,), 0, len(chains))
+  occluded = jax.random.bernoulli(whether_key, prob, (size,))
+  return jnp.asarray(chains)[limb] * occluded[:, None]
+
+
 def sample_batch(key: jax.Array, poses: jax.Array, model: BodyModel,
                  regressor: keypoint_path.KeypointRegressor,
                  config: ml_collections.ConfigDict) -> Batch:
@@ -87,7 +99,9 @@ def sample_batch(key: jax.Array, poses: jax.Array, model: BodyModel,
     config: `batch_size`, `formats` and `format_weights`, `keep_prob`,
       `noise` (min, max) 2D noise std as a fraction of the person's height,
       `pitch_deg`, `roll_deg` (std of the view's tilt), `perspective_prob`,
-      `distance` (min, max metres), `max_betas`.
+      `distance` (min, max metres), `max_betas`, and optionally
+      `occlude_prob`: the chance that one limb (a random arm or leg below
+      the shoulder or hip, `keypoints.LIMB_CHAINS`) is entirely missing.
 
   Returns:
     A `Batch`.
@@ -130,6 +144,11 @@ def sample_batch(key: jax.Array, poses: jax.Array, model: BodyModel,
   noise_key, keep_key = jax.random.split(keys[9])
   confidence = masks[fmt] * jax.random.bernoulli(
       keep_key, config.keep_prob, masks[fmt].shape).astype(jnp.float32)
+  confidence = confidence * (1.0 - _occluded_limb(
+      # fold_in, not an 11th split: the other streams stay as they were.
+      # .get: weight files saved before the field existed hold configs
+      # without it.
+      jax.random.fold_in(key, 10), size, config.get("occlude_prob", 0.0)))
   height = jnp.ptp(clean[..., 1], axis=-1)
   noise_std = height * jax.random.uniform(
       noise_key, (size,), minval=config.noise[0], maxval=config.noise[1])

@@ -1,0 +1,84 @@
+"""Benchmarks and methods of `experiments/evaluate.py`.
+
+  --config=configs/evaluate.py             # methods × every benchmark
+  --config=configs/evaluate.py:ablations   # the ablation networks, realistic
+
+Each benchmark is a pose-set split (held-out Bandai-Namco clips, CMU) under a
+detector profile. Profiles override `configs/default.py`'s `data`; all use
+COCO-17 input and any heading. Focal length does not appear: keypoints are
+normalised to the person's box, so only the perspective distortion (the
+distance in body sizes) matters, and "perspective" spans 2-12 m while
+"perspective_near" puts people 1.5-3 m from the camera.
+"""
+
+import ml_collections
+
+from configs import default
+from configs import gradient_descent
+from configs import smplify
+
+_COCO = dict(formats=("coco17",), format_weights=(1,))
+_WEAK = dict(perspective_prob=0.0)
+PROFILES = {
+    "clean": dict(noise=(0.0, 0.0), keep_prob=1.0, **_WEAK),
+    "noise": dict(noise=(0.02, 0.02), keep_prob=1.0, **_WEAK),
+    "dropout": dict(noise=(0.0, 0.0), keep_prob=0.7, **_WEAK),
+    "occlusion": dict(noise=(0.0, 0.0), keep_prob=1.0, occlude_prob=1.0,
+                      **_WEAK),
+    # The validation setting: 1 % noise, 20 % of the joints dropped.
+    "realistic": dict(noise=(0.01, 0.01), keep_prob=0.8, **_WEAK),
+    "perspective": dict(noise=(0.01, 0.01), keep_prob=0.8,
+                        perspective_prob=1.0, distance=(2.0, 12.0)),
+    "perspective_near": dict(noise=(0.01, 0.01), keep_prob=0.8,
+                             perspective_prob=1.0, distance=(1.5, 3.0)),
+}
+ABLATIONS = ("", "inputs=x", "inputs=x+grad", "inputs=x+theta",
+             "inputs=theta+grad", "steps=1", "steps=2", "steps=3", "steps=5",
+             "released")
+
+
+def ablation_weights(spec: str) -> str:
+  """Where `experiments/train_ablations.sh` exports each ablation network."""
+  return f"outputs/ablations/{spec.replace('=', '_') or 'reference'}.npz"
+
+
+def get_config(which: str = ""):
+  config = ml_collections.ConfigDict()
+  config.seed = 2026
+  config.num_people = 1024
+  config.chunk = 1024  # people per jitted call (and per timed call)
+  config.body_model = None  # None: the bundled model
+  config.pose_set = None
+  config.num_betas = 10
+  config.splits = ("val", "cmu")
+  config.profiles = tuple(PROFILES)
+  config.timed_profile = "realistic"
+  config.figure_profile = "realistic"
+  settings = {}
+  for name, overrides in PROFILES.items():
+    data = default.get_config().data
+    data.update(dict(**_COCO, **overrides))
+    settings[name] = data
+  config.profile_settings = ml_collections.ConfigDict(settings)
+  if which == "ablations":
+    config.profiles = ("realistic",)
+    config.timed_profile = ""  # accuracy only: see the main evaluation
+    config.methods = ml_collections.ConfigDict({
+        spec or "reference": dict(kind="learned",
+                                  weights=ablation_weights(spec))
+        for spec in ABLATIONS})
+  elif not which:
+    config.methods = ml_collections.ConfigDict(dict(
+        lgd=dict(kind="learned", weights=""),  # "": the bundled weights
+        smplify=dict(kind="smplify", config=smplify.get_config(),
+                     record_every=25),
+        gd=dict(kind="gradient_descent",
+                config=gradient_descent.get_config(), record_every=50),
+        gd_priors=dict(kind="gradient_descent",
+                       config=gradient_descent.get_config("priors"),
+                       record_every=50),
+        lifting=dict(kind="learned", weights="outputs/lifting.npz"),
+    ))
+  else:
+    raise ValueError(f"unknown evaluation {which!r}: '' or 'ablations'")
+  return config

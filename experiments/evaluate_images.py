@@ -1,0 +1,69 @@
+r"""Fits every annotated person of the real keypoint files and reports how
+well the bodies reproject (there is no 3D ground truth for photos), with
+mesh overlays on the photos.
+
+  python -m experiments.evaluate_images --keypoints=../shared/data/keypoints \
+      --output=experiments/reports/evaluate_images.json \
+      --overlays=outputs/image_eval
+
+Ground-truth annotation files only: COCO, OCHuman, CrowdPose, MPII,
+PoseTrack (combined and per video) and Human-Art; detection files
+(`*_det_*`, `*_detections*`) and MPII-TRB (40 points, not a supported
+format) are left out.
+"""
+
+import json
+from pathlib import Path
+
+from absl import app
+from absl import flags
+
+from lgd_jax import image_evaluation
+from lgd_jax.io.files import atomic_path
+
+_KEYPOINTS = flags.DEFINE_string("keypoints", "../shared/data/keypoints",
+                                 "The shared keypoint folder.")
+_WEIGHTS = flags.DEFINE_string("weights", None,
+                               "Weight file; default: the bundled one.")
+_OUTPUT = flags.DEFINE_string("output", "outputs/evaluate_images.json",
+                              "JSON report to write.")
+_OVERLAYS = flags.DEFINE_string("overlays", "outputs/image_eval",
+                                "Folder for overlay PNGs.")
+_MAX_OVERLAYS = flags.DEFINE_integer("max_overlays", 8,
+                                     "Overlays per annotation file.")
+
+# Annotation file -> the folder of its images (relative to --keypoints).
+FILES = {
+    "coco/test_coco.json": "coco",
+    "ochuman/test_ochuman.json": "ochuman",
+    "crowdpose/test_crowdpose.json": "crowdpose",
+    "mpii/test_mpii.json": "mpii",
+    "posetrack18/annotations/test_posetrack18_val.json": "posetrack18",
+    "posetrack18/annotations/val/003418_mpii_test.json": "posetrack18",
+    "posetrack18/annotations/val/009473_mpii_test.json": "posetrack18",
+    "posetrack18/annotations/val/012834_mpii_test.json": "posetrack18",
+    "humanart/test_humanart.json": "humanart",
+}
+
+
+def main(argv):
+  del argv
+  root = Path(_KEYPOINTS.value)
+  rows = []
+  for name, images in FILES.items():
+    row = image_evaluation.fit_annotations(
+        root / name, weights=_WEIGHTS.value, image_folder=root / images,
+        overlay_folder=Path(_OVERLAYS.value) / Path(name).with_suffix(""),
+        max_overlays=_MAX_OVERLAYS.value)
+    print(f"{name:52s} {row['format']:12s} people {row['people']:3d} fitted "
+          f"{row['people_fitted']:3d}  2D error median "
+          f"{row['error_pct_median']:5.1f}% ({row['error_px_median']:6.1f} "
+          f"px), mean {row['error_pct_mean']:5.1f}%", flush=True)
+    rows.append(row)
+  with atomic_path(_OUTPUT.value) as tmp:
+    Path(tmp).write_text(json.dumps(rows, indent=1, default=str))
+  print(f"wrote {_OUTPUT.value}")
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,344 @@
+"""The evaluation harness: fitting methods on synthetic benchmarks.
+
+A benchmark is a fixed set of people sampled from a pose-set split under a
+detector profile (noise, dropout, occlusion, camera model), with their
+ground truth. A method maps the benchmark's normalised canonical keypoints
+to Θ after each of its steps or recorded iterations, in the shared Θ layout
+of `lgd_jax.optimizer`; so the learned optimizer, SMPLify, plain gradient
+descent and direct lifting are all measured by the same code.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from lgd_jax import baselines
+from lgd_jax import fitting
+from lgd_jax import keypoints as kp
+from lgd_jax import metrics
+from lgd_jax import optimizer
+from lgd_jax import priors
+from lgd_jax import timing
+from lgd_jax import training
+from lgd_jax.body import keypoint_path
+from lgd_jax.body import lbs
+from lgd_jax.body.model import NUM_JOINTS, BodyModel
+from lgd_jax.data import pose_set
+from lgd_jax.data import sampling
+
+# The 14 LSP joints, as canonical points: SMPL's limb joints, neck, head top.
+LSP14 = tuple(
+    kp.CANONICAL_NAMES.index(name) for name in (
+        "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee",
+        "left_ankle", "right_wrist", "right_elbow", "right_shoulder",
+        "left_shoulder", "left_elbow", "left_wrist", "neck", "head_top"))
+_LSP_HIPS = (2, 3)  # the root of LSP14: the midpoint of its hips
+
+
+class Body(NamedTuple):
+  """The body model every method fits, and its canonical regressor."""
+
+  model: BodyModel
+  regressor: keypoint_path.KeypointRegressor
+
+
+class Benchmark(NamedTuple):
+  keypoint_format: str
+  batch: sampling.Batch  # all its people, normalised canonical keypoints
+
+
+# A fitting method as the harness runs it: jitted (keypoints (B, C, 2),
+# confidence (B, C)) -> (Θ (T, B, P) after each recorded step or iteration,
+# the last being the result; (T,) the step or iteration number of each).
+Method = Callable[[jax.Array, jax.Array], tuple[jax.Array, jax.Array]]
+
+# Compiled once per profile and pose-set size.
+_sample_batch = jax.jit(sampling.sample_batch, static_argnums=4)
+
+
+def make_benchmark(body: Body, split: str, data: ml_collections.ConfigDict,
+                   seed: int, pose_set_path=None) -> Benchmark:
+  """Samples `data.batch_size` people of a pose-set split.
+
+  Args:
+    data: a `sample_batch` config with one keypoint format (the detector
+      profile: keep_prob, noise, occlude_prob, perspective_prob, ...).
+    seed: the same seed gives the same people, views and noise.
+  """
+  if len(data.formats) != 1:
+    raise ValueError(f"a benchmark has one keypoint format, got "
+                     f"{tuple(data.formats)}")
+  poses = jnp.asarray(pose_set.load_pose_set(split, pose_set_path).poses)
+  return Benchmark(data.formats[0], _sample_batch(
+      jax.random.PRNGKey(seed), poses, body.model, body.regressor,
+      ml_collections.FrozenConfigDict(data)))
+
+
+def learned_method(body: Body, weights, keypoint_format: str) -> Method:
+  """The learned optimizer (or, with num_steps = 0 and an initial network,
+  direct lifting) of a `fitting.Pretrained`."""
+  config = weights.config
+  points = kp.get_format(keypoint_format).canonical_index
+
+  @jax.jit
+  def run(keypoints, confidence):
+    thetas = optimizer.unroll(
+        weights.network, weights.params, body.model, body.regressor,
+        keypoints, confidence, config.num_steps,
+        grad_scale=config.grad_scale, loss_points=points).thetas
+    return thetas, jnp.arange(config.num_steps + 1)
+
+  return run
+
+
+def baseline_method(body: Body, kind: str, config: ml_collections.ConfigDict,
+                    keypoint_format: str, record_every: int,
+                    pose_set_path=None) -> Method:
+  """SMPLify or gradient descent (`lgd_jax.baselines`), recording Θ every
+  `record_every` iterations; the pose prior is fitted on the train split
+  of `pose_set_path` (None: the bundled pose set)."""
+  fit = {"smplify": baselines.smplify,
+         "gradient_descent": baselines.gradient_descent}[kind]
+  points = kp.get_format(keypoint_format).canonical_index
+  stages = config.stages if kind == "smplify" else (config,)
+  # Fitting the prior takes seconds: only when a stage weights it.
+  prior = (priors.default_pose_prior(pose_set_path)
+           if any(stage.pose_prior > 0 for stage in stages) else None)
+
+  @jax.jit
+  def run(keypoints, confidence):
+    return tuple(fit(body.model, body.regressor, keypoints, confidence,
+                     prior, config, loss_points=points,
+                     record_every=record_every))
+
+  return run
+
+
+def method_factory(settings: ml_collections.ConfigDict, pose_set_path=None):
+  """(body, keypoint_format) -> `Method` for one `configs/evaluate.py`
+  method entry: kind "learned" (weights: a file, "" for the bundled one),
+  "smplify" or "gradient_descent" (config, record_every)."""
+  if settings.kind == "learned":
+    weights = fitting.load_pretrained(settings.weights or None)
+    return lambda body, fmt: learned_method(body, weights, fmt)
+  if settings.kind in ("smplify", "gradient_descent"):
+    return lambda body, fmt: baseline_method(
+        body, settings.kind, settings.config, fmt, settings.record_every,
+        pose_set_path)
+  raise ValueError(f"unknown method kind {settings.kind!r}")
+
+
+class Scores(NamedTuple):
+  """Per-person errors of one Θ: mm, except `error_2d` (% of the box)."""
+
+  mpjpe: jax.Array
+  pa_mpjpe: jax.Array
+  mpjpe_lsp14: jax.Array
+  pa_mpjpe_lsp14: jax.Array
+  pve: jax.Array
+  error_2d: jax.Array
+
+
+def _root_aligned(points, root):
+  return points - root[..., None, :]
+
+
+def score(body: Body, theta: jax.Array,
+          batch: sampling.Batch) -> Scores:
+  """(B, P) Θ against the batch's ground truth; each field (B,).
+
+  Joints are SMPL's 24, regressed from the mesh, and the LSP 14 (root:
+  the pelvis and the midpoint of the hips); the vertex error (PVE) is after
+  aligning the pelvis; the 2D error is the mean distance to the visible
+  input keypoints as a percentage of their box's longer side.
+  """
+  target = training.target_theta(batch)
+  pred_points, pred_2d = optimizer.theta_keypoints(theta, body.model,
+                                                   body.regressor)
+  true_points, _ = optimizer.theta_keypoints(target, body.model,
+                                             body.regressor)
+  joints = lambda p: p[..., :NUM_JOINTS, :]
+  lsp = lambda p: p[..., LSP14, :]
+  lsp_root = lambda p: lsp(p)[..., _LSP_HIPS, :].mean(-2)
+  parts = optimizer.split_theta(theta, body.model.num_betas)
+  pred_mesh = lbs.smpl_forward(body.model, parts.pose, parts.betas)
+  true_mesh = lbs.smpl_forward(body.model, batch.pose, batch.betas)
+  pve = jnp.linalg.norm(
+      _root_aligned(pred_mesh.vertices, pred_mesh.joints[..., 0, :]) -
+      _root_aligned(true_mesh.vertices, true_mesh.joints[..., 0, :]),
+      axis=-1).mean(-1)
+  visible = batch.confidence > 0
+  distance = jnp.linalg.norm(pred_2d - batch.keypoints, axis=-1)
+  # Keypoints span [-1, 1] along the box's longer side: a length of 2.
+  error_2d = 50.0 * (jnp.sum(distance * visible, -1) /
+                     jnp.maximum(visible.sum(-1), 1))
+  mm = 1e3
+  return Scores(
+      mpjpe=mm * metrics.mpjpe(joints(pred_points), joints(true_points)),
+      pa_mpjpe=mm * metrics.pa_mpjpe(joints(pred_points),
+                                     joints(true_points)),
+      mpjpe_lsp14=mm * jnp.linalg.norm(
+          _root_aligned(lsp(pred_points), lsp_root(pred_points)) -
+          _root_aligned(lsp(true_points), lsp_root(true_points)),
+          axis=-1).mean(-1),
+      pa_mpjpe_lsp14=mm * metrics.pa_mpjpe(lsp(pred_points),
+                                           lsp(true_points)),
+      pve=mm * pve, error_2d=error_2d)
+
+
+def per_step_errors(body: Body, thetas: jax.Array,
+                    batch: sampling.Batch):
+  """(T, B, P) -> MPJPE and PA-MPJPE (T, B) in mm of the 24 joints."""
+  target = training.target_theta(batch)
+  pred = training.smpl_joints(body, thetas)
+  true = training.smpl_joints(body, target)
+  return 1e3 * metrics.mpjpe(pred, true), 1e3 * metrics.pa_mpjpe(pred, true)
+
+
+_score = jax.jit(score)
+_per_step_errors = jax.jit(per_step_errors)
+
+
+def run_method(body: Body, method: Method, benchmark: Benchmark,
+               chunk: int = 1024, time_it: bool = False) -> dict:
+  """Runs `method` on every person of `benchmark` and scores it.
+
+  People with fewer than 6 visible keypoints are left out of the means (as
+  in training), and so are fits that are not finite (counted as
+  `failures`). With `time_it`, each chunk's fit is timed after compilation
+  (`lgd_jax.timing.median_seconds`): `ms_per_fit` is the time per person.
+
+  Returns:
+    A JSON-ready dict: means of every `Scores` field, `per_step` curves of
+    MPJPE and PA-MPJPE, `people`, `failures`, and `ms_per_fit` when timed.
+  """
+  batch = benchmark.batch
+  size = batch.keypoints.shape[0]
+  totals, curves, people, failures, seconds = {}, [], 0, 0, 0.0
+  for start in range(0, size, chunk):
+    part = jax.tree.map(lambda x, s=start: x[s:s + chunk], batch)
+    thetas, steps = jax.block_until_ready(method(part.keypoints,
+                                                 part.confidence))
+    if time_it:
+      seconds += timing.median_seconds(method, part.keypoints,
+                                       part.confidence, min_seconds=1.0,
+                                       min_calls=3)
+    finite = np.all(np.isfinite(np.asarray(thetas)), axis=(0, -1))
+    enough = np.asarray(training.enough_visible(part))
+    failures += int(np.sum(enough & ~finite))
+    valid = enough & finite
+    thetas = jnp.where(jnp.asarray(finite)[:, None], thetas, 0.0)
+    for field, values in _score(body, thetas[-1], part)._asdict().items():
+      totals[field] = totals.get(field, 0.0) + float(
+          np.sum(np.asarray(values)[valid]))
+    mpjpe, pa_mpjpe = _per_step_errors(body, thetas, part)
+    curves.append((np.asarray(mpjpe)[:, valid].sum(-1),
+                   np.asarray(pa_mpjpe)[:, valid].sum(-1)))
+    people += int(valid.sum())
+  result = {field: round(total / max(people, 1), 2)
+            for field, total in totals.items()}
+  result["per_step"] = {
+      "steps": np.asarray(steps).tolist(),
+      "mpjpe": np.round(sum(c[0] for c in curves) / max(people, 1),
+                        2).tolist(),
+      "pa_mpjpe": np.round(sum(c[1] for c in curves) / max(people, 1),
+                           2).tolist()}
+  result["people"] = people
+  result["failures"] = failures
+  if time_it:
+    result["ms_per_fit"] = round(1e3 * seconds / size, 4)
+  return result
+
+
+def evaluate(config: ml_collections.ConfigDict, methods: dict,
+             log: Callable[[str], None] = print,
+             on_result: Callable[[dict], None] = lambda report: None,
+             previous: Optional[dict] = None) -> dict:
+  """Runs every method on every benchmark of `config` (configs/evaluate.py).
+
+  Args:
+    config: `splits`, `profiles` (names) and `profile_settings` (name ->
+      full `sample_batch` config), `num_people`, `seed`, `chunk`,
+      `timed_profile` (the benchmarks whose fits are timed), `body_model`,
+      `pose_set`.
+    methods: name -> a function (body, keypoint_format) -> `Method`.
+    log: where each result line goes as it is ready.
+    on_result: called with the report so far after each result (e.g. to
+      save it, so that a crash loses nothing).
+    previous: an earlier report of the same config; its results are kept,
+      not recomputed (resuming after a crash).
+
+  Returns:
+    A JSON-ready report: one row per (method, split, profile).
+  """
+  body = Body(*fitting.load_body(config.body_model, config.num_betas))
+  benchmarks = []
+  for split in config.splits:
+    for profile in config.profiles:
+      data = ml_collections.ConfigDict(config.profile_settings[profile])
+      data.batch_size = config.num_people
+      # One seed: every profile of a split shows the same people and views.
+      benchmarks.append((split, profile, make_benchmark(
+          body, split, data, config.seed, config.pose_set)))
+  report = {"config": config.to_json(), "num_people": config.num_people,
+            "seed": config.seed,
+            "profiles": {name: config.profile_settings[name].to_dict()
+                         for name in config.profiles},
+            "results": []}
+  if previous is not None and previous.get("config") != report["config"]:
+    raise ValueError("the previous report is of another config")
+  done = {(r["method"], r["split"], r["profile"]): r
+          for r in (previous or {}).get("results", ())}
+  for method_name, make in methods.items():
+    built = {}
+    for split, profile, benchmark in benchmarks:
+      if (method_name, split, profile) in done:
+        report["results"].append(done[method_name, split, profile])
+        continue
+      fmt = benchmark.keypoint_format
+      if fmt not in built:
+        built[fmt] = make(body, fmt)
+      result = run_method(body, built[fmt], benchmark, config.chunk,
+                          time_it=profile == config.timed_profile)
+      row = {"method": method_name, "split": split, "profile": profile,
+             **result}
+      log(f"{method_name:>12} {split:>4} {profile:<18} PA-MPJPE "
+          f"{row['pa_mpjpe']:7.1f}  MPJPE {row['mpjpe']:7.1f}  PVE "
+          f"{row['pve']:7.1f}  2D {row['error_2d']:5.2f}%" +
+          (f"  {row['ms_per_fit']:.3f} ms/fit" if "ms_per_fit" in row
+           else ""))
+      report["results"].append(row)
+      on_result(report)
+  return report
+
+
+def save_step_figure(path, report: dict, profile: str) -> None:
+  """PA-MPJPE after each step (learned) or iteration (baselines), one panel
+  per split, like the paper's Fig. 4 (written atomically)."""
+  from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
+  from lgd_jax.io.files import atomic_path  # pylint: disable=g-import-not-at-top
+  rows = [r for r in report["results"] if r["profile"] == profile]
+  if not rows:
+    raise ValueError(f"no results for profile {profile!r} to plot")
+  splits = list(dict.fromkeys(r["split"] for r in rows))
+  fig = Figure(figsize=(5.0 * len(splits), 3.8))
+  for ax, split in zip(np.atleast_1d(fig.subplots(1, len(splits))), splits):
+    for row in (r for r in rows if r["split"] == split):
+      curve = row["per_step"]
+      ax.plot(curve["steps"], curve["pa_mpjpe"], marker="o",
+              markersize=3 if len(curve["steps"]) > 8 else 5,
+              label=row["method"])
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xlabel("step (learned) / iteration (baselines)")
+    ax.set_ylabel("PA-MPJPE (mm)")
+    ax.set_title(f"{split}, {profile}", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+  fig.tight_layout()
+  with atomic_path(path) as tmp:
+    fig.savefig(tmp, dpi=110)

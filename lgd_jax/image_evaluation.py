@@ -1,0 +1,185 @@
+"""Fitting every person of a real 2D keypoint annotation file.
+
+How well the fitted bodies reproject onto the annotated keypoints (there is
+no 3D ground truth for photos), how fast they fit, and overlays of the
+meshes on the photos to check them by eye.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import matplotlib.image
+import numpy as np
+
+from lgd_jax import cameras
+from lgd_jax import timing
+from lgd_jax.fitting import fit, load_body, load_pretrained
+from lgd_jax.io.keypoints import read_keypoints
+from lgd_jax.io.render import project_fit_mesh, save_fit_overlay
+
+CHUNK = 1024  # people per compiled fit call
+
+
+def keypoint_errors(fitted, xy, confidence):
+  """Per person, the mean distance of fitted to annotated visible points.
+
+  Args:
+    fitted: (N, K, 2) fitted keypoints, pixels.
+    xy: (N, K, 2) annotated keypoints, pixels.
+    confidence: (N, K); points with confidence > 0 count.
+
+  Returns:
+    (N,) pixels (NaN without visible points), and (N,) the same in percent
+    of the person's size: the longer side of the visible points' box.
+  """
+  visible = confidence > 0
+  distance = np.where(visible, np.linalg.norm(fitted - xy, axis=-1), 0.0)
+  pixels = distance.sum(-1) / np.where(visible.any(-1), visible.sum(-1),
+                                       np.nan)
+  box = 2 * np.asarray(cameras.normalization(
+      jnp.asarray(xy, jnp.float32), jnp.asarray(confidence, jnp.float32)).scale)
+  return pixels, 100 * pixels / box
+
+
+def fit_annotations(path, weights=None, image_folder=None,
+                    overlay_folder=None, max_overlays=8,
+                    chunk_size=CHUNK) -> dict:
+  """Fits everyone annotated in a keypoint file and measures the fits.
+
+  Every person with at least one labelled point is fitted (with fewer than 6
+  the fit fails, see `lgd_jax.fit`), in compiled calls of at most
+  `chunk_size` people.
+
+  Args:
+    path: a keypoint file `lgd_jax.read_keypoints` reads (format detected).
+    weights: a file written by `lgd_jax.fitting.save_pretrained`; default:
+      the bundled weights.
+    image_folder: where the file's images are: an image named `a/b/c.jpg`
+      is looked up as `a/b/c.jpg`, then `b/c.jpg`, then `c.jpg` in it;
+      default: the annotation file's folder.
+    overlay_folder: when given, overlays of the fitted meshes and the
+      annotated keypoints, labelled with each person's 2D error, are written
+      there for the first `max_overlays` images found, as
+      `{image index}_{image name}.png`.
+    max_overlays: see `overlay_folder`.
+    chunk_size: people per fit call.
+
+  Returns:
+    A dict: `file`, `format`, `annotations` (rows in the file), `people`
+    (those with labelled points), `people_fitted` (fit_ok), the mean and
+    median over the fitted people of their 2D errors (`error_px_mean`,
+    `error_px_median`, `error_pct_mean`, `error_pct_median`; percent of
+    their size, see `keypoint_errors`), `fit_seconds` (all the fit calls,
+    compilation included), `people_per_second` (the median time of the
+    first chunk's compiled call, compilation excluded), `overlays` (paths
+    written).
+  """
+  keypoints = read_keypoints(path)
+  pretrained = load_pretrained(weights)
+  rows = np.flatnonzero((keypoints.confidence > 0).any(-1))
+  xy, confidence = keypoints.xy[rows], keypoints.confidence[rows]
+  if len(rows):
+    start = time.perf_counter()
+    result = _fit_in_chunks(xy, confidence, keypoints.keypoint_format,
+                            pretrained, chunk_size)
+    fit_seconds = time.perf_counter() - start
+    size = min(chunk_size, len(rows))
+    people_per_second = size / timing.median_seconds(
+        lambda: fit(xy[:size], confidence[:size], params=pretrained,
+                    keypoint_format=keypoints.keypoint_format),
+        min_seconds=0.5, min_calls=3)
+    ok = result.fit_ok
+    pixels, percent = keypoint_errors(result.keypoints_2d, xy, confidence)
+  else:  # nothing to fit
+    ok, pixels, percent = np.zeros(0, bool), np.zeros(0), np.zeros(0)
+    fit_seconds, people_per_second = 0.0, float("nan")
+  summary = dict(file=str(path), format=keypoints.keypoint_format,
+                 annotations=len(keypoints), people=len(rows),
+                 people_fitted=int(ok.sum()),
+                 **_statistics(pixels[ok], percent[ok]),
+                 fit_seconds=fit_seconds, people_per_second=people_per_second,
+                 overlays=[])
+  if overlay_folder is not None and len(rows):
+    image_folder = Path(path).parent if image_folder is None else Path(
+        image_folder)
+    summary["overlays"] = _save_overlays(
+        keypoints, rows, result, percent, pretrained.config, image_folder,
+        Path(overlay_folder), max_overlays)
+  return summary
+
+
+def _statistics(pixels, percent) -> dict:
+  """Mean and median 2D errors (NaN without people)."""
+  return {f"error_{unit}_{name}": float(statistic(errors)) if len(errors)
+          else float("nan")
+          for unit, errors in (("px", pixels), ("pct", percent))
+          for name, statistic in (("mean", np.mean), ("median", np.median))}
+
+
+def _fit_in_chunks(xy, confidence, keypoint_format, pretrained, chunk_size):
+  """`fit` on (N, K, 2) points in calls of one shape: the last chunk is
+  padded with people without points, so it reuses the compiled fit."""
+  n = len(xy)
+  size = min(chunk_size, n)
+  padding = -n % size
+  xy = np.concatenate([xy, np.zeros((padding,) + xy.shape[1:], xy.dtype)])
+  confidence = np.concatenate(
+      [confidence, np.zeros((padding,) + confidence.shape[1:],
+                            confidence.dtype)])
+  chunks = [jax.device_get(fit(xy[i:i + size], confidence[i:i + size],
+                               params=pretrained,
+                               keypoint_format=keypoint_format))
+            for i in range(0, len(xy), size)]
+  return jax.tree.map(lambda *parts: np.concatenate(parts)[:n], *chunks)
+
+
+def _save_overlays(keypoints, rows, result, percent, config, image_folder,
+                   overlay_folder, max_overlays):
+  """Writes `fit_annotations`' overlays; returns their paths."""
+  by_frame = {}  # image index -> positions in `rows`
+  for position, row in enumerate(rows):
+    by_frame.setdefault(int(keypoints.frame[row]), []).append(position)
+  found = ((frame, _find_image(image_folder,
+                               keypoints.image[rows[positions[0]]]),
+            np.array(positions)) for frame, positions in by_frame.items())
+  images = list(itertools.islice(
+      (image for image in found if image[1] is not None), max_overlays))
+  if not images:
+    return []
+  model, _ = load_body(config.body_model, config.num_betas)  # fit's model
+  # One projection for everyone drawn: one compilation of the body model.
+  drawn = np.concatenate([positions for _, _, positions in images])
+  mesh_pixels, mesh_points = project_fit_mesh(
+      model, result.pose[drawn], result.betas[drawn],
+      jax.tree.map(lambda a: a[drawn], result.camera))
+  meshes = {int(p): (mesh_pixels[i], mesh_points[i])
+            for i, p in enumerate(drawn)}
+  paths = []
+  for frame, image_file, positions in images:
+    people = rows[positions]
+    out = overlay_folder / f"{frame:04d}_{image_file.stem}.png"
+    save_fit_overlay(
+        out, matplotlib.image.imread(image_file),
+        [meshes[p] if result.fit_ok[p] else None for p in positions],
+        model.faces, keypoints.xy[people], keypoints.confidence[people],
+        keypoints.keypoint_format,
+        labels=[f"2D err {percent[p]:.1f}%" if result.fit_ok[p]
+                else "not fitted" for p in positions])
+    paths.append(str(out))
+  return paths
+
+
+def _find_image(folder: Path, name: str):
+  """`folder/name`, else with `name`'s leading folders dropped one by one
+  (e.g. Human-Art's `HumanArt/images/...`); None when none is a file."""
+  parts = Path(name).parts
+  for start in range(len(parts)):
+    candidate = folder.joinpath(*parts[start:])
+    if candidate.is_file():
+      return candidate
+  return None

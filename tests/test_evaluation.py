@@ -1,0 +1,139 @@
+"""The evaluation harness (lgd_jax.evaluation, experiments/evaluate.py)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import chex
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import lgd_jax
+from lgd_jax import evaluation
+from lgd_jax import fitting
+from configs import evaluate as evaluate_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def body():
+  return evaluation.Body(*fitting.load_body(None, 10))
+
+
+def _profile(name, **changes):
+  data = evaluate_config.get_config().profile_settings[name]
+  data.update(changes)
+  return data
+
+
+def _truth(batch):
+  return lgd_jax.training.target_theta(batch)
+
+
+def test_benchmarks_are_fixed_by_their_seed(body):
+  data = _profile("realistic", batch_size=16)
+  first = evaluation.make_benchmark(body, "val", data, seed=5)
+  again = evaluation.make_benchmark(body, "val", data, seed=5)
+  other = evaluation.make_benchmark(body, "val", data, seed=6)
+  chex.assert_trees_all_equal(first.batch, again.batch)
+  assert not np.array_equal(first.batch.pose, other.batch.pose)
+  assert first.keypoint_format == "coco17"
+  data.formats = ("coco17", "h36m17")
+  with pytest.raises(ValueError, match="one keypoint format"):
+    evaluation.make_benchmark(body, "val", data, seed=5)
+
+
+def test_ground_truth_scores_zero_and_errors_grow_with_the_error(body):
+  benchmark = evaluation.make_benchmark(
+      body, "val", _profile("clean", batch_size=8), seed=0)
+  batch = benchmark.batch
+  truth = _truth(batch)
+  exact = evaluation.score(body, truth, batch)
+  for field in exact:
+    np.testing.assert_allclose(field, 0.0, atol=1e-2)  # mm, % of the box
+  # Bend the left elbow by 0.5 rad: 3D and 2D errors appear; the mesh moves.
+  bent = truth.at[:, 3 * 18 + 1].add(0.5)
+  scores = evaluation.score(body, bent, batch)
+  assert np.all(np.asarray(scores.mpjpe) > 1.0)
+  assert np.all(np.asarray(scores.pa_mpjpe) > 1.0)
+  assert np.all(np.asarray(scores.pa_mpjpe_lsp14) > 1.0)
+  assert np.all(np.asarray(scores.pve) > 1.0)
+  assert np.all(np.asarray(scores.error_2d) > 0.1)
+  # Moving the camera by d (normalised units; the box's long side is 2)
+  # moves every projected point by d: a 2D error of 50·|d| % of the box.
+  shifted = truth.at[:, -2:].add(jnp.array([0.03, -0.04]))
+  np.testing.assert_allclose(
+      evaluation.score(body, shifted, batch).error_2d, 50 * 0.05, rtol=1e-3)
+  # Another shape with the same pose: the vertices move.
+  wider = truth.at[:, 72 + 1].add(2.0)
+  assert np.all(np.asarray(evaluation.score(body, wider, batch).pve) > 1.0)
+
+
+def test_errors_match_a_numpy_computation_from_the_mesh(body):
+  """MPJPE and PVE recomputed from `smpl_forward`'s vertices with NumPy
+  (J_regressor on the mesh, pelvis-aligned), not the fast keypoint path."""
+  benchmark = evaluation.make_benchmark(
+      body, "val", _profile("clean", batch_size=3), seed=1)
+  truth = _truth(benchmark.batch)
+  guess = truth.at[:, 3:72].multiply(0.5).at[:, 72:82].add(0.7)
+
+  def mesh(theta):
+    out = lgd_jax.smpl_forward(body.model, theta[:, :72], theta[:, 72:82])
+    vertices = np.asarray(out.vertices, np.float64)
+    joints = np.einsum("jv,bvc->bjc", np.asarray(body.model.J_regressor),
+                       vertices)
+    pelvis = np.asarray(out.joints)[:, :1]
+    return vertices - pelvis, joints - joints[:, :1]
+
+  (v_guess, j_guess), (v_true, j_true) = mesh(guess), mesh(truth)
+  expected_mpjpe = 1e3 * np.linalg.norm(j_guess - j_true, axis=-1).mean(-1)
+  expected_pve = 1e3 * np.linalg.norm(v_guess - v_true, axis=-1).mean(-1)
+  scores = evaluation.score(body, guess, benchmark.batch)
+  np.testing.assert_allclose(scores.mpjpe, expected_mpjpe, rtol=1e-3)
+  np.testing.assert_allclose(scores.pve, expected_pve, rtol=1e-3)
+  mpjpe, _ = evaluation.per_step_errors(body, guess[None], benchmark.batch)
+  np.testing.assert_allclose(mpjpe[0], expected_mpjpe, rtol=1e-3)
+
+
+def test_run_method_reports_every_step_and_time(body, tiny_weights):
+  benchmark = evaluation.make_benchmark(
+      body, "val", _profile("realistic", batch_size=24), seed=2)
+  method = evaluation.learned_method(body, tiny_weights, "coco17")
+  result = evaluation.run_method(body, method, benchmark, chunk=16,
+                                 time_it=True)
+  steps = tiny_weights.config.num_steps
+  assert result["per_step"]["steps"] == list(range(steps + 1))
+  assert len(result["per_step"]["pa_mpjpe"]) == steps + 1
+  assert result["people"] == int(
+      lgd_jax.training.enough_visible(benchmark.batch).sum())
+  assert result["ms_per_fit"] > 0
+  # The last curve point and the row are the same people's final Θ.
+  assert result["per_step"]["pa_mpjpe"][-1] == pytest.approx(
+      result["pa_mpjpe"], abs=0.02)
+  json.dumps(result)
+
+
+def test_evaluate_command_writes_a_report_and_figure(tmp_path):
+  output, figure = tmp_path / "report.json", tmp_path / "steps.png"
+  subprocess.run(
+      [sys.executable, "-m", "experiments.evaluate",
+       "--config=configs/evaluate.py", "--methods=lgd,gd",
+       "--config.num_people=8", "--config.chunk=8",
+       "--config.splits=('val',)", "--config.profiles=('occlusion',)",
+       "--config.timed_profile=occlusion",
+       "--config.figure_profile=occlusion",
+       "--config.methods.gd.config.iterations=6",
+       "--config.methods.gd.record_every=3",
+       f"--output={output}", f"--figure={figure}"],
+      cwd=REPO, check=True, timeout=600)
+  report = json.loads(output.read_text())
+  rows = report["results"]
+  assert [(r["method"], r["split"], r["profile"]) for r in rows] == [
+      ("lgd", "val", "occlusion"), ("gd", "val", "occlusion")]
+  assert rows[0]["per_step"]["steps"] == [0, 1, 2, 3, 4]
+  assert rows[1]["per_step"]["steps"] == [0, 3, 6]
+  assert all(r["ms_per_fit"] > 0 and r["people"] == 8 for r in rows)
+  assert figure.stat().st_size > 10_000
