@@ -18,9 +18,9 @@ from configs import smplify
 def get_config(variant: str = "") -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.iterations = 1000
-  # 0.003 leaves the reprojection loss 8x higher after 1000 iterations;
-  # 0.01 and 0.03 take it below the 2D noise's level (over-fitting it:
-  # without priors the 3D error stays high however well Adam optimises).
+  # Large enough to reach the 2D noise's level within the iterations
+  # (without priors it then over-fits the noise: see the README's
+  # per-iteration curve).
   config.learning_rate = 0.01
   # None: the plain squared error (the learned optimizer's inner loss);
   # a float: Geman–McClure with that scale, normalised units.

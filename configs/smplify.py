@@ -24,12 +24,13 @@ def get_config() -> ml_collections.ConfigDict:
   # ignore the arms of the initial T-pose, which start ~1 unit away.
   config.robust_sigma = 1.0
   # SPIN's camera stage also fits the global orientation. From the T-pose
-  # on 4 torso points that is ambiguous (which way a turned torso faces):
-  # with uniform headings a third of the people end > 90° off and later
-  # stages rarely undo it. Fitting the camera only, and SMPLify's own
-  # front/back remedy (also start half a turn round and keep the better
-  # fit per person, twice the cost), gave the best baseline on train
-  # batches (PA-MPJPE 104 -> 87-90 mm): the strongest SMPLify we found.
+  # on 4 torso points that is ambiguous (which way a turned torso faces),
+  # and later stages rarely undo a wrong turn. On 512 train-split people
+  # (realistic profile; experiments/reports/smplify_variants_*.json, the
+  # command in the README) PA-MPJPE was 107.4 mm with SPIN's stage, 93.5
+  # fitting the camera only, 90.6 adding SMPLify's front/back remedy (a
+  # second start half a turn round; the better fit per person; twice the
+  # cost): the strongest SMPLify we found.
   config.camera_stage_orientation = False
   config.try_flipped = True
   config.stages = (
@@ -37,11 +38,8 @@ def get_config() -> ml_collections.ConfigDict:
       # iterations).
       stage(100, 0.05, torso_only=True),
       # All of Θ, prior weights lowered stage by stage as in SMPLify, the
-      # bend prior at 10x the pose prior as SPIN has it (15.2² vs 4.78²).
-      # Swept on train batches with the eval data settings (PA-MPJPE,
-      # batch 256): bend 0.01x/0.1x/0.3x/3x/10x these gave +16/+13/+9/0/+11
-      # mm (+5/+3/+2/+8/+21 mm with a camera-only first stage); pose or
-      # shape weights 0.3x-3x: within 3 mm.
+      # bend prior at 10x the pose prior as SPIN has it (15.2² vs 4.78²);
+      # weights picked by a short exploratory sweep on train batches.
       stage(75, 0.02, pose_prior=1.0, bend_prior=10.0, shape_prior=1.0),
       stage(75, 0.02, pose_prior=0.1, bend_prior=1.0, shape_prior=0.25),
       stage(75, 0.02, pose_prior=0.01, bend_prior=0.1, shape_prior=0.01),
