@@ -141,7 +141,8 @@ def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
       weights.
     num_steps: unrolled steps; default: what the network was trained with.
     init: a previous `FitResult` to start from (e.g. the previous video
-      frame) instead of the network's initial estimate.
+      frame) instead of the network's initial estimate; people whose
+      `init.fit_ok` is False start from the initial estimate.
     model: body model; default: the one the network was trained with
       (another model must have the same number of betas; its shape space
       differs, so retrain on it for accurate shapes).
@@ -179,6 +180,89 @@ def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
               grad_scale=config.grad_scale)
 
 
+def fit_in_chunks(keypoints, confidence, *, keypoint_format: str,
+                  chunk_size: int, camera: Optional[cameras.Perspective] = None,
+                  params: Optional[Pretrained] = None,
+                  on_chunk=None) -> FitResult:
+  """`fit` on (N, K, 2) keypoints, in calls of `chunk_size` people.
+
+  Every call has the same shape (the last chunk is padded with people
+  without points), so the fit compiles once, and a person's result depends
+  only on the chunk it falls in: the same rows in the same order give
+  bitwise the same results.
+
+  Args:
+    keypoints: (N, K, 2) pixels; confidence: (N, K).
+    keypoint_format: as in `fit`.
+    chunk_size: people per call.
+    camera: optional `Perspective` intrinsics with leading shape (N,).
+    params: as in `fit`.
+    on_chunk: optional callback, called with the number of people of each
+      chunk when it is done (e.g. a progress bar's `update`).
+
+  Returns:
+    A `FitResult` of NumPy arrays with leading shape (N,).
+  """
+  keypoints = np.asarray(keypoints, np.float32)
+  confidence = np.asarray(confidence, np.float32)
+  n = len(keypoints)
+  size = max(1, min(chunk_size, n))
+  padding = -n % size
+
+  def pad(a):
+    a = np.asarray(a)
+    return np.concatenate([a, np.zeros((padding,) + a.shape[1:], a.dtype)])
+
+  keypoints, confidence = pad(keypoints), pad(confidence)
+  if camera is not None:  # padded rows get the first row's intrinsics
+    camera = jax.tree.map(lambda a: np.concatenate(
+        [np.asarray(a), np.repeat(np.asarray(a)[:1], padding, 0)]), camera)
+  chunks = []
+  for start in range(0, len(keypoints), size):
+    part = slice(start, start + size)
+    chunks.append(jax.device_get(fit(
+        keypoints[part], confidence[part], keypoint_format=keypoint_format,
+        camera=None if camera is None else jax.tree.map(
+            lambda a, part=part: a[part], camera),
+        params=params)))
+    if on_chunk is not None:
+      on_chunk(min(size, n - start))
+  return jax.tree.map(lambda *parts: np.concatenate(parts)[:n], *chunks)
+
+
+def fitted_points(pose, betas, camera, *, keypoint_format: str,
+                  params: Optional[Pretrained] = None):
+  """The points `fit` reports for given parameters (e.g. smoothed ones).
+
+  Args:
+    pose: (..., 72); betas: (..., S).
+    camera: `WeakPerspective` or `Perspective` in pixels, leading (...).
+    keypoint_format: the keypoints' format.
+    params: whose body model to use, as in `fit`; default: the bundled.
+
+  Returns:
+    (joints (..., 24, 3) as `FitResult.joints`, keypoints_2d (..., K, 2)
+    projected by `camera`).
+  """
+  config = (params if params is not None else load_pretrained()).config
+  with jax.ensure_compile_time_eval():
+    model, regressor = load_body(config.body_model, config.num_betas)
+  return _fitted_points(model, regressor, jnp.asarray(pose, jnp.float32),
+                        jnp.asarray(betas, jnp.float32), camera,
+                        keypoint_format=keypoint_format)
+
+
+@functools.partial(jax.jit, static_argnames=("keypoint_format",))
+def _fitted_points(model, regressor, pose, betas, camera, *,
+                   keypoint_format):
+  format_points = kp.get_format(keypoint_format).canonical_index
+  points = keypoint_path.regress_keypoints(
+      model, regressor.select(np.r_[np.arange(NUM_JOINTS), format_points]),
+      pose, betas)
+  return (points[..., :NUM_JOINTS, :],
+          cameras.project(camera, points[..., NUM_JOINTS:, :]))
+
+
 @functools.partial(jax.jit, static_argnums=0,
                    static_argnames=("keypoint_format", "num_steps",
                                     "grad_scale"))
@@ -191,7 +275,9 @@ def _fit(network, network_params, model, regressor, xy, confidence, camera,
   format_points = kp.get_format(keypoint_format).canonical_index
   unrolled = optimizer.unroll(network, network_params, model, regressor,
                               norm.apply(canon_xy), canon_conf, num_steps,
-                              init=start, grad_scale=grad_scale,
+                              init=start,
+                              init_valid=None if init is None else init.fit_ok,
+                              grad_scale=grad_scale,
                               loss_points=format_points)
   theta = unrolled.thetas[-1]
   ok = norm.enough_visible & jnp.all(jnp.isfinite(theta), axis=-1)

@@ -12,38 +12,16 @@ import time
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import matplotlib.image
 import numpy as np
 
-from lgd_jax import cameras
 from lgd_jax import timing
-from lgd_jax.fitting import fit, load_body, load_pretrained
+from lgd_jax.fitting import fit, fit_in_chunks, load_body, load_pretrained
 from lgd_jax.io.keypoints import read_keypoints
 from lgd_jax.io.render import project_fit_mesh, save_fit_overlay
+from lgd_jax.metrics import keypoint_errors
 
 CHUNK = 1024  # people per compiled fit call
-
-
-def keypoint_errors(fitted, xy, confidence):
-  """Per person, the mean distance of fitted to annotated visible points.
-
-  Args:
-    fitted: (N, K, 2) fitted keypoints, pixels.
-    xy: (N, K, 2) annotated keypoints, pixels.
-    confidence: (N, K); points with confidence > 0 count.
-
-  Returns:
-    (N,) pixels (NaN without visible points), and (N,) the same in percent
-    of the person's size: the longer side of the visible points' box.
-  """
-  visible = confidence > 0
-  distance = np.where(visible, np.linalg.norm(fitted - xy, axis=-1), 0.0)
-  pixels = distance.sum(-1) / np.where(visible.any(-1), visible.sum(-1),
-                                       np.nan)
-  box = 2 * np.asarray(cameras.normalization(
-      jnp.asarray(xy, jnp.float32), jnp.asarray(confidence, jnp.float32)).scale)
-  return pixels, 100 * pixels / box
 
 
 def fit_annotations(path, weights=None, image_folder=None,
@@ -85,8 +63,9 @@ def fit_annotations(path, weights=None, image_folder=None,
   xy, confidence = keypoints.xy[rows], keypoints.confidence[rows]
   if len(rows):
     start = time.perf_counter()
-    result = _fit_in_chunks(xy, confidence, keypoints.keypoint_format,
-                            pretrained, chunk_size)
+    result = fit_in_chunks(xy, confidence,
+                           keypoint_format=keypoints.keypoint_format,
+                           chunk_size=chunk_size, params=pretrained)
     fit_seconds = time.perf_counter() - start
     size = min(chunk_size, len(rows))
     people_per_second = size / timing.median_seconds(
@@ -119,23 +98,6 @@ def _statistics(pixels, percent) -> dict:
           else float("nan")
           for unit, errors in (("px", pixels), ("pct", percent))
           for name, statistic in (("mean", np.mean), ("median", np.median))}
-
-
-def _fit_in_chunks(xy, confidence, keypoint_format, pretrained, chunk_size):
-  """`fit` on (N, K, 2) points in calls of one shape: the last chunk is
-  padded with people without points, so it reuses the compiled fit."""
-  n = len(xy)
-  size = min(chunk_size, n)
-  padding = -n % size
-  xy = np.concatenate([xy, np.zeros((padding,) + xy.shape[1:], xy.dtype)])
-  confidence = np.concatenate(
-      [confidence, np.zeros((padding,) + confidence.shape[1:],
-                            confidence.dtype)])
-  chunks = [jax.device_get(fit(xy[i:i + size], confidence[i:i + size],
-                               params=pretrained,
-                               keypoint_format=keypoint_format))
-            for i in range(0, len(xy), size)]
-  return jax.tree.map(lambda *parts: np.concatenate(parts)[:n], *chunks)
 
 
 def _save_overlays(keypoints, rows, result, percent, config, image_folder,

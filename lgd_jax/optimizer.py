@@ -72,7 +72,8 @@ class Unroll(NamedTuple):
 def unroll(network: network_lib.LearnedOptimizer, params: Any,
            model: BodyModel, regressor: keypoint_path.KeypointRegressor,
            keypoints: jax.Array, confidence: jax.Array, num_steps: int, *,
-           init: Optional[jax.Array] = None, grad_scale: float = 1.0,
+           init: Optional[jax.Array] = None,
+           init_valid: Optional[jax.Array] = None, grad_scale: float = 1.0,
            stop_inner_gradient: bool = True, train: bool = False,
            rng: Optional[jax.Array] = None,
            loss_points: Optional[Sequence[int]] = None) -> Unroll:
@@ -86,6 +87,8 @@ def unroll(network: network_lib.LearnedOptimizer, params: Any,
     num_steps: N (static).
     init: (..., P) Θ to start from (warm start); default: the network's
       initial estimate (0 in the paper's layout).
+    init_valid: (...) bool; where False, start from the initial estimate
+      instead of `init` (e.g. a track without a previous fit).
     grad_scale: multiplies ∇L before the network sees it.
     stop_inner_gradient: treat ∇L and Θ_n as inputs when training (no
       second derivatives through the body model; much cheaper).
@@ -104,9 +107,11 @@ def unroll(network: network_lib.LearnedOptimizer, params: Any,
     confidence = confidence[..., loss_points]
   if rng is not None:
     init_rng, rng = jax.random.split(rng)
-  if init is None:
-    init = network.apply(params, x, train, method=network.initial,
-                         rngs={} if rng is None else {"dropout": init_rng})
+  if init is None or init_valid is not None:
+    initial = network.apply(params, x, train, method=network.initial,
+                            rngs={} if rng is None else {"dropout": init_rng})
+    init = initial if init is None else jnp.where(
+        jnp.asarray(init_valid)[..., None], init, initial)
 
   def summed_loss(theta):  # samples are independent: grad of the sum = each's
     loss = inner_loss(theta, model, regressor, keypoints, confidence)
