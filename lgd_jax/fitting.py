@@ -43,11 +43,13 @@ class FitResult(NamedTuple):
       (J_regressor · M(θ, β), as SMPL evaluations do; `smpl_forward`'s joints
       are the kinematic ones), metres, in the body frame (no translation).
     keypoints_2d: (..., K, 2) the fitted body's keypoints in pixels, in the
-      input's format.
+      input's format, projected by `camera`.
     loss_history: (..., N + 1) inner reprojection loss of Θ_0 .. Θ_N
       (person-centred units; the mean squared error per visible point).
     fit_ok: (...) False when fewer than 6 keypoints are visible or the fit
-      is not finite; those people get zero parameters, never NaN.
+      is not finite (in pixels too: non-finite intrinsics, or coordinates so
+      near float32's limit that the camera or points overflow); those
+      people get zero pose and betas; no output is ever NaN or infinite.
   """
 
   pose: jax.Array
@@ -163,7 +165,12 @@ def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
                        f"num_betas={config.num_betas}")
     regressor = keypoint_path.make_keypoint_regressor(
         model, kp.canonical_regressor(model))
-  keypoints = jnp.asarray(keypoints, jnp.float32)
+  keypoints = _real_array(keypoints, "keypoints")
+  if keypoints.ndim < 2 or keypoints.shape[-1] not in (2, 3):
+    raise ValueError(f"keypoints must be (..., K, 2) or (..., K, 3), got "
+                     f"shape {keypoints.shape}")
+  if camera is not None:
+    _check_intrinsics(camera, keypoints.shape[:-2])
   if keypoints.shape[-1] == 3:
     if confidence is not None:
       raise ValueError("keypoints have a confidence column and confidence= "
@@ -171,7 +178,7 @@ def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
     confidence = keypoints[..., 2]
   elif confidence is None:
     confidence = jnp.ones(keypoints.shape[:-1], jnp.float32)
-  visible = (jnp.asarray(confidence, jnp.float32) > min_confidence).astype(
+  visible = (_real_array(confidence, "confidence") > min_confidence).astype(
       jnp.float32)
   return _fit(params.network, params.params, model, regressor,
               keypoints[..., :2], visible,
@@ -180,11 +187,49 @@ def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
               grad_scale=config.grad_scale)
 
 
+def _real_array(x, name: str) -> jax.Array:
+  """`x` as float32; ValueError naming `name` for what is not real numbers
+  (strings, objects, complex numbers, ragged lists)."""
+  return jnp.asarray(_check_real(x, name), jnp.float32)
+
+
+def _check_real(x, name: str):
+  """`x` as a NumPy or JAX array, unconverted; see `_real_array`."""
+  if not hasattr(x, "dtype"):
+    try:
+      x = np.asarray(x)
+    except ValueError as e:
+      raise ValueError(f"{name} is not a regular array: {e}") from None
+  if np.dtype(x.dtype).kind not in "biuf":
+    raise ValueError(f"{name} must be real numbers, got dtype {x.dtype}")
+  return x
+
+
+def _check_intrinsics(camera, lead: tuple[int, ...]) -> None:
+  """ValueError/TypeError naming `camera` unless it is a `Perspective`
+  whose leading shape broadcasts to the keypoints' `lead`."""
+  if not isinstance(camera, cameras.Perspective):
+    raise TypeError("camera must be a lgd_jax.cameras.Perspective with the "
+                    f"image's intrinsics, got {type(camera).__name__}")
+  for field in ("focal_length", "principal_point"):
+    shape = jnp.shape(getattr(camera, field))
+    try:
+      ok = shape[-1:] == (2,) and np.broadcast_shapes(shape[:-1],
+                                                      lead) == lead
+    except ValueError:
+      ok = False
+    if not ok:
+      raise ValueError(f"camera.{field} must be (..., 2) with a leading "
+                       f"shape that broadcasts to the keypoints' {lead}, got "
+                       f"{shape} (one camera per image size?)")
+
+
 def fit_in_chunks(keypoints, confidence, *, keypoint_format: str,
                   chunk_size: int, camera: Optional[cameras.Perspective] = None,
                   params: Optional[Pretrained] = None,
                   on_chunk=None) -> FitResult:
-  """`fit` on (N, K, 2) keypoints, in calls of `chunk_size` people.
+  """`fit` on (N, K, 2) keypoints, in calls of `chunk_size` people, each
+  spread over all devices (`fit_sharded`; plain `fit` on one device).
 
   Every call has the same shape (the last chunk is padded with people
   without points), so the fit compiles once, and a person's result depends
@@ -220,7 +265,7 @@ def fit_in_chunks(keypoints, confidence, *, keypoint_format: str,
   chunks = []
   for start in range(0, len(keypoints), size):
     part = slice(start, start + size)
-    chunks.append(jax.device_get(fit(
+    chunks.append(jax.device_get(fit_sharded(
         keypoints[part], confidence[part], keypoint_format=keypoint_format,
         camera=None if camera is None else jax.tree.map(
             lambda a, part=part: a[part], camera),
@@ -230,8 +275,77 @@ def fit_in_chunks(keypoints, confidence, *, keypoint_format: str,
   return jax.tree.map(lambda *parts: np.concatenate(parts)[:n], *chunks)
 
 
+def fit_sharded(keypoints, confidence=None, *, keypoint_format: str,
+                mesh: Optional[jax.sharding.Mesh] = None,
+                params: Optional[Pretrained] = None,
+                camera: Optional[cameras.Perspective] = None,
+                num_steps: Optional[int] = None,
+                min_confidence: float = 0.0) -> FitResult:
+  """`fit` on (N, K, 2|3) keypoints with the people sharded over a mesh.
+
+  The batch axis is split over every axis of `mesh` (named shardings, one
+  program for all devices, no `pmap`): N is padded to a multiple of the
+  mesh's size with people without points (they fail and are dropped again),
+  the inputs are placed with `NamedSharding(mesh, PartitionSpec(axes))`, and
+  the jitted `fit` runs on all devices at once. People are fitted
+  independently, so the result equals `fit` on one device (to float32
+  rounding: the devices' matrix products see other batch sizes; a test with
+  8 CPU devices checks 1e-5). On one device it is plain `fit`.
+
+  Args:
+    keypoints: (N, K, 2) pixels, or (N, K, 3) with confidence as the third
+      column. NumPy input goes from the host straight to its devices.
+    confidence: (N, K) or None, as in `fit`.
+    keypoint_format: as in `fit`.
+    mesh: the devices; default: all of them,
+      `jax.make_mesh((jax.device_count(),), ("data",))`.
+    params, num_steps, min_confidence: as in `fit`.
+    camera: optional `Perspective` intrinsics, leading shape () or (N,).
+
+  Returns:
+    A `FitResult` of arrays with leading shape (N,): sharded over `mesh`
+    when N is a multiple of its size, else cut back from the padded batch
+    (XLA may then gather them).
+  """
+  if mesh is None:
+    mesh = jax.make_mesh((jax.device_count(),), ("data",),
+                         axis_types=(jax.sharding.AxisType.Auto,))
+  call = functools.partial(fit, keypoint_format=keypoint_format,
+                           params=params, num_steps=num_steps,
+                           min_confidence=min_confidence)
+  if mesh.size == 1:  # explicit shardings only slow XLA:CPU down here
+    return call(keypoints, confidence, camera=camera)
+  keypoints = _check_real(keypoints, "keypoints")
+  if keypoints.ndim != 3:
+    raise ValueError(f"keypoints must be (N, K, 2|3), got shape "
+                     f"{keypoints.shape}")
+  n = keypoints.shape[0]
+  padding = -n % mesh.size
+  batch = jax.sharding.NamedSharding(
+      mesh, jax.sharding.PartitionSpec(mesh.axis_names))
+
+  def place(a):
+    """(N, ...) -> padded with zero rows (no points, confidence 0; zero
+    intrinsics), float32, sharded over the batch axis."""
+    xp = jnp if isinstance(a, jax.Array) else np  # device data stays there
+    a = xp.asarray(a, np.float32)
+    return jax.device_put(
+        xp.pad(a, [(0, padding)] + [(0, 0)] * (a.ndim - 1)), batch)
+
+  if camera is not None:
+    _check_intrinsics(camera, (n,))
+    # Per-person intrinsics are sharded like the people; shared ones stay.
+    camera = jax.tree.map(lambda a: place(a) if jnp.ndim(a) == 2 else a,
+                          camera)
+  if confidence is not None:
+    confidence = place(_check_real(confidence, "confidence"))
+  result = call(place(keypoints), confidence, camera=camera)
+  return result if padding == 0 else jax.tree.map(lambda a: a[:n], result)
+
+
 def fitted_points(pose, betas, camera, *, keypoint_format: str,
-                  params: Optional[Pretrained] = None):
+                  params: Optional[Pretrained] = None,
+                  chunk_size: Optional[int] = None):
   """The points `fit` reports for given parameters (e.g. smoothed ones).
 
   Args:
@@ -239,6 +353,9 @@ def fitted_points(pose, betas, camera, *, keypoint_format: str,
     camera: `WeakPerspective` or `Perspective` in pixels, leading (...).
     keypoint_format: the keypoints' format.
     params: whose body model to use, as in `fit`; default: the bundled.
+    chunk_size: when given, the people (all leading axes flattened; the
+      camera broadcast to them) go through in calls of this many, so memory
+      stays bounded for long videos; the result is then NumPy.
 
   Returns:
     (joints (..., 24, 3) as `FitResult.joints`, keypoints_2d (..., K, 2)
@@ -247,9 +364,35 @@ def fitted_points(pose, betas, camera, *, keypoint_format: str,
   config = (params if params is not None else load_pretrained()).config
   with jax.ensure_compile_time_eval():
     model, regressor = load_body(config.body_model, config.num_betas)
-  return _fitted_points(model, regressor, jnp.asarray(pose, jnp.float32),
-                        jnp.asarray(betas, jnp.float32), camera,
-                        keypoint_format=keypoint_format)
+  call = functools.partial(_fitted_points, model, regressor,
+                           keypoint_format=keypoint_format)
+  if chunk_size is None:
+    return call(jnp.asarray(pose, jnp.float32),
+                jnp.asarray(betas, jnp.float32), camera)
+  lead = np.shape(pose)[:-1]
+  n = int(np.prod(lead))
+  size = max(1, min(chunk_size, n))
+  padding = -n % size
+
+  def flat(a, trailing: int):
+    """(lead..., trailing dims) broadcast, flattened to (n, ...), padded."""
+    a = np.asarray(a, np.float32)
+    tail = a.shape[a.ndim - trailing:]
+    a = np.broadcast_to(a, lead + tail).reshape((n,) + tail)
+    return np.concatenate([a, np.repeat(a[:1], padding, 0)])
+
+  pose, betas = flat(pose, 1), flat(betas, 1)
+  if isinstance(camera, cameras.WeakPerspective):
+    camera = cameras.WeakPerspective(flat(camera.scale, 0),
+                                     flat(camera.translation, 1))
+  else:
+    camera = jax.tree.map(lambda a: flat(a, 1), camera)
+  parts = [jax.device_get(call(pose[i:i + size], betas[i:i + size],
+                               jax.tree.map(lambda a, i=i: a[i:i + size],
+                                            camera)))
+           for i in range(0, len(pose), size)]
+  return tuple(np.concatenate(p)[:n].reshape(lead + p[0].shape[1:])
+               for p in zip(*parts))
 
 
 @functools.partial(jax.jit, static_argnames=("keypoint_format",))
@@ -280,26 +423,55 @@ def _fit(network, network_params, model, regressor, xy, confidence, camera,
                               grad_scale=grad_scale,
                               loss_points=format_points)
   theta = unrolled.thetas[-1]
-  ok = norm.enough_visible & jnp.all(jnp.isfinite(theta), axis=-1)
+
+  def output_camera(theta):
+    parts = optimizer.split_theta(theta, model.num_betas)
+    pixel_camera = cameras.WeakPerspective(
+        parts.camera.scale * norm.scale,
+        norm.center + parts.camera.translation * norm.scale[..., None])
+    return parts, (pixel_camera if camera is None else
+                   _perspective(pixel_camera, camera))
+
+  # In pixels the camera can overflow (coordinates near float32's limit) or
+  # be NaN (non-finite intrinsics) though Θ is finite: a failed fit too.
+  ok = (norm.enough_visible & jnp.all(jnp.isfinite(theta), axis=-1) &
+        _camera_finite(output_camera(theta)[1]))
   theta = jnp.where(ok[..., None], theta, 0.0)
-  parts = optimizer.split_theta(theta, model.num_betas)
+  parts, out_camera = output_camera(theta)
+  # Fits that are ok have a finite camera; failed ones with non-finite
+  # intrinsics get zeros where it is not.
+  out_camera = jax.tree.map(
+      lambda leaf: jnp.where(jnp.isfinite(leaf), leaf, 0.0), out_camera)
   # Only the outputs' points: the SMPL joints, then the format's keypoints.
   points, projected = optimizer.theta_keypoints(
       theta, model,
       regressor.select(np.r_[np.arange(NUM_JOINTS), format_points]))
-  projected = norm.invert(projected[..., NUM_JOINTS:, :])
-  pixel_camera = cameras.WeakPerspective(
-      parts.camera.scale * norm.scale,
-      norm.center + parts.camera.translation * norm.scale[..., None])
+  # Reprojected by the camera returned, so project(result.camera, points)
+  # is keypoints_2d: with intrinsics, full perspective (foreshortening
+  # included), not the weak perspective the fit ran in.
+  projected = (norm.invert(projected[..., NUM_JOINTS:, :]) if camera is None
+               else cameras.project(out_camera, points[..., NUM_JOINTS:, :]))
+  # The last overflow: points beyond float32's range in pixels.
+  points_finite = jnp.all(jnp.isfinite(projected), axis=(-2, -1))
+  ok = ok & points_finite
   return FitResult(
-      pose=parts.pose, betas=parts.betas,
-      camera=pixel_camera if camera is None else _perspective(
-          pixel_camera, camera),
+      pose=jnp.where(ok[..., None], parts.pose, 0.0),
+      betas=jnp.where(ok[..., None], parts.betas, 0.0),
+      camera=out_camera,
       joints=points[..., :NUM_JOINTS, :],
-      keypoints_2d=projected,
+      keypoints_2d=jnp.where(points_finite[..., None, None], projected, 0.0),
       loss_history=jnp.moveaxis(
           jnp.where(ok, unrolled.losses, 0.0), 0, -1),
       fit_ok=ok)
+
+
+def _camera_finite(camera) -> jax.Array:
+  """(...) whether each person's camera is finite in every field."""
+  if isinstance(camera, cameras.WeakPerspective):
+    return jnp.isfinite(camera.scale) & jnp.all(
+        jnp.isfinite(camera.translation), axis=-1)
+  return functools.reduce(jnp.logical_and, [
+      jnp.all(jnp.isfinite(leaf), axis=-1) for leaf in jax.tree.leaves(camera)])
 
 
 def _perspective(weak: cameras.WeakPerspective,

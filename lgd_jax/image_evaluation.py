@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 
 import jax
-import matplotlib.image
 import numpy as np
 
 from lgd_jax import timing
 from lgd_jax.fitting import fit, fit_in_chunks, load_body, load_pretrained
+from lgd_jax.io.images import find_image, read_image
 from lgd_jax.io.keypoints import read_keypoints
 from lgd_jax.io.render import project_fit_mesh, save_fit_overlay
 from lgd_jax.metrics import keypoint_errors
@@ -106,7 +106,7 @@ def _save_overlays(keypoints, rows, result, percent, config, image_folder,
   by_frame = {}  # image index -> positions in `rows`
   for position, row in enumerate(rows):
     by_frame.setdefault(int(keypoints.frame[row]), []).append(position)
-  found = ((frame, _find_image(image_folder,
+  found = ((frame, find_image(image_folder,
                                keypoints.image[rows[positions[0]]]),
             np.array(positions)) for frame, positions in by_frame.items())
   images = list(itertools.islice(
@@ -126,7 +126,7 @@ def _save_overlays(keypoints, rows, result, percent, config, image_folder,
     people = rows[positions]
     out = overlay_folder / f"{frame:04d}_{image_file.stem}.png"
     save_fit_overlay(
-        out, matplotlib.image.imread(image_file),
+        out, read_image(image_file),
         [meshes[p] if result.fit_ok[p] else None for p in positions],
         model.faces, keypoints.xy[people], keypoints.confidence[people],
         keypoints.keypoint_format,
@@ -134,14 +134,3 @@ def _save_overlays(keypoints, rows, result, percent, config, image_folder,
                 else "not fitted" for p in positions])
     paths.append(str(out))
   return paths
-
-
-def _find_image(folder: Path, name: str):
-  """`folder/name`, else with `name`'s leading folders dropped one by one
-  (e.g. Human-Art's `HumanArt/images/...`); None when none is a file."""
-  parts = Path(name).parts
-  for start in range(len(parts)):
-    candidate = folder.joinpath(*parts[start:])
-    if candidate.is_file():
-      return candidate
-  return None

@@ -57,3 +57,45 @@ def keypoint_errors(fitted, xy, confidence):
   box = 2 * np.asarray(cameras.normalization(
       jnp.asarray(xy, jnp.float32), jnp.asarray(confidence, jnp.float32)).scale)
   return pixels, 100 * pixels / box
+
+
+def _accelerations(joints, valid):
+  """(T, ..., J, 3) -> second differences (T-2, ..., J, 3) and (T-2, ...)
+  whether frames t-1, t, t+1 are all valid."""
+  joints = jnp.asarray(joints)
+  valid = (jnp.ones(joints.shape[:-2], bool) if valid is None
+           else jnp.asarray(valid, bool))
+  accel = joints[2:] - 2 * joints[1:-1] + joints[:-2]
+  return accel, valid[2:] & valid[1:-1] & valid[:-2]
+
+
+def mean_acceleration(joints, valid=None) -> jax.Array:
+  """Jitter: the mean joint acceleration of trajectories.
+
+  |x_{t+1} - 2 x_t + x_{t-1}| averaged over joints and over the frames t
+  whose neighbours t - 1 and t + 1 are valid too (an invalid frame breaks
+  the trajectory instead of adding a jump).
+
+  Args:
+    joints: (T, ..., J, 3), time first (e.g. (T, P, 24, 3) for P tracks).
+    valid: (T, ...) bool; default all valid.
+
+  Returns:
+    A scalar in the input's units per frame^2 (NaN without any valid
+    triple of frames).
+  """
+  accel, ok = _accelerations(joints, valid)
+  size = jnp.linalg.norm(accel, axis=-1).mean(-1)
+  return jnp.sum(jnp.where(ok, size, 0.0)) / jnp.where(ok.any(), ok.sum(),
+                                                        jnp.nan)
+
+
+def acceleration_error(pred, target, valid=None) -> jax.Array:
+  """Mean |a_pred - a_target| of the second differences of (T, ..., J, 3)
+  trajectories, over the frames `mean_acceleration` counts (units per
+  frame^2; NaN without any)."""
+  accel_pred, ok = _accelerations(pred, valid)
+  accel_target, _ = _accelerations(target, valid)
+  size = jnp.linalg.norm(accel_pred - accel_target, axis=-1).mean(-1)
+  return jnp.sum(jnp.where(ok, size, 0.0)) / jnp.where(ok.any(), ok.sum(),
+                                                        jnp.nan)

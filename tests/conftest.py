@@ -10,8 +10,8 @@ import pytest  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def tiny_weights(tmp_path_factory):
-  """An untrained tiny network saved as a weight file, and loaded back."""
+def tiny_weights_file(tmp_path_factory):
+  """An untrained tiny network saved as a weight file."""
   import lgd_jax  # pylint: disable=g-import-not-at-top
   from lgd_jax import fitting, keypoints, optimizer  # pylint: disable=g-import-not-at-top
   from configs import tiny  # pylint: disable=g-import-not-at-top
@@ -23,4 +23,11 @@ def tiny_weights(tmp_path_factory):
   params = jax.tree.map(lambda x: x + 0.01, params)
   path = tmp_path_factory.mktemp("weights") / "tiny.npz"
   fitting.save_pretrained(path, config, params)
-  return fitting.load_pretrained(path)
+  return path
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tiny_weights_file):
+  """The tiny network of `tiny_weights_file`, loaded."""
+  from lgd_jax import fitting  # pylint: disable=g-import-not-at-top
+  return fitting.load_pretrained(tiny_weights_file)

@@ -2,11 +2,9 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import chex
@@ -154,47 +152,7 @@ def _records(workdir):
   return list({r["step"]: r for r in records}.values())  # last per step
 
 
-_RUN = textwrap.dedent("""
-    import sys
-    from lgd_jax import training
-    from configs import tiny
-    config = tiny.get_config()
-    config.train_steps = int(sys.argv[2])
-    config.checkpoint_every = 2
-    config.eval_every = 1000
-    training.train_and_evaluate(config, sys.argv[1])
-""")
-
-
-def _train(workdir, steps, env=None, wait=True):
-  process = subprocess.Popen([sys.executable, "-c", _RUN, str(workdir),
-                              str(steps)], cwd=REPO,
-                             env={**os.environ, "PYTHONPATH": str(REPO),
-                                  **(env or {})},
-                             stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE)
-  if wait:
-    _, err = process.communicate(timeout=600)
-    assert process.returncode == 0, err.decode()[-2000:]
-  return process
-
-
-def test_resume_after_kill_continues_the_same_curve(tmp_path):
-  straight, killed = tmp_path / "straight", tmp_path / "killed"
-  _train(straight, 8)
-  process = _train(killed, 1000, wait=False)
-  checkpoints = killed / "checkpoints"
-  deadline = time.time() + 300
-  while time.time() < deadline and not (checkpoints / "4").is_dir():
-    time.sleep(0.2)
-  process.send_signal(signal.SIGKILL)
-  process.wait()
-  assert (checkpoints / "4").is_dir(), "no checkpoint before the kill"
-  _train(killed, 8)
-  straight_loss = {r["step"]: r["loss/total"] for r in _records(straight)}
-  resumed = {r["step"]: r["loss/total"] for r in _records(killed)}
-  for step in range(5, 9):
-    assert resumed[step] == pytest.approx(straight_loss[step], rel=1e-6)
+# Resuming after SIGKILL: tests/test_crash_training.py.
 
 
 def test_eight_devices_match_one(tmp_path):

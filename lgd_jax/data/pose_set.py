@@ -272,30 +272,20 @@ def build_pose_set(mocap_root, output, model, *, validation,
   start = time.time()
   clips = read_all(mocap_root, validation, cmu_step)
   read_seconds = time.time() - start
-  rest = np.asarray(model.joint_template, np.float64)
-  groups, sums = {}, {}
+  retarget_clips(clips, model, validation)
+  sums = {}
   for clip in clips:
-    groups.setdefault(clip.group, []).append(clip)
-  for members in groups.values():
-    table = retarget.SKELETONS[_table_name(members[0].dataset)]
-    alignments = retarget.calibrate(table, [c.world for c in members], rest)
-    for clip in members:
-      clip.poses = retarget.retarget(table, alignments, clip.world).astype(
-          np.float16)
-      joints = retarget.posed_joints(model, clip.poses)
-      for bone, cos in retarget.bone_cosines(table, clip.world,
-                                             joints).items():
-        total = sums.setdefault(clip.dataset, {}).setdefault(
-            bone, [0.0, 0, 1.0])
-        total[0] += float(cos.sum())
-        total[1] += cos.size
-        total[2] = min(total[2], float(cos.min()))
-      clip.kept = deduplicate(canonical_joints(joints), dedup_threshold)
-      if clip.dataset == "cmu":
-        clip.split = "cmu"
-      else:
-        _, modulus, remainder = validation[clip.dataset]
-        clip.split = "val" if clip.number % modulus == remainder else "train"
+    clip.poses = clip.poses.astype(np.float16)
+    joints = retarget.posed_joints(model, clip.poses)
+    table = retarget.SKELETONS[_table_name(clip.dataset)]
+    for bone, cos in retarget.bone_cosines(table, clip.world,
+                                           joints).items():
+      total = sums.setdefault(clip.dataset, {}).setdefault(
+          bone, [0.0, 0, 1.0])
+      total[0] += float(cos.sum())
+      total[1] += cos.size
+      total[2] = min(total[2], float(cos.min()))
+    clip.kept = deduplicate(canonical_joints(joints), dedup_threshold)
   arrays = write_pose_set(output, clips, dedup_threshold)
 
   rng = np.random.default_rng(seed)
@@ -385,3 +375,32 @@ def _report(clips, sums) -> dict:
   return dict(counts=counts, bone_direction_cosines=cosines,
               source_checks=checks,
               total_kept_frames=sum(len(c.kept) for c in clips))
+
+
+def retarget_clips(clips, model, validation) -> None:
+  """Fills in each clip's `poses` (T, 72) float32, every frame, and its
+  `split`, in place: one rest alignment per skeleton group, calibrated over
+  all of the group's clips (`build_pose_set` then rounds to float16 and
+  deduplicates; video sequences use every frame).
+
+  Args:
+    clips: `Clip`s from `read_all` (all of them: calibration uses every
+      clip of a group).
+    model: the body model the poses are made for.
+    validation: as in `build_pose_set`.
+  """
+  rest = np.asarray(model.joint_template, np.float64)
+  groups = {}
+  for clip in clips:
+    groups.setdefault(clip.group, []).append(clip)
+  for members in groups.values():
+    table = retarget.SKELETONS[_table_name(members[0].dataset)]
+    alignments = retarget.calibrate(table, [c.world for c in members], rest)
+    for clip in members:
+      clip.poses = retarget.retarget(table, alignments, clip.world).astype(
+          np.float32)
+      if clip.dataset == "cmu":
+        clip.split = "cmu"
+      else:
+        _, modulus, remainder = validation[clip.dataset]
+        clip.split = "val" if clip.number % modulus == remainder else "train"

@@ -1,6 +1,7 @@
 """Reading 2D keypoint files into one table of people: OpenPose JSON,
 COCO-style annotation files (COCO, OCHuman, CrowdPose, Human-Art,
-PoseTrack), MMPose's MPII JSON and NumPy arrays.
+PoseTrack), MMPose's MPII JSON and NumPy arrays; and writing OpenPose JSON
+(`write_openpose`).
 
 Files are recognised by their content, not their suffix. Every problem
 raises `KeypointFileError` naming the file, the person where there is one,
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from lgd_jax.errors import FileProblemError
+from lgd_jax.io.files import atomic_path
 from lgd_jax.keypoints import FORMATS, get_format
 
 ERROR_MODES = ("raise", "report")
@@ -29,6 +31,10 @@ _OPENPOSE_DEFAULT = "openpose25"
 _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = b"PK\x03\x04"  # .npz files are zip archives
 _COCO_FLAGS = (0, 1, 2)  # unlabelled, labelled but occluded, visible
+# Rows are stored as float32 and int32: larger values would become inf or
+# wrap around silently.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_INT32 = np.iinfo(np.int32)
 _EXPECTED = (
     "expected OpenPose JSON (a `people` list with `pose_keypoints_2d`), a "
     "COCO-style annotation file (`images`, `annotations` with `keypoints`, "
@@ -123,6 +129,8 @@ def read_keypoints(path, format=None,  # pylint: disable=redefined-builtin
   Confidences above 1 (some detectors' scores) are clipped to 1.
   Coordinates of points with confidence 0 may be NaN or infinite in JSON
   files and are then stored as 0; arrays must be finite throughout.
+  Coordinates beyond float32's range count as infinite; ids and image sizes
+  must fit in int32 (an unusable image size is read as 0, unknown).
 
   Args:
     path: a file or a folder.
@@ -227,7 +235,7 @@ def _read_file(file: Path, keypoint_format, position: int) -> _Rows:
   try:
     content = json.loads(text)
   except json.JSONDecodeError as e:
-    ends_early = e.pos >= len(text.rstrip())
+    ends_early = e.pos >= len(text.rstrip()) or _unclosed(text)
     raise KeypointFileError(
         file, f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}"
         + ("; the file ends early (truncated?)" if ends_early else "")
@@ -241,6 +249,25 @@ def _read_file(file: Path, keypoint_format, position: int) -> _Rows:
     return _read_mpii(file, content, keypoint_format)
   raise KeypointFileError(file, f"not a keypoint file: {_EXPECTED}; found "
                           f"{_describe_json(content)}")
+
+
+def _unclosed(text: str) -> bool:
+  """Whether a JSON text opens more brackets than it closes (outside
+  strings): the mark of a truncated file."""
+  depth, in_string, escaped = 0, False, False
+  for char in text:
+    if escaped:
+      escaped = False
+    elif in_string:
+      escaped = char == "\\"
+      in_string = char != '"'
+    elif char == '"':
+      in_string = True
+    elif char in "[{":
+      depth += 1
+    elif char in "]}":
+      depth -= 1
+  return depth > 0 or in_string
 
 
 def _describe_json(content) -> str:
@@ -299,9 +326,10 @@ def _person_id(file, i, value) -> int:
   # OpenPose writes `"person_id": [-1]`; -1 means not tracked.
   if isinstance(value, list) and value:
     value = value[0]
-  if isinstance(value, bool) or not isinstance(value, (int, float)):
+  if (isinstance(value, bool) or not isinstance(value, (int, float)) or
+      not _INT32.min <= value <= _INT32.max or value != int(value)):
     raise KeypointFileError(file, f"person {i}: person_id {value!r} is not "
-                            "a number")
+                            "a 32-bit integer")
   return int(value)
 
 
@@ -315,6 +343,10 @@ def _read_coco(file, content, keypoint_format) -> _Rows:
   for i, image in enumerate(images):
     if not isinstance(image, dict) or "id" not in image:
       raise KeypointFileError(file, f"images[{i}] has no `id`")
+    if isinstance(image["id"], bool) or not isinstance(image["id"],
+                                                       (int, str)):
+      raise KeypointFileError(file, f"images[{i}]: id {image['id']!r} is not "
+                              "an integer or a string")
     index.setdefault(image["id"], i)
 
   def describe(i):
@@ -389,15 +421,18 @@ def _category_names(file, categories) -> tuple[str, ...]:
 def _track_id(file, who, value) -> int:
   if value is None:
     return -1
-  if isinstance(value, bool) or not isinstance(value, int):
-    raise KeypointFileError(file, f"{who}: track_id {value!r} is not an "
-                            "integer")
+  if (isinstance(value, bool) or not isinstance(value, int) or
+      not _INT32.min <= value <= _INT32.max):
+    raise KeypointFileError(file, f"{who}: track_id {value!r} is not a "
+                            "32-bit integer")
   return value
 
 
 def _size(value) -> int:
   number = isinstance(value, (int, float)) and not isinstance(value, bool)
-  return int(value) if number and value > 0 else 0
+  # Not a size a file could mean (NaN, inf, beyond int32): unknown, as when
+  # the file does not say.
+  return int(value) if number and 0 < value <= _INT32.max else 0
 
 
 def _read_mpii(file, entries, keypoint_format) -> _Rows:
@@ -540,13 +575,24 @@ def _triplets(file, flats, field, describe, choose_format):
 
 def _numbers(file, lists, field, describe) -> np.ndarray:
   try:
-    return np.asarray(lists, dtype=np.float64)
-  except (ValueError, TypeError):
-    pass
+    numbers = np.asarray(lists)
+  except (ValueError, TypeError):  # ragged
+    numbers = None
+  # NumPy would parse strings ("1.5") as numbers; JSON numbers are not
+  # strings. Object arrays (None among numbers) go on to the float check.
+  if numbers is not None and numbers.dtype.kind in "fiu":
+    return numbers.astype(np.float64)
+  if numbers is not None and numbers.dtype.kind == "O":
+    try:
+      return np.asarray(lists, dtype=np.float64)
+    except (ValueError, TypeError):
+      pass
   # Only on failure: find the row to blame.
   shapes = []
   for i, values in enumerate(lists):
     try:
+      if np.asarray(values).dtype.kind not in "fiuO":
+        raise TypeError("not numbers")
       shapes.append(np.asarray(values, dtype=np.float64).shape)
     except (ValueError, TypeError):
       raise KeypointFileError(file, f"{describe(i)}: `{field}` is not a "
@@ -570,11 +616,13 @@ def _check_points(file, xy, confidence, keypoint_format, describe,
   if bad.any():
     raise _point_error(file, bad, confidence, *args,
                        "confidence {value} is negative")
-  finite = np.isfinite(xy).all(axis=-1)
+  # False for NaN and inf too.
+  finite = (np.abs(xy) <= _FLOAT32_MAX).all(axis=-1)
   bad = ~finite if finite_everywhere else ~finite & (confidence > 0)
   if bad.any():
     raise _point_error(file, bad, xy, *args,
-                       "coordinates {value} are NaN or infinite")
+                       "coordinates {value} are NaN or infinite, or too "
+                       "large for float32")
   return (np.where(finite[..., None], xy, 0.0), np.minimum(confidence, 1.0))
 
 
@@ -596,3 +644,25 @@ def _person_in_frame(frame) -> np.ndarray:
     person[i] = counts[f]
     counts[f] += 1
   return person
+
+
+def write_openpose(path, xy, confidence, person_ids=None) -> None:
+  """Writes one frame as OpenPose JSON (`pose_keypoints_2d` of each person),
+  atomically; `read_keypoints` reads it back (format by the point count).
+
+  Args:
+    path: the `.json` file (OpenPose names them `{frame}_keypoints.json`).
+    xy: (P, K, 2) pixels; confidence: (P, K). Points with confidence 0 are
+      written as 0, 0, 0, as OpenPose does.
+    person_ids: optional (P,) track ids (`person_id`); default -1.
+  """
+  xy = np.asarray(xy, np.float64)
+  confidence = np.asarray(confidence, np.float64)
+  triplets = np.concatenate([xy, confidence[..., None]], -1)
+  triplets[confidence <= 0] = 0.0
+  ids = [-1] * len(xy) if person_ids is None else person_ids
+  people = [{"person_id": [int(i)],
+             "pose_keypoints_2d": [round(float(v), 2) for v in flat]}
+            for i, flat in zip(ids, triplets.reshape(len(xy), -1))]
+  with atomic_path(path) as tmp:
+    tmp.write_text(json.dumps({"version": 1.3, "people": people}))

@@ -1,0 +1,281 @@
+"""`lgd-fit` end to end: the demo, real annotation files, corrupted copies,
+resuming, videos and cameras."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import PIL.Image
+import pytest
+
+import lgd_jax
+from lgd_jax import keypoints as kp
+from lgd_jax import pipeline
+from lgd_jax.io.keypoints import write_openpose
+
+REPO = Path(__file__).parents[1]
+DATA = REPO.parent / "shared" / "data" / "keypoints"
+needs_data = pytest.mark.skipif(
+    not DATA.is_dir(), reason=f"real keypoint data not found at {DATA} (the "
+    "shared data folder next to the repository)")
+
+
+def _cli(*args, cwd=REPO):
+  env = dict(os.environ, PYTHONPATH=str(REPO), JAX_PLATFORMS="cpu")
+  return subprocess.run([sys.executable, "-m", "lgd_jax.cli", *args],
+                        cwd=cwd, env=env, capture_output=True, text=True,
+                        timeout=300, check=False)
+
+
+def _run(tmp_path, weights, **options):
+  options.setdefault("output", str(tmp_path / "out"))
+  return pipeline.run(pipeline.Options(weights=str(weights), progress=False,
+                                       chunk_size=8, **options))
+
+
+def _outputs(folder):
+  """{relative path: bytes} of every file under `folder` but the summary."""
+  return {str(p.relative_to(folder)): p.read_bytes()
+          for p in sorted(Path(folder).rglob("*"))
+          if p.is_file() and p.name != pipeline.SUMMARY}
+
+
+def test_demo(tmp_path):
+  """The README's first command, with the bundled network and example."""
+  run = _cli("--demo", "--output", str(tmp_path), "--noprogress")
+  assert run.returncode == 0, run.stderr
+  assert "people/s" in run.stdout.strip().splitlines()[-1]
+  overlay = tmp_path / "overlays" / "000000000785.png"
+  with PIL.Image.open(overlay) as image:
+    assert image.size == (640, 425)  # the photo's own size
+  fit = np.load(tmp_path / "fits" / "000000000785" / "person_00.npz")
+  assert fit["poses"].shape == (72,) and fit["betas"].shape == (10,)
+  assert fit["fit_ok"] and str(fit["keypoint_format"]) == "coco17"
+  # The bundled network fits this skier to ~3 % of her size; 10 % would be
+  # a visibly wrong body.
+  assert fit["error_pct"] < 10
+  mesh = (tmp_path / "meshes" / "000000000785" / "person_00.obj").read_text()
+  model = lgd_jax.load_body_model()
+  assert mesh.count("\nv ") + mesh.startswith("v ") == model.num_vertices
+  summary = json.loads((tmp_path / "summary.json").read_text())
+  assert summary["people"] == summary["people_fitted"] == 1
+
+
+def test_cli_errors_are_clear():
+  run = _cli()
+  assert run.returncode != 0 and "--input is required" in run.stderr
+  run = _cli("--input", "/nonexistent/keypoints.json")
+  assert run.returncode == 1
+  assert "/nonexistent/keypoints.json: no such file" in run.stderr
+
+
+def test_ambiguous_array_asks_for_format(tmp_path):
+  np.save(tmp_path / "people.npy", np.ones((3, 17, 3), np.float32))
+  run = _cli("--input", str(tmp_path / "people.npy"), "--output",
+             str(tmp_path / "out"))
+  assert run.returncode == 1
+  assert "pass --format to say which" in run.stderr
+
+
+def _openpose_folder(folder, coco_file):
+  """Real people (COCO annotations) written as one OpenPose BODY_25 file
+  per image; returns {file stem: people}."""
+  people = lgd_jax.read_keypoints(coco_file)
+  canonical, confidence = kp.to_canonical(people.xy, people.confidence,
+                                          "coco17")
+  xy = np.asarray(kp.from_canonical(canonical, "openpose25"))
+  confidence = np.asarray(kp.from_canonical(confidence[..., None],
+                                            "openpose25"))[..., 0]
+  counts = {}
+  for frame in np.unique(people.frame):
+    rows = people.frame == frame
+    stem = f"frame_{frame:03d}"
+    write_openpose(folder / f"{stem}_keypoints.json", xy[rows],
+                   confidence[rows])
+    counts[stem] = int(rows.sum())
+  return counts
+
+
+@needs_data
+def test_folder_with_corrupted_files(tmp_path, tiny_weights_file):
+  """Bad files are reported and skipped; every person of the good files gets
+  an output; nothing is NaN."""
+  folder = tmp_path / "openpose"
+  counts = _openpose_folder(folder, DATA / "coco" / "test_coco.json")
+  good = (folder / "frame_000_keypoints.json").read_text()
+  (folder / "bad_truncated_keypoints.json").write_text(good[:len(good) // 2])
+  (folder / "bad_latin1_keypoints.json").write_bytes(
+      good.replace("people", "p\xe9ople").encode("latin-1"))
+  wrong_k = json.loads(good)
+  wrong_k["people"][0]["pose_keypoints_2d"] = [1.0] * 60  # 20 points
+  (folder / "bad_count_keypoints.json").write_text(json.dumps(wrong_k))
+  nan_point = json.loads(good)
+  nan_point["people"][0]["pose_keypoints_2d"][:3] = [float("nan"), 5, 0.9]
+  (folder / "bad_nan_keypoints.json").write_text(json.dumps(nan_point))
+  (folder / "empty_keypoints.json").write_text('{"people": []}')
+
+  summary = _run(tmp_path, tiny_weights_file, input=str(folder),
+                 sequence="off")
+  bad = {Path(e["file"]).name: e["problem"]
+         for e in summary["files_with_errors"]}
+  assert set(bad) == {f"bad_{kind}_keypoints.json"
+                      for kind in ("truncated", "latin1", "count", "nan")}
+  assert "ends early" in bad["bad_truncated_keypoints.json"]
+  assert "not UTF-8" in bad["bad_latin1_keypoints.json"]
+  assert "20 points" in bad["bad_count_keypoints.json"]
+  assert "person 0" in bad["bad_nan_keypoints.json"]
+  assert summary["people"] == sum(counts.values())
+  for stem, n in counts.items():
+    fits = sorted((tmp_path / "out" / "fits" / stem).glob("*.npz"))
+    assert len(fits) == n
+    for path in fits:
+      fit = np.load(path)
+      assert np.all(np.isfinite(fit["poses"])) and np.all(
+          np.isfinite(fit["betas"]))
+      visible = int((fit["keypoints"][:, 2] > 0).sum())
+      assert bool(fit["fit_ok"]) == (visible >= 6), path
+
+
+def test_all_files_bad_is_an_error(tmp_path, tiny_weights_file):
+  (tmp_path / "a_keypoints.json").write_text("{")
+  (tmp_path / "b_keypoints.json").write_text("[]")
+  with pytest.raises(lgd_jax.KeypointFileError,
+                     match="2 of 2 files could not be read"):
+    _run(tmp_path, tiny_weights_file, input=str(tmp_path))
+
+
+def _video(folder, frames=6, tracked=True):
+  """Two people walking apart, one file per frame, from a real pose."""
+  rng = np.random.default_rng(0)
+  model = lgd_jax.load_body_model()
+  regressor = lgd_jax.make_keypoint_regressor(model, kp.canonical_regressor(
+      model))
+  points = np.asarray(lgd_jax.regress_keypoints(
+      model, regressor, np.zeros((1, 72)), np.zeros((1, 10))))[0]
+  body = np.asarray(kp.from_canonical(points[:, :2] * [1, -1], "openpose25"))
+  for t in range(frames):
+    xy = np.stack([body * 200 + [300 - 5 * t, 400],
+                   body * 180 + [700 + 5 * t, 420]])
+    xy += rng.normal(0, 1.5, xy.shape)
+    order = [1, 0] if t % 2 else [0, 1]  # rows swap: tracking must not
+    write_openpose(folder / f"clip_{t:012d}_keypoints.json", xy[order],
+                   np.ones((2, 25)),
+                   [[7, 3][who] for who in order] if tracked else None)
+
+
+def test_resume_is_byte_identical(tmp_path, tiny_weights_file):
+  """A rerun after lost outputs (and a killed run's temporary file) writes
+  exactly the bytes of an uninterrupted run and keeps no partial file."""
+  folder = tmp_path / "video"
+  _video(folder, frames=9)
+  options = dict(input=str(folder), sequence="off", save_meshes="obj")
+  _run(tmp_path, tiny_weights_file, **options)
+  first = _outputs(tmp_path / "out")
+  assert len([p for p in first if p.endswith(".npz")]) == 18
+  # Lose one chunk's outputs (chunk_size 8 people) and part of another's.
+  for name in sorted(first)[:10]:
+    (tmp_path / "out" / name).unlink()
+  stale = tmp_path / "out" / "fits" / ".person_00.npz.abc123.partial.npz"
+  stale.write_bytes(b"half")
+  summary = _run(tmp_path, tiny_weights_file, **options)
+  assert _outputs(tmp_path / "out") == first
+  assert not stale.exists()
+  assert 0 < summary["people_already_done"] < 18
+
+
+def test_video_tracks(tmp_path, tiny_weights_file):
+  """An OpenPose folder is a video: one npz per person id, (T, 72) poses,
+  whichever row order the files use."""
+  folder = tmp_path / "video"
+  _video(folder)
+  summary = _run(tmp_path, tiny_weights_file, input=str(folder), smooth=1.0)
+  assert summary["mode"] == "video"
+  tracks = sorted((tmp_path / "out" / "tracks" / "video").glob("track_*.npz"))
+  assert len(tracks) == 2
+  for path in tracks:
+    track = np.load(path)
+    assert track["poses"].shape == (6, 72)
+    assert track["betas"].shape == (10,)
+    assert track["betas_per_frame"].shape == (6, 10)
+    assert float(track["mocap_framerate"]) == 30.0
+    np.testing.assert_array_equal(track["frame"], np.arange(6))
+    # One person per track: its left/right position never swaps.
+    x = track["keypoints"][:, :, 0].mean(-1)
+    assert np.all(x < 500) or np.all(x > 500)
+
+
+@needs_data
+def test_real_files_and_perspective(tmp_path, tiny_weights_file):
+  """Every real annotation file runs; COCO's image sizes give perspective
+  intrinsics (focal = the diagonal); PoseTrack's track ids make videos."""
+  coco = DATA / "coco" / "test_coco.json"
+  summary = _run(tmp_path, tiny_weights_file, input=str(coco),
+                 camera="perspective")
+  assert summary["people"] == 14 and summary["mode"] == "images"
+  fit = np.load(tmp_path / "out" / "fits" / "000000000785" /
+                "person_00.npz")
+  np.testing.assert_allclose(fit["focal_length"], [np.hypot(640, 425)] * 2,
+                             rtol=1e-6)
+  np.testing.assert_allclose(fit["principal_point"], [320, 212.5])
+  np.testing.assert_allclose(fit["trans"], fit["camera_translation"] *
+                             [1, -1, -1])
+  # (CrowdPose, OCHuman: tests/test_image_evaluation.py.)
+  summary = _run(tmp_path, tiny_weights_file,
+                 input=str(DATA / "mpii" / "test_mpii.json"),
+                 output=str(tmp_path / "mpii"))
+  assert summary["people"] > 0 and not summary["files_with_errors"]
+  posetrack = DATA / "posetrack18" / "annotations" / "test_posetrack18_val.json"
+  summary = _run(tmp_path, tiny_weights_file, input=str(posetrack),
+                 output=str(tmp_path / "posetrack"))
+  assert summary["mode"] == "video" and summary["videos"] == 3
+
+
+def test_perspective_without_image_size_is_a_clear_error(tmp_path,
+                                                         tiny_weights_file):
+  folder = tmp_path / "video"
+  _video(folder, frames=2)
+  with pytest.raises(ValueError, match="--image_size"):
+    _run(tmp_path, tiny_weights_file, input=str(folder), camera="perspective")
+  summary = _run(tmp_path, tiny_weights_file, input=str(folder), focal=1000.0,
+                 image_size=(1280, 720), sequence="off")
+  fit = np.load(tmp_path / "out" / "fits" / "clip_000000000000" /
+                "person_00.npz")
+  np.testing.assert_allclose(fit["focal_length"], [1000, 1000])
+  np.testing.assert_allclose(fit["principal_point"], [640, 360])
+  assert summary["camera"] == "perspective"
+
+
+def test_bad_options():
+  with pytest.raises(ValueError, match="camera must be"):
+    pipeline.Options(input="x", output="y", camera="fisheye")
+  with pytest.raises(ValueError, match="focal"):
+    pipeline.Options(input="x", output="y", focal=-3.0)
+
+
+def test_several_devices_give_the_same_fits(tmp_path, tiny_weights_file):
+  """On 4 (forced CPU) devices every chunk is sharded over them; the
+  outputs equal one device's to float32 rounding."""
+  folder = tmp_path / "video"
+  _video(folder, frames=5)
+  flags = ["--input", str(folder), "--weights", str(tiny_weights_file),
+           "--sequence=off", "--chunk_size=6", "--noprogress"]
+  env = dict(os.environ, PYTHONPATH=str(REPO), JAX_PLATFORMS="cpu",
+             XLA_FLAGS="--xla_force_host_platform_device_count=4")
+  run = subprocess.run([sys.executable, "-m", "lgd_jax.cli", *flags,
+                        "--output", str(tmp_path / "four")], env=env,
+                       cwd=REPO, capture_output=True, text=True, timeout=300,
+                       check=False)
+  assert run.returncode == 0, run.stderr
+  _run(tmp_path, tiny_weights_file, input=str(folder), sequence="off",
+       output=str(tmp_path / "one"))
+  ones = sorted((tmp_path / "one" / "fits").rglob("*.npz"))
+  assert len(ones) == 10
+  for one in ones:
+    a, b = np.load(one), np.load(str(one).replace("/one/", "/four/"))
+    assert a["fit_ok"] == b["fit_ok"]
+    np.testing.assert_allclose(b["poses"], a["poses"], atol=1e-5)
+    np.testing.assert_allclose(b["keypoints_2d"], a["keypoints_2d"],
+                               atol=1e-3)
