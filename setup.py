@@ -27,6 +27,7 @@ setup(
         "ml_collections>=1.0",
         "trimesh>=4.0",
         "matplotlib>=3.8",
+        "pillow>=10",  # image headers and pixels (lgd_jax.io.images)
         "tqdm>=4.66",
         # TensorBoard event files without TensorFlow.
         "tensorboardX>=2.6",
