@@ -91,12 +91,16 @@ def options_from_flags() -> pipeline.Options:
   save_meshes = _MESH_FORMAT.value if _SAVE_MESHES.value else ""
   save_overlays = _SAVE_OVERLAYS.value
   output = _OUTPUT.value or "outputs/lgd_fit"
+  if _FOCAL.value is not None and flags.FLAGS["camera"].present and (
+      _CAMERA.value == "weak"):
+    raise app.UsageError("--focal is for the perspective camera: drop "
+                         "--camera=weak or --focal")
   if _DEMO.value:
     if input_path:
       raise app.UsageError("--demo fits the bundled example: drop --input")
     annotation, folder = demo_paths()
     input_path, images = str(annotation), str(folder)
-    save_meshes, save_overlays = save_meshes or "obj", True
+    save_meshes, save_overlays = _MESH_FORMAT.value, True
     output = _OUTPUT.value or DEMO_OUTPUT
   if not input_path:
     raise app.UsageError("--input is required (or --demo)")

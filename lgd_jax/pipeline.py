@@ -93,9 +93,8 @@ class Options:
   focal: Optional[float] = None
   image_size: Optional[tuple[int, int]] = None
   sequence: str = "auto"
-  # Measured (README "Videos"): the bundled network, trained from Θ_0 = 0,
-  # diverges from a warm start; smoothing with sigma 2 frames cuts jitter
-  # ~20x and PA-MPJPE by 7 mm on held-out mocap videos.
+  # Chosen by experiments/reports/evaluate_sequences.json: chained warm
+  # starts drift with the bundled network; sigma 2 gave the best accuracy.
   warm_start: bool = False
   smooth: float = 2.0
   fps: float = 30.0
@@ -153,6 +152,7 @@ def run(options: Options) -> dict:
     tracks/{video}/track_{i:03d}.npz  videos, one per tracked person
     meshes/...                        with `save_meshes`
     overlays/{image}.png              with `save_overlays`
+    run.json                          the input and options the outputs fit
     summary.json                      the run's figures, bad files, failures
 
   Returns:
@@ -172,6 +172,11 @@ def run(options: Options) -> dict:
   for file, problem in keypoints.errors:
     logging.warning("skipped %s: %s", file, problem)
   read_seconds = time.perf_counter() - start
+  # Points at or below min_confidence are missing, for the fits and for
+  # their 2D errors alike.
+  keypoints = dataclasses.replace(keypoints, confidence=np.where(
+      keypoints.confidence > options.min_confidence, keypoints.confidence,
+      0.0).astype(np.float32))
   image_folder = Path(options.images) if options.images else (
       Path(options.input) if Path(options.input).is_dir() else
       Path(options.input).parent)
@@ -179,6 +184,7 @@ def run(options: Options) -> dict:
   camera = (_intrinsics(options, keypoints, keys, image_folder)
             if options.perspective else None)
   groups = _sequence_groups(options, keypoints)
+  _check_manifest(options, keypoints, output)
   progress = _Progress(people=len(keypoints))
   # Videos count frames: a long one is fitted in one go, frame by frame.
   with tqdm.tqdm(total=len(keypoints) if groups is None else sum(
@@ -219,6 +225,44 @@ def run(options: Options) -> dict:
   return summary
 
 
+# Options that change the fits: a rerun into a folder must use the same.
+_RESULT_OPTIONS = ("keypoint_format", "camera", "focal", "image_size",
+                   "sequence", "warm_start", "smooth", "fps", "chunk_size",
+                   "min_confidence")
+MANIFEST = "run.json"
+
+
+def _check_manifest(options: Options, keypoints: KeypointSet,
+                    output: Path) -> None:
+  """Writes `run.json` (what the outputs are fits of) on a first run; on a
+  rerun, refuses when the input or the options that change results differ,
+  since existing outputs are kept."""
+  weights = Path(options.weights) if options.weights else None
+  manifest = dict(
+      input=str(Path(options.input).resolve()), rows=len(keypoints),
+      keypoint_format=keypoints.keypoint_format,
+      weights=None if weights is None else dict(
+          path=str(weights.resolve()), bytes=weights.stat().st_size),
+      options={k: getattr(options, k) for k in _RESULT_OPTIONS})
+  manifest = json.loads(json.dumps(manifest))  # tuples as JSON lists
+  path = output / MANIFEST
+  if path.exists():
+    before = json.loads(path.read_text())
+    if before != manifest:
+      changed = sorted(
+          [k for k in manifest if k != "options" and before.get(k) !=
+           manifest[k]] +
+          [k for k in _RESULT_OPTIONS if before.get("options", {}).get(k) !=
+           manifest["options"][k]])
+      raise ValueError(
+          f"{output} holds the outputs of another run ({', '.join(changed)} "
+          f"differ; see {path}); outputs there are kept, not redone: use a "
+          "fresh --output, or delete the folder")
+    return
+  with atomic_path(path) as tmp:
+    tmp.write_text(json.dumps(manifest, indent=1) + "\n")
+
+
 def _safe(name: str) -> str:
   """A file-name-safe version of an image or video name."""
   return _UNSAFE.sub("_", name).strip("._") or "_"
@@ -227,7 +271,8 @@ def _safe(name: str) -> str:
 def _frame_keys(keypoints: KeypointSet) -> np.ndarray:
   """(N,) output name of each row's image: its name without suffix, folders
   kept ('..' dropped); `frame_{i:06d}` for arrays. When two images share a
-  name (e.g. two annotation files), the frame index is prefixed."""
+  name (e.g. two annotation files), the file's position and the frame
+  index are prefixed."""
   names = []
   for image, frame, source in zip(keypoints.image, keypoints.frame,
                                   keypoints.source):
@@ -242,8 +287,13 @@ def _frame_keys(keypoints: KeypointSet) -> np.ndarray:
   for name, source, frame in zip(names, keypoints.source, keypoints.frame):
     owners.setdefault(name, set()).add((source, int(frame)))
   if any(len(o) > 1 for o in owners.values()):
-    names = np.array([f"{frame:06d}_{name}" for name, frame in
-                      zip(names, keypoints.frame)], dtype=object)
+    # Frames are numbered per file: the file's position keeps names apart.
+    position = {source: i for i, source in
+                enumerate(dict.fromkeys(keypoints.source))}
+    names = np.array([f"{position[source]:04d}_{frame:06d}_{name}"
+                      for name, source, frame in
+                      zip(names, keypoints.source, keypoints.frame)],
+                     dtype=object)
   return names
 
 
@@ -362,8 +412,9 @@ def _fit_images(options, pretrained, keypoints, keys, camera, output,
     pending = None
     for start in range(0, n, size):
       rows = np.arange(start, min(start + size, n))
-      if all(paths[r].exists() and (mesh_paths is None or
-                                    mesh_paths[r].exists()) for r in rows):
+      if all(paths[r].exists() and (
+          mesh_paths is None or mesh_paths[r].exists() or
+          not _fit_ok(paths[r])) for r in rows):  # failed fits: no mesh
         progress.skipped += len(rows)
         bar.update(len(rows))
         continue
@@ -385,7 +436,6 @@ def _fit_chunk(options, pretrained, keypoints, camera, rows, size, progress):
   padded = np.concatenate([rows, np.full(size - len(rows), rows[0])])
   confidence = keypoints.confidence[padded].copy()
   confidence[len(rows):] = 0.0
-  confidence = np.where(confidence > options.min_confidence, confidence, 0.0)
   start = time.perf_counter()
   result = fitting.fit_in_chunks(
       keypoints.xy[padded], confidence,
@@ -400,15 +450,19 @@ def _fit_chunk(options, pretrained, keypoints, camera, rows, size, progress):
 def _fit_videos(options, pretrained, keypoints, keys, camera, groups, output,
                 progress, bar):
   """Videos: track people, fit (frame by frame when warm-starting), smooth,
-  and write one npz per track. A video is skipped when its `video.json` marker
-  (written last) exists. Returns each row's (npz path, index in it)."""
+  and write one npz per track. A video is skipped when its `video.json`
+  marker (written last) covers its rows, its track files and the meshes
+  asked for. Returns each row's (npz path, index in it)."""
   locators = [None] * len(keypoints)
   common = _common_arrays(keypoints, pretrained, options.perspective)
   for name, rows in groups.items():
     folder = output / "tracks" / name
     marker = folder / "video.json"
-    if marker.exists():
-      done = json.loads(marker.read_text())
+    done = json.loads(marker.read_text()) if marker.exists() else None
+    if done is not None and done["rows"] == len(rows) and (
+        done["meshes"] == options.save_meshes or not options.save_meshes
+    ) and all((folder / f"track_{t:03d}.npz").exists()
+              for t in set(done["track"])):
       for row, track, index in zip(rows, done["track"], done["index"]):
         locators[row] = (folder / f"track_{track:03d}.npz", index)
       progress.skipped += len(rows)
@@ -420,10 +474,8 @@ def _fit_videos(options, pretrained, keypoints, keys, camera, groups, output,
                                     keypoints.track[rows])
     # Tracks share batch slots when their lifetimes do not overlap.
     slot = _slots(frame, track)
-    confidence = keypoints.confidence[rows]
-    dense = sequences.track_arrays(
-        frame, slot, keypoints.xy[rows],
-        np.where(confidence > options.min_confidence, confidence, 0.0))
+    dense = sequences.track_arrays(frame, slot, keypoints.xy[rows],
+                                   keypoints.confidence[rows])
     frame_index = np.searchsorted(dense.frames, frame)
     # Which track each (frame, slot) holds: warm starts and smoothing never
     # cross from one track to the next in a shared slot.
@@ -437,7 +489,7 @@ def _fit_videos(options, pretrained, keypoints, keys, camera, groups, output,
         dense.xy, dense.confidence, keypoint_format=keypoints.keypoint_format,
         camera=dense_camera, params=pretrained, frames=dense.frames,
         track=slot_track, warm_start=options.warm_start,
-        on_frames=bar.update)
+        chunk_size=options.chunk_size, on_frames=bar.update)
     if options.smooth > 0:
       result = sequences.smooth_tracks(
           result, options.smooth, keypoint_format=keypoints.keypoint_format,
@@ -472,6 +524,7 @@ def _fit_videos(options, pretrained, keypoints, keys, camera, groups, output,
     with atomic_path(marker) as tmp:
       tmp.write_text(json.dumps(dict(
           rows=len(rows), frames=len(dense.frames),
+          meshes=options.save_meshes,
           tracks=int(track.max()) + 1,
           track=track.tolist(), index=index.tolist())) + "\n")
     progress.fitted += int(per_row.fit_ok.sum())
@@ -480,17 +533,16 @@ def _fit_videos(options, pretrained, keypoints, keys, camera, groups, output,
 
 
 def _slots(frame, track) -> np.ndarray:
-  """Packs tracks into few batch slots: a track may take a slot whose
-  previous track ended more than `sequences.MAX_GAP` frames before it
-  starts, so a warm start never crosses people and a long video with many
-  short tracks stays a small batch. Returns each row's slot."""
+  """Packs tracks into few batch slots: a track takes a slot whose
+  previous track has ended, so a long video with many short tracks stays a
+  small batch (`fit_tracks` and `smooth_tracks` are given the track ids, so
+  nothing crosses from one track to the next). Returns each row's slot."""
   first = {t: frame[track == t].min() for t in np.unique(track)}
   last = {t: frame[track == t].max() for t in first}
   ends = []  # per slot: the last frame of its latest track
   slot_of = {}
   for t in sorted(first, key=lambda t: (first[t], t)):
-    free = [s for s, end in enumerate(ends)
-            if first[t] - end > sequences.MAX_GAP]
+    free = [s for s, end in enumerate(ends) if end < first[t]]
     if free:
       slot_of[t] = free[0]
       ends[free[0]] = last[t]
@@ -498,6 +550,11 @@ def _slots(frame, track) -> np.ndarray:
       slot_of[t] = len(ends)
       ends.append(last[t])
   return np.array([slot_of[t] for t in track])
+
+
+def _fit_ok(path) -> bool:
+  with np.load(path) as data:
+    return bool(data["fit_ok"])
 
 
 def _write_meshes(pretrained, result, paths) -> None:
@@ -518,6 +575,7 @@ def _write_meshes(pretrained, result, paths) -> None:
 
 
 def _load_camera(data, index):
+  """The camera of row `index` (or () for one person) of an output npz."""
   if str(data["camera_type"]) == "perspective":
     return cameras.Perspective(data["focal_length"][index],
                                data["principal_point"][index],
@@ -545,7 +603,7 @@ def _save_overlays(options, pretrained, keypoints, keys, locators,
     logging.warning("no overlays: no image of the input found in %s",
                     image_folder)
   written = []
-  cache = {}
+  tracks = {}  # a video's track files, loaded once (frames come in order)
   for path, image, rows in tqdm.tqdm(jobs, desc="overlays", unit="images",
                                      disable=not options.progress):
     written.append(str(path))
@@ -554,10 +612,15 @@ def _save_overlays(options, pretrained, keypoints, keys, locators,
     meshes, labels = [], []
     for row in rows:
       file, index = locators[row]
-      if file not in cache:
-        with np.load(file) as data:
-          cache = {file: {k: data[k] for k in data.files}}
-      data = cache[file]
+      if file in tracks:
+        data = tracks[file]
+      else:
+        with np.load(file) as loaded:
+          data = {k: loaded[k] for k in loaded.files}
+        if index is not None:
+          if tracks and next(iter(tracks)).parent != file.parent:
+            tracks = {}  # another video
+          tracks[file] = data
       index = () if index is None else index
       if not bool(data["fit_ok"][index]):
         meshes.append(None)

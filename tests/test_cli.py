@@ -186,11 +186,13 @@ def test_resume_is_byte_identical(tmp_path, tiny_weights_file):
   assert 0 < summary["people_already_done"] < 18
 
 
-def test_video_tracks(tmp_path, tiny_weights_file):
-  """An OpenPose folder is a video: one npz per person id, (T, 72) poses,
-  whichever row order the files use."""
+@pytest.mark.parametrize("tracked", [True, False])
+def test_video_tracks(tmp_path, tiny_weights_file, tracked):
+  """An OpenPose folder is a video: one npz per person (by id, or tracked
+  by position without ids), (T, 72) poses, whichever row order the files
+  use."""
   folder = tmp_path / "video"
-  _video(folder)
+  _video(folder, tracked=tracked)
   summary = _run(tmp_path, tiny_weights_file, input=str(folder), smooth=1.0)
   assert summary["mode"] == "video"
   tracks = sorted((tmp_path / "out" / "tracks" / "video").glob("track_*.npz"))
@@ -279,3 +281,28 @@ def test_several_devices_give_the_same_fits(tmp_path, tiny_weights_file):
     np.testing.assert_allclose(b["poses"], a["poses"], atol=1e-5)
     np.testing.assert_allclose(b["keypoints_2d"], a["keypoints_2d"],
                                atol=1e-3)
+
+
+def test_video_resume_and_changed_options(tmp_path, tiny_weights_file):
+  """A rerun redoes a video whose track file was lost (same bytes), adds
+  meshes when asked, and refuses other options into the same folder."""
+  folder = tmp_path / "video"
+  _video(folder, frames=4, tracked=False)
+  _run(tmp_path, tiny_weights_file, input=str(folder))
+  out = tmp_path / "out"
+  first = _outputs(out)
+  (out / "tracks" / "video" / "track_001.npz").unlink()
+  summary = _run(tmp_path, tiny_weights_file, input=str(folder),
+                 save_meshes="ply")
+  assert summary["people_already_done"] == 0
+  again = _outputs(out)
+  meshes = [name for name in again if name.endswith(".ply")]
+  assert len(meshes) == 8  # 2 tracks x 4 frames
+  assert {k: v for k, v in again.items() if k in first and
+          k.endswith(".npz")} == {k: v for k, v in first.items()
+                                  if k.endswith(".npz")}
+  summary = _run(tmp_path, tiny_weights_file, input=str(folder),
+                 save_meshes="ply")
+  assert summary["people_already_done"] == 8
+  with pytest.raises(ValueError, match="smooth differ"):
+    _run(tmp_path, tiny_weights_file, input=str(folder), smooth=0.0)

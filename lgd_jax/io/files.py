@@ -30,7 +30,8 @@ def atomic_path(path):
 def remove_partial_files(folder) -> int:
   """Deletes the temporary files `atomic_path` leaves when its process is
   killed (SIGKILL skips its cleanup) anywhere under `folder`; returns how
-  many. Only for folders no other process is writing into."""
+  many. Only for folders no other process is writing into: it would
+  delete that process's files in progress."""
   removed = 0
   for path in Path(folder).glob("**/.*.partial*"):
     if path.is_file():
