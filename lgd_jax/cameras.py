@@ -100,11 +100,13 @@ def intrinsics_camera(image_width, image_height, translation,
   """
   width = jnp.asarray(image_width, jnp.float32)
   height = jnp.asarray(image_height, jnp.float32)
-  if focal_length is None:
-    focal_length = default_focal_length(width, height)
-  focal = jnp.asarray(focal_length, jnp.float32)
-  if focal.ndim == 0 or focal.shape[-1:] != (2,):
+  if focal_length is None:  # (...): one per image, the same in x and y
+    focal = default_focal_length(width, height)
     focal = jnp.stack([focal, focal], axis=-1)
+  else:
+    focal = jnp.asarray(focal_length, jnp.float32)
+    if focal.ndim == 0 or focal.shape[-1:] != (2,):
+      focal = jnp.stack([focal, focal], axis=-1)
   return Perspective(focal, jnp.stack([width / 2, height / 2], axis=-1),
                      jnp.asarray(translation, jnp.float32))
 

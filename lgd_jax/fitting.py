@@ -231,8 +231,8 @@ def fit_in_chunks(keypoints, confidence, *, keypoint_format: str,
   """`fit` on (N, K, 2) keypoints, in calls of `chunk_size` people, each
   spread over all devices (`fit_sharded`; plain `fit` on one device).
 
-  Every call has the same shape (the last chunk is padded with people
-  without points), so the fit compiles once, and a person's result depends
+  Every call has the same shape (the last chunk is padded), so the fit
+  compiles once, and a person's result depends
   only on the chunk it falls in: the same rows in the same order give
   bitwise the same results.
 
@@ -248,28 +248,31 @@ def fit_in_chunks(keypoints, confidence, *, keypoint_format: str,
   Returns:
     A `FitResult` of NumPy arrays with leading shape (N,).
   """
-  keypoints = np.asarray(keypoints, np.float32)
-  confidence = np.asarray(confidence, np.float32)
-  n = len(keypoints)
+  def call(keypoints, confidence, camera):
+    return fit_sharded(keypoints, confidence, keypoint_format=keypoint_format,
+                       camera=camera, params=params)
+
+  return _in_chunks(call, (np.asarray(keypoints, np.float32),
+                           np.asarray(confidence, np.float32), camera),
+                    chunk_size, on_chunk)
+
+
+def _in_chunks(call, arrays, chunk_size: int, on_chunk=None):
+  """`call(*arrays)` on (N, ...) NumPy leaves in calls of min(chunk_size, N)
+  rows: the last chunk is padded by repeating row 0 (cut off again), so
+  every call has one shape. Returns the results' leaves concatenated, NumPy.
+  """
+  n = len(jax.tree.leaves(arrays)[0])
+  if n == 0:
+    return jax.device_get(call(*arrays))
   size = max(1, min(chunk_size, n))
   padding = -n % size
-
-  def pad(a):
-    a = np.asarray(a)
-    return np.concatenate([a, np.zeros((padding,) + a.shape[1:], a.dtype)])
-
-  keypoints, confidence = pad(keypoints), pad(confidence)
-  if camera is not None:  # padded rows get the first row's intrinsics
-    camera = jax.tree.map(lambda a: np.concatenate(
-        [np.asarray(a), np.repeat(np.asarray(a)[:1], padding, 0)]), camera)
+  arrays = jax.tree.map(lambda a: np.concatenate(
+      [a, np.repeat(a[:1], padding, 0)]), arrays)
   chunks = []
-  for start in range(0, len(keypoints), size):
-    part = slice(start, start + size)
-    chunks.append(jax.device_get(fit_sharded(
-        keypoints[part], confidence[part], keypoint_format=keypoint_format,
-        camera=None if camera is None else jax.tree.map(
-            lambda a, part=part: a[part], camera),
-        params=params)))
+  for start in range(0, n + padding, size):
+    chunks.append(jax.device_get(call(*jax.tree.map(
+        lambda a, start=start: a[start:start + size], arrays))))
     if on_chunk is not None:
       on_chunk(min(size, n - start))
   return jax.tree.map(lambda *parts: np.concatenate(parts)[:n], *chunks)
@@ -370,29 +373,21 @@ def fitted_points(pose, betas, camera, *, keypoint_format: str,
     return call(jnp.asarray(pose, jnp.float32),
                 jnp.asarray(betas, jnp.float32), camera)
   lead = np.shape(pose)[:-1]
-  n = int(np.prod(lead))
-  size = max(1, min(chunk_size, n))
-  padding = -n % size
 
   def flat(a, trailing: int):
-    """(lead..., trailing dims) broadcast, flattened to (n, ...), padded."""
+    """(lead..., trailing dims) broadcast and flattened to (n, ...)."""
     a = np.asarray(a, np.float32)
     tail = a.shape[a.ndim - trailing:]
-    a = np.broadcast_to(a, lead + tail).reshape((n,) + tail)
-    return np.concatenate([a, np.repeat(a[:1], padding, 0)])
+    return np.broadcast_to(a, lead + tail).reshape((-1,) + tail)
 
-  pose, betas = flat(pose, 1), flat(betas, 1)
   if isinstance(camera, cameras.WeakPerspective):
     camera = cameras.WeakPerspective(flat(camera.scale, 0),
                                      flat(camera.translation, 1))
   else:
     camera = jax.tree.map(lambda a: flat(a, 1), camera)
-  parts = [jax.device_get(call(pose[i:i + size], betas[i:i + size],
-                               jax.tree.map(lambda a, i=i: a[i:i + size],
-                                            camera)))
-           for i in range(0, len(pose), size)]
-  return tuple(np.concatenate(p)[:n].reshape(lead + p[0].shape[1:])
-               for p in zip(*parts))
+  points = _in_chunks(call, (flat(pose, 1), flat(betas, 1), camera),
+                      chunk_size)
+  return tuple(a.reshape(lead + a.shape[1:]) for a in points)
 
 
 @functools.partial(jax.jit, static_argnames=("keypoint_format",))

@@ -318,11 +318,10 @@ def _intrinsics(options: Options, keypoints: KeypointSet, keys,
           f"{keys[row]!r} (from {keypoints.source[row]}): pass --images (a "
           "folder with the photos) or --image_size WIDTH,HEIGHT")
     sizes[row] = looked_up[name]
-  focal = (np.full(len(sizes), options.focal) if options.focal is not None
-           else np.hypot(sizes[:, 0], sizes[:, 1]))
-  return cameras.Perspective(
-      np.repeat(focal[:, None], 2, 1).astype(np.float32),
-      (sizes / 2).astype(np.float32), np.zeros((len(sizes), 3), np.float32))
+  return jax.tree.map(np.asarray, cameras.intrinsics_camera(
+      sizes[:, 0], sizes[:, 1], np.zeros((len(sizes), 3)),
+      focal_length=None if options.focal is None else np.full(
+          (len(sizes), 2), options.focal)))
 
 
 def _sequence_groups(options: Options, keypoints: KeypointSet):

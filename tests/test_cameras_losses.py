@@ -156,3 +156,13 @@ def test_gradient_wrt_pose_shape_and_camera_matches_finite_differences():
     numeric = (f(flat_args + eps * direction) -
                f(flat_args - eps * direction)) / (2 * eps)
     np.testing.assert_allclose(flat_grad @ direction, numeric, rtol=3e-2)
+
+
+def test_default_focal_per_image_for_two_images():
+  """Two images: one diagonal focal per image (not read as fx, fy)."""
+  camera = cameras.intrinsics_camera(np.array([640.0, 1280.0]),
+                                     np.array([480.0, 720.0]),
+                                     np.zeros((2, 3)))
+  np.testing.assert_allclose(camera.focal_length,
+                             [[800.0, 800.0], [1468.6047, 1468.6047]],
+                             rtol=1e-6)
