@@ -13,7 +13,7 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["lgd_jax", "lgd_jax.*"]),
     package_data={"lgd_jax": ["assets/*", "assets/examples/*"]},
-    entry_points={"console_scripts": ["lgd-fit=lgd_jax.cli:main"]},
+    entry_points={"console_scripts": ["lgd-fit=lgd_jax.tool.cli:main"]},
     install_requires=[
         "jax>=0.10.2",
         "jaxlib>=0.10.2",
@@ -27,7 +27,7 @@ setup(
         "ml_collections>=1.0",
         "trimesh>=4.0",
         "matplotlib>=3.8",
-        "pillow>=10",  # image headers and pixels (lgd_jax.io.images)
+        "pillow>=10",  # image headers and pixels (lgd_jax.tool.images)
         "tqdm>=4.66",
         # TensorBoard event files without TensorFlow.
         "tensorboardX>=2.6",

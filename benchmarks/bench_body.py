@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import lgd_jax
-from lgd_jax import timing
+from lgd_jax.evaluation import timing
 from lgd_jax.body import io as body_io
 from lgd_jax.body import synthetic
 

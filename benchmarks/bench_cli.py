@@ -23,7 +23,7 @@ from pathlib import Path
 from absl import app
 from absl import flags
 
-from lgd_jax.io.files import atomic_path
+from lgd_jax.files import atomic_path
 
 _FOLDER = flags.DEFINE_string("folder", "outputs/openpose_10k",
                               "Folder of OpenPose JSON files.")
@@ -39,7 +39,7 @@ _EXTRA = flags.DEFINE_list("extra", [], "More lgd-fit flags, e.g. "
 # Runs the CLI in-process, then reports the process's peak memory.
 _RUNNER = """
 import resource, sys
-from lgd_jax import cli
+from lgd_jax.tool import cli
 sys.argv = ["lgd-fit"] + sys.argv[1:]
 try:
   cli.main()

@@ -18,10 +18,11 @@ import jax.numpy as jnp
 import numpy as np
 
 import lgd_jax
-from lgd_jax import timing
-from lgd_jax import keypoints as kp
-from lgd_jax import optimizer
-from lgd_jax import training
+from lgd_jax.training.pose_set import load_pose_set
+from lgd_jax.evaluation import timing
+from lgd_jax import formats as kp
+from lgd_jax import unroll as optimizer
+from lgd_jax.training import trainer as training
 
 _BATCHES = flags.DEFINE_list("batches", ["1", "64", "1024"], "Batch sizes.")
 _MIN_SECONDS = flags.DEFINE_float("min_seconds", 2.0,
@@ -46,7 +47,7 @@ def pretrained_or_untrained():
 
 def coco_keypoints(setup, batch):
   """(batch, 17, 2) pixels of held-out mocap poses."""
-  poses = lgd_jax.load_pose_set("val").poses
+  poses = load_pose_set("val").poses
   pose = jnp.asarray(poses[np.arange(batch) % len(poses)])
   points = lgd_jax.regress_keypoints(setup.model, setup.regressor, pose,
                                      jnp.zeros((batch,

@@ -73,7 +73,7 @@ def _fit_case(batch: int):
   """(compile, run) of the jitted fit on `batch` people."""
   import lgd_jax  # pylint: disable=g-import-not-at-top
   from benchmarks import bench_fit  # pylint: disable=g-import-not-at-top
-  from lgd_jax import training  # pylint: disable=g-import-not-at-top
+  from lgd_jax.training import trainer as training  # pylint: disable=g-import-not-at-top
   weights = lgd_jax.load_pretrained()
   xy = bench_fit.coco_keypoints(training.make_setup(weights.config), batch)
   jax.block_until_ready(xy)
@@ -87,8 +87,8 @@ def _fit_case(batch: int):
 
 def _train_case(batch: int):
   from configs import default  # pylint: disable=g-import-not-at-top
-  from lgd_jax import training  # pylint: disable=g-import-not-at-top
-  from lgd_jax.data import pose_set  # pylint: disable=g-import-not-at-top
+  from lgd_jax.training import trainer as training  # pylint: disable=g-import-not-at-top
+  from lgd_jax.training import pose_set  # pylint: disable=g-import-not-at-top
   config = default.get_config()
   config.data.batch_size = batch
   setup = training.make_setup(config)

@@ -26,7 +26,7 @@ def get_config() -> ml_collections.ConfigDict:
       global_rotation=1.0, pose=1.0, betas=0.1, camera=1.0, joints3d=0.0,
       keypoints2d=0.0, sum_over_steps=True))
 
-  # Training batches (lgd_jax.data.sampling.sample_batch).
+  # Training batches (lgd_jax.training.sampling.sample_batch).
   config.data = ml_collections.ConfigDict(dict(
       batch_size=512,
       formats=("coco17", "openpose25", "h36m17", "smpl24", "mpii16",

@@ -1,4 +1,4 @@
-"""Gradient-descent baseline (lgd_jax.baselines.gradient_descent): Adam on
+"""Gradient-descent baseline (lgd_jax.evaluation.baselines.gradient_descent): Adam on
 all of Θ from Θ = 0.
 
   --config=configs/gradient_descent.py          # plain: reprojection only

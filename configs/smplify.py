@@ -1,4 +1,4 @@
-"""SMPLify baseline (lgd_jax.baselines.smplify): SPIN-style camera stage,
+"""SMPLify baseline (lgd_jax.evaluation.baselines.smplify): SPIN-style camera stage,
 then SMPLify's stages with decreasing prior weights.
 
 Units: the data term is the confidence-weighted SUM over visible points of

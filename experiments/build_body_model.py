@@ -13,7 +13,7 @@ from absl import app
 from absl import logging
 from ml_collections import config_flags
 
-from lgd_jax.body import anny_derivation
+from lgd_jax.build import anny as anny_derivation
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", os.path.join(os.path.dirname(__file__), os.pardir, "configs",

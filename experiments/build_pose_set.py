@@ -16,7 +16,7 @@ from absl import logging
 from ml_collections import config_flags
 
 from lgd_jax.body import load_body_model
-from lgd_jax.data import figures, pose_set
+from lgd_jax.build import figures, pose_set
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", os.path.join(os.path.dirname(__file__), os.pardir, "configs",

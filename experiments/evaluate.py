@@ -21,8 +21,8 @@ from absl import app
 from absl import flags
 from ml_collections import config_flags
 
-from lgd_jax import evaluation
-from lgd_jax.io.files import atomic_path
+from lgd_jax.evaluation import benchmarks as evaluation
+from lgd_jax.files import atomic_path
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/evaluate.py",
                                           "Benchmarks and methods.")

@@ -18,8 +18,8 @@ from pathlib import Path
 from absl import app
 from absl import flags
 
-from lgd_jax import image_evaluation
-from lgd_jax.io.files import atomic_path
+from lgd_jax.evaluation import images as image_evaluation
+from lgd_jax.files import atomic_path
 
 _KEYPOINTS = flags.DEFINE_string("keypoints", "../shared/data/keypoints",
                                  "The shared keypoint folder.")

@@ -1,5 +1,5 @@
 r"""Fits synthetic and PoseTrack video sequences with and without warm start
-and smoothing, and writes a report (`lgd_jax.sequence_evaluation`).
+and smoothing, and writes a report (`lgd_jax.evaluation.videos`).
 
   python -m experiments.evaluate_sequences --config=configs/sequences.py \
       --output=experiments/reports/evaluate_sequences.json
@@ -14,8 +14,8 @@ from absl import app
 from absl import flags
 from ml_collections import config_flags
 
-from lgd_jax import sequence_evaluation
-from lgd_jax.io.files import atomic_path
+from lgd_jax.evaluation import videos as sequence_evaluation
+from lgd_jax.files import atomic_path
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/sequences.py",
                                           "Sequences and methods.")

@@ -9,7 +9,7 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
-from lgd_jax import training
+from lgd_jax.training import trainer as training
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/default.py",
                                           "The run's training config.")

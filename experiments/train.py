@@ -11,7 +11,7 @@ from absl import flags
 import jax
 from ml_collections import config_flags
 
-from lgd_jax import training
+from lgd_jax.training import trainer as training
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/default.py",
                                           "Training configuration.")

@@ -13,7 +13,7 @@ from absl import flags
 import numpy as np
 
 import lgd_jax
-from lgd_jax import training
+from lgd_jax.training import trainer as training
 
 _WEIGHTS = flags.DEFINE_string("weights", None,
                                "Weight file; default: the bundled one.")

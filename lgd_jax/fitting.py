@@ -19,13 +19,13 @@ import ml_collections
 import numpy as np
 
 from lgd_jax import cameras
-from lgd_jax import keypoints as kp
+from lgd_jax import formats as kp
 from lgd_jax import network as network_lib
-from lgd_jax import optimizer
+from lgd_jax import unroll as optimizer
 from lgd_jax.body import io as body_io
 from lgd_jax.body import keypoint_path
 from lgd_jax.body.model import NUM_JOINTS, BodyModel
-from lgd_jax.io.files import atomic_path
+from lgd_jax.files import atomic_path
 
 PRETRAINED = "lgd_default.npz"
 
@@ -135,7 +135,7 @@ def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
       column, else ones. A point counts as visible, with weight 1, when its
       confidence exceeds `min_confidence` (the network was trained on 0/1
       visibilities, not on score values).
-    keypoint_format: a `lgd_jax.keypoints.FORMATS` name.
+    keypoint_format: a `lgd_jax.formats.FORMATS` name.
     camera: optional `Perspective` with the image's intrinsics (its
       translation is ignored); the result's camera is then a `Perspective`
       with the translation in metres. Default: weak perspective.

@@ -244,7 +244,7 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
   Args:
     xy: (T, P, K, 2) pixels; confidence: (T, P, K), 0 where a track is
       absent (its fit then fails: `fit_ok` False, zero parameters).
-    keypoint_format: a `lgd_jax.keypoints.FORMATS` name.
+    keypoint_format: a `lgd_jax.formats.FORMATS` name.
     camera: optional `Perspective` intrinsics, leading shape broadcastable
       to (T, P).
     params: a `fitting.Pretrained`; default: the bundled weights.

@@ -8,13 +8,13 @@ import ml_collections
 import numpy as np
 import pytest
 
-from lgd_jax import baselines
-from lgd_jax import keypoints as kp
-from lgd_jax import optimizer
-from lgd_jax import priors
-from lgd_jax import training
-from lgd_jax.data import pose_set
-from lgd_jax.data import sampling
+from lgd_jax.evaluation import baselines
+from lgd_jax import formats as kp
+from lgd_jax import unroll as optimizer
+from lgd_jax.evaluation import priors
+from lgd_jax.training import trainer as training
+from lgd_jax.training import pose_set
+from lgd_jax.training import sampling
 from configs import default
 from configs import gradient_descent as gd_config
 from configs import smplify as smplify_config

@@ -12,9 +12,9 @@ import PIL.Image
 import pytest
 
 import lgd_jax
-from lgd_jax import keypoints as kp
-from lgd_jax import pipeline
-from lgd_jax.io.keypoints import write_openpose
+from lgd_jax import formats as kp
+from lgd_jax.tool import pipeline
+from lgd_jax.readers import write_openpose
 
 REPO = Path(__file__).parents[1]
 DATA = REPO.parent / "shared" / "data" / "keypoints"
@@ -25,7 +25,7 @@ needs_data = pytest.mark.skipif(
 
 def _cli(*args, cwd=REPO):
   env = dict(os.environ, PYTHONPATH=str(REPO), JAX_PLATFORMS="cpu")
-  return subprocess.run([sys.executable, "-m", "lgd_jax.cli", *args],
+  return subprocess.run([sys.executable, "-m", "lgd_jax.tool.cli", *args],
                         cwd=cwd, env=env, capture_output=True, text=True,
                         timeout=300, check=False)
 
@@ -266,7 +266,7 @@ def test_several_devices_give_the_same_fits(tmp_path, tiny_weights_file):
            "--sequence=off", "--chunk_size=6", "--noprogress"]
   env = dict(os.environ, PYTHONPATH=str(REPO), JAX_PLATFORMS="cpu",
              XLA_FLAGS="--xla_force_host_platform_device_count=4")
-  run = subprocess.run([sys.executable, "-m", "lgd_jax.cli", *flags,
+  run = subprocess.run([sys.executable, "-m", "lgd_jax.tool.cli", *flags,
                         "--output", str(tmp_path / "four")], env=env,
                        cwd=REPO, capture_output=True, text=True, timeout=300,
                        check=False)

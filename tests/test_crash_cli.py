@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lgd_jax.io.keypoints import write_openpose
+from lgd_jax.readers import write_openpose
 
 REPO = Path(__file__).parents[1]
 
@@ -25,7 +25,7 @@ def _folder(folder, frames=8, people=3):
 
 
 def _command(folder, output, weights):
-  return [sys.executable, "-m", "lgd_jax.cli", "--input", str(folder),
+  return [sys.executable, "-m", "lgd_jax.tool.cli", "--input", str(folder),
           "--output", str(output), "--weights", str(weights),
           "--sequence=off", "--chunk_size=4", "--save_meshes", "--noprogress"]
 

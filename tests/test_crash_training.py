@@ -43,7 +43,7 @@ _RUN = textwrap.dedent("""
     jax.config.update("jax_compilation_cache_dir", cache)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    from lgd_jax import training
+    from lgd_jax.training import trainer as training
     from configs import tiny
     config = tiny.get_config()
     config.train_steps = int(sys.argv[3])

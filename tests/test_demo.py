@@ -6,8 +6,8 @@ import pytest
 import trimesh
 
 import lgd_jax
-from lgd_jax import demo
-from lgd_jax.io import mesh as mesh_io
+from lgd_jax.tool import demo
+from lgd_jax.tool import meshes as mesh_io
 
 
 def test_demo_writes_png_and_obj(tmp_path):

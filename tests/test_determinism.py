@@ -40,8 +40,9 @@ import numpy as np
 import pytest
 
 import lgd_jax
+from lgd_jax.training.pose_set import load_pose_set
 from lgd_jax import cameras, fitting, losses
-from lgd_jax import keypoints as kp
+from lgd_jax import formats as kp
 from lgd_jax.body.model import make_body_model
 from lgd_jax.body.synthetic import random_smpl_arrays
 
@@ -99,7 +100,7 @@ def inputs(tmp_path_factory, tiny_weights_file):
   model, regressor = fitting.load_body(None, 10)
   rng = np.random.default_rng(0)
   people = N + 4  # 24: the extra 4 fill the 8-device batch
-  poses = lgd_jax.load_pose_set("val").poses[::300][:people]
+  poses = load_pose_set("val").poses[::300][:people]
   betas = rng.normal(size=(people, 10)).astype(np.float32)
   weak = lgd_jax.WeakPerspective(
       jnp.asarray(rng.uniform(100, 400, people), jnp.float32),

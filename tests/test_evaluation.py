@@ -1,4 +1,4 @@
-"""The evaluation harness (lgd_jax.evaluation, experiments/evaluate.py)."""
+"""The evaluation harness (lgd_jax.evaluation.benchmarks, experiments/evaluate.py)."""
 
 import json
 import subprocess
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import lgd_jax
-from lgd_jax import evaluation
+from lgd_jax.evaluation import benchmarks as evaluation
 from lgd_jax import fitting
 from configs import evaluate as evaluate_config
 

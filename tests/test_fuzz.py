@@ -24,7 +24,7 @@ act exactly as a missing point; scaling or moving a person must change
 only the camera's depth. Wrong dtypes, wrong K and camera shapes that do
 not match raise a ValueError naming the argument.
 
-`lgd-fit` (`lgd_jax.pipeline.run`). A folder of OpenPose frames, each
+`lgd-fit` (`lgd_jax.tool.pipeline.run`). A folder of OpenPose frames, each
 file valid or with one defect (truncated, not UTF-8, a NaN visible point,
 the wrong point count, a string for a number): exactly the defective files
 are reported, every person of the others gets an npz with finite
@@ -51,8 +51,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import lgd_jax
-from lgd_jax.io.keypoints import KeypointFileError, read_keypoints
-from lgd_jax.keypoints import FORMATS, from_canonical
+from lgd_jax.training.pose_set import load_pose_set
+from lgd_jax.readers import KeypointFileError, read_keypoints
+from lgd_jax.formats import FORMATS, from_canonical
 
 PROFILE = os.environ.get("LGD_FUZZ_PROFILE", "ci")
 # Cases per test and profile.
@@ -551,8 +552,8 @@ def people():
   """(8, 17, 2) COCO keypoints in pixels of held-out mocap poses."""
   model = lgd_jax.load_body_model()
   regressor = lgd_jax.make_keypoint_regressor(
-      model, lgd_jax.keypoints.canonical_regressor(model))
-  poses = lgd_jax.load_pose_set("val").poses[::900][:BATCH]  # varied
+      model, lgd_jax.formats.canonical_regressor(model))
+  poses = load_pose_set("val").poses[::900][:BATCH]  # varied
   points = lgd_jax.regress_keypoints(model, regressor, poses,
                                      jnp.zeros((BATCH, 10)))
   camera = lgd_jax.WeakPerspective(jnp.full(BATCH, 300.0),
@@ -860,7 +861,7 @@ def _write_frame(path, people, defect):
 @_settings("pipeline")
 @given(openpose_folders())
 def test_lgd_fit_pipeline(workdir, tiny_weights_file, frames):
-  from lgd_jax import pipeline  # pylint: disable=g-import-not-at-top
+  from lgd_jax.tool import pipeline  # pylint: disable=g-import-not-at-top
   _RAN["pipeline"] += 1
   folder = workdir / f"pipeline_{next(_FILE_NUMBER)}"
   folder.mkdir()

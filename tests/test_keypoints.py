@@ -6,7 +6,7 @@ import pytest
 
 import lgd_jax
 from lgd_jax import cameras
-from lgd_jax import keypoints as kp
+from lgd_jax import formats as kp
 from lgd_jax.body import io as body_io
 from lgd_jax.body import synthetic
 

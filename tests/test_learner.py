@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 
 import lgd_jax
+from lgd_jax.training.pose_set import load_pose_set
 from lgd_jax import fitting as fit_lib
-from lgd_jax import keypoints as kp
-from lgd_jax import optimizer
-from lgd_jax import training
+from lgd_jax import formats as kp
+from lgd_jax import unroll as optimizer
+from lgd_jax.training import trainer as training
 from configs import released_code
 from configs import tiny
 
@@ -29,7 +30,7 @@ def _coco_people(n, seed=0):
   model = lgd_jax.load_body_model()
   regressor = lgd_jax.make_keypoint_regressor(model,
                                               kp.canonical_regressor(model))
-  poses = lgd_jax.load_pose_set("val").poses[seed:seed + n]
+  poses = load_pose_set("val").poses[seed:seed + n]
   points = lgd_jax.regress_keypoints(model, regressor, poses,
                                      jnp.zeros((n, 10)))
   camera = lgd_jax.WeakPerspective(jnp.full(n, 300.0),
@@ -158,7 +159,7 @@ def _records(workdir):
 def test_eight_devices_match_one(tmp_path):
   script = textwrap.dedent("""
       import sys, jax, numpy as np
-      from lgd_jax import training
+      from lgd_jax.training import trainer as training
       from configs import tiny
       config = tiny.get_config()
       setup = training.make_setup(config)
@@ -188,8 +189,8 @@ def test_eight_devices_match_one(tmp_path):
 def _setup_and_batch(config):
   """The training setup of `config` and one batch of held-out poses."""
   setup = training.make_setup(config)
-  poses = jnp.asarray(lgd_jax.load_pose_set("val").poses[:64])
-  return setup, lgd_jax.data.sampling.sample_batch(
+  poses = jnp.asarray(load_pose_set("val").poses[:64])
+  return setup, lgd_jax.training.sampling.sample_batch(
       jax.random.PRNGKey(0), poses, setup.model, setup.regressor, config.data)
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from lgd_jax import metrics
+from lgd_jax.evaluation import metrics
 
 
 def _joints(seed=0, n=24):

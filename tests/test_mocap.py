@@ -10,11 +10,15 @@ from scipy.spatial.transform import Rotation
 
 import lgd_jax
 from lgd_jax.body.model import SMPL_JOINT_NAMES, SMPL_PARENTS
-from lgd_jax.data import (AmassFileError, MocapFileError, WorldPose,
-                          build_pose_set_from_amass, load_amass,
-                          load_pose_set, read_amc, read_asf, read_bvh,
-                          sample_betas)
-from lgd_jax.data import pose_set, retarget
+from lgd_jax.body.shapes import sample_betas
+from lgd_jax.build import pose_set, retarget
+from lgd_jax.build.amass import (AmassFileError, build_pose_set_from_amass,
+                                 load_amass)
+from lgd_jax.build.asf_amc import read_amc, read_asf
+from lgd_jax.build.bvh import read_bvh
+from lgd_jax.build.skeleton import MocapFileError, WorldPose
+from lgd_jax.training import pose_set as runtime_pose_set
+from lgd_jax.training.pose_set import load_pose_set
 
 MOCAP = Path(__file__).parents[1] / ".." / "shared" / "data" / "mocap"
 needs_mocap = pytest.mark.skipif(not MOCAP.is_dir(),
@@ -267,14 +271,14 @@ def test_pose_set_file():
   for credit in ("CC BY-NC 4.0", "2306.08861", "mocap.cs.cmu.edu",
                  "NSF EIA-0196217"):
     assert credit in notice
-  assert pose_set.bundled_pose_set_path().stat().st_size < 5 * 2**20
+  assert runtime_pose_set.bundled_pose_set_path().stat().st_size < 5 * 2**20
   with pytest.raises(ValueError, match="unknown pose-set split 'test'"):
     load_pose_set("test")
 
 
 def test_pose_set_is_deduplicated(model):
   data = load_pose_set("val")
-  threshold = float(np.load(pose_set.bundled_pose_set_path())[
+  threshold = float(np.load(runtime_pose_set.bundled_pose_set_path())[
       "dedup_threshold_m"])
   for clip in np.unique(data.clip_ids)[:5]:
     joints = pose_set.canonical_joints(retarget.posed_joints(

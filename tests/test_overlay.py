@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import lgd_jax
-from lgd_jax.io.render import (MESH_COLOURS, draw_mesh_overlay,
+from lgd_jax.tool.render import (MESH_COLOURS, draw_mesh_overlay,
                                project_fit_mesh, save_fit_overlay,
                                save_keypoint_overlay)
 

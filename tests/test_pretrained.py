@@ -5,16 +5,17 @@ import jax.numpy as jnp
 import numpy as np
 
 import lgd_jax
+from lgd_jax.training.pose_set import load_pose_set
 from lgd_jax import fitting
-from lgd_jax import keypoints as kp
-from lgd_jax import metrics
+from lgd_jax import formats as kp
+from lgd_jax.evaluation import metrics
 
 
 def test_bundled_weights_fit_held_out_mocap():
   weights = lgd_jax.load_pretrained()
   model, regressor = fitting.load_body(weights.config.body_model,
                                      weights.config.num_betas)
-  poses = jnp.asarray(lgd_jax.load_pose_set("val").poses[::97][:64])
+  poses = jnp.asarray(load_pose_set("val").poses[::97][:64])
   n = poses.shape[0]
   rng = np.random.default_rng(0)
   # Poses keep the mocap heading: people face every direction.

@@ -11,9 +11,9 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from lgd_jax.io.keypoints import KeypointFileError, read_keypoints
-from lgd_jax.io.render import SIDE_COLOURS, save_keypoint_overlay
-from lgd_jax.keypoints import (NUM_CANONICAL, from_canonical, get_format,
+from lgd_jax.readers import KeypointFileError, read_keypoints
+from lgd_jax.tool.render import SIDE_COLOURS, save_keypoint_overlay
+from lgd_jax.formats import (NUM_CANONICAL, from_canonical, get_format,
                                to_canonical)
 
 DATA = Path(__file__).parents[2] / "shared" / "data" / "keypoints"

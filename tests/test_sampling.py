@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 import lgd_jax
-from lgd_jax import keypoints as kp
-from lgd_jax import optimizer
-from lgd_jax.data import sampling
+from lgd_jax.training.pose_set import load_pose_set
+from lgd_jax import formats as kp
+from lgd_jax import unroll as optimizer
+from lgd_jax.training import sampling
 from configs import default
 
 
@@ -18,7 +19,7 @@ def setup():
   model = lgd_jax.load_body_model()
   regressor = lgd_jax.make_keypoint_regressor(model,
                                               kp.canonical_regressor(model))
-  poses = jnp.asarray(lgd_jax.load_pose_set("val").poses[:500])
+  poses = jnp.asarray(load_pose_set("val").poses[:500])
   return model, regressor, poses
 
 

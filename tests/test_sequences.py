@@ -8,10 +8,10 @@ from scipy.spatial.transform import Rotation
 
 from lgd_jax import cameras
 from lgd_jax import fitting
-from lgd_jax import keypoints as kp
-from lgd_jax import metrics
+from lgd_jax import formats as kp
+from lgd_jax.evaluation import metrics
 from lgd_jax import sequences
-from lgd_jax.data import videos
+from lgd_jax.evaluation import synthetic_videos
 
 FORMAT = "coco17"
 K = kp.get_format(FORMAT).num_keypoints

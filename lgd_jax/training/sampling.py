@@ -16,11 +16,11 @@ import ml_collections
 import numpy as np
 
 from lgd_jax import cameras
-from lgd_jax import keypoints as kp
+from lgd_jax import formats as kp
 from lgd_jax.body import keypoint_path
 from lgd_jax.body import lbs
 from lgd_jax.body.model import BodyModel
-from lgd_jax.data.pose_set import sample_betas
+from lgd_jax.body.shapes import sample_betas
 
 
 class Batch(NamedTuple):

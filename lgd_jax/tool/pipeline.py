@@ -36,12 +36,12 @@ from lgd_jax import cameras
 from lgd_jax import fitting
 from lgd_jax import sequences
 from lgd_jax.body import smpl_forward
-from lgd_jax.io import images as image_io
-from lgd_jax.io import mesh as mesh_io
-from lgd_jax.io import render
-from lgd_jax.io.files import atomic_path, remove_partial_files, save_npz
-from lgd_jax.io.keypoints import KeypointSet, read_keypoints
-from lgd_jax.metrics import keypoint_errors
+from lgd_jax.tool import images as image_io
+from lgd_jax.tool import meshes as mesh_io
+from lgd_jax.tool import render
+from lgd_jax.files import atomic_path, remove_partial_files, save_npz
+from lgd_jax.readers import KeypointSet, read_keypoints
+from lgd_jax.evaluation.metrics import keypoint_errors
 
 CAMERAS = ("weak", "perspective")
 SEQUENCE_MODES = ("auto", "on", "off")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lgd_jax.data.skeleton import (AXES, MocapFileError, Motion,
+from lgd_jax.build.skeleton import (AXES, MocapFileError, Motion,
                                    euler_to_matrix)
 
 _POSITION = {f"{a}position": i for i, a in enumerate(AXES)}

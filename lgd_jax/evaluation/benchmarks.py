@@ -4,7 +4,7 @@ A benchmark is a fixed set of people sampled from a pose-set split under a
 detector profile (noise, dropout, occlusion, camera model), with their
 ground truth. A method maps the benchmark's normalised canonical keypoints
 to Θ after each of its steps or recorded iterations, in the shared Θ layout
-of `lgd_jax.optimizer`; so the learned optimizer, SMPLify, plain gradient
+of `lgd_jax.unroll`; so the learned optimizer, SMPLify, plain gradient
 descent and direct lifting are all measured by the same code.
 """
 
@@ -17,19 +17,19 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from lgd_jax import baselines
+from lgd_jax.evaluation import baselines
 from lgd_jax import fitting
-from lgd_jax import keypoints as kp
-from lgd_jax import metrics
-from lgd_jax import optimizer
-from lgd_jax import priors
-from lgd_jax import timing
-from lgd_jax import training
+from lgd_jax import formats as kp
+from lgd_jax.evaluation import metrics
+from lgd_jax import unroll as optimizer
+from lgd_jax.evaluation import priors
+from lgd_jax.evaluation import timing
+from lgd_jax.training import trainer as training
 from lgd_jax.body import keypoint_path
 from lgd_jax.body import lbs
 from lgd_jax.body.model import NUM_JOINTS, BodyModel
-from lgd_jax.data import pose_set
-from lgd_jax.data import sampling
+from lgd_jax.training import pose_set
+from lgd_jax.training import sampling
 
 # The 14 LSP joints, as canonical points: SMPL's limb joints, neck, head top.
 LSP14 = tuple(
@@ -99,7 +99,7 @@ def learned_method(body: Body, weights, keypoint_format: str) -> Method:
 def baseline_method(body: Body, kind: str, config: ml_collections.ConfigDict,
                     keypoint_format: str, record_every: int,
                     pose_set_path=None) -> Method:
-  """SMPLify or gradient descent (`lgd_jax.baselines`), recording Θ every
+  """SMPLify or gradient descent (`lgd_jax.evaluation.baselines`), recording Θ every
   `record_every` iterations; the pose prior is fitted on the train split
   of `pose_set_path` (None: the bundled pose set)."""
   fit = {"smplify": baselines.smplify,
@@ -211,7 +211,7 @@ def run_method(body: Body, method: Method, benchmark: Benchmark,
   People with fewer than 6 visible keypoints are left out of the means (as
   in training), and so are fits that are not finite (counted as
   `failures`). With `time_it`, each chunk's fit is timed after compilation
-  (`lgd_jax.timing.median_seconds`): `ms_per_fit` is the time per person.
+  (`lgd_jax.evaluation.timing.median_seconds`): `ms_per_fit` is the time per person.
 
   Returns:
     A JSON-ready dict: means of every `Scores` field, `per_step` curves of
@@ -321,7 +321,7 @@ def save_step_figure(path, report: dict, profile: str) -> None:
   """PA-MPJPE after each step (learned) or iteration (baselines), one panel
   per split, like the paper's Fig. 4 (written atomically)."""
   from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
-  from lgd_jax.io.files import atomic_path  # pylint: disable=g-import-not-at-top
+  from lgd_jax.files import atomic_path  # pylint: disable=g-import-not-at-top
   rows = [r for r in report["results"] if r["profile"] == profile]
   if not rows:
     raise ValueError(f"no results for profile {profile!r} to plot")

@@ -4,7 +4,7 @@ r"""`lgd-fit`: SMPL bodies from 2D keypoint files.
   lgd-fit --input openpose_json/ --output fits/    # a video's OpenPose files
   lgd-fit --input person_keypoints.json --images photos/ --save_overlays
 
-Flags are parsed here; the work is `lgd_jax.pipeline.run`.
+Flags are parsed here; the work is `lgd_jax.tool.pipeline.run`.
 """
 
 import importlib.resources
@@ -15,9 +15,9 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from lgd_jax import pipeline
+from lgd_jax.tool import pipeline
 from lgd_jax.errors import FileProblemError
-from lgd_jax.keypoints import FORMATS
+from lgd_jax.formats import FORMATS
 
 DEMO_IMAGE = "000000000785"
 DEMO_OUTPUT = "outputs/demo"

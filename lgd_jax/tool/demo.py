@@ -1,6 +1,6 @@
 r"""Demo on the bundled defaults: load the body model, pose it, write pictures.
 
-  python -m lgd_jax.demo --output outputs/demo
+  python -m lgd_jax.tool.demo --output outputs/demo
 
 Writes `body_model.png` (front and left-side views of the rest pose and of a
 pose with the LEFT arm raised and the right knee bent, joints coloured red
@@ -15,8 +15,8 @@ from absl import flags
 import numpy as np
 
 import lgd_jax
-from lgd_jax.io import mesh as mesh_io
-from lgd_jax.io import render
+from lgd_jax.tool import meshes as mesh_io
+from lgd_jax.tool import render
 
 _OUTPUT = flags.DEFINE_string("output", "outputs/demo", "Output folder.")
 _BODY_MODEL = flags.DEFINE_string(

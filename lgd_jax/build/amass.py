@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from lgd_jax.data import pose_set, retarget
+from lgd_jax.build import pose_set, retarget
 from lgd_jax.errors import FileProblemError
 
 SMPLH_POSE_SIZE = 156
@@ -117,7 +117,7 @@ def build_pose_set_from_amass(folder, output, model, *,
     folder: an AMASS folder.
     output: the `.npz` to write.
     model: the body model used to measure joint distances.
-    dedup_threshold: metres (`lgd_jax.data.pose_set.deduplicate`).
+    dedup_threshold: metres (`lgd_jax.build.pose_set.deduplicate`).
     target_fps: frames per second kept.
     validation: ("position", modulus, remainder).
 

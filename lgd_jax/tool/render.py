@@ -17,8 +17,8 @@ import numpy as np
 
 from lgd_jax import cameras
 from lgd_jax.body.lbs import smpl_forward
-from lgd_jax.io.files import atomic_path
-from lgd_jax.keypoints import get_format
+from lgd_jax.files import atomic_path
+from lgd_jax.formats import get_format
 
 # Viewing directions in the SMPL frame (y up, the body faces +z): the image
 # x axis, and the axis pointing at the viewer.
@@ -127,7 +127,7 @@ def save_keypoint_overlay(path, image, xy, confidence, keypoint_format,
     xy: (P, K, 2) or (K, 2) pixel coordinates of P people.
     confidence: (P, K) or (K,); points with confidence <= `min_confidence`
       are not drawn, nor are edges touching them.
-    keypoint_format: a `lgd_jax.keypoints.FORMATS` name.
+    keypoint_format: a `lgd_jax.formats.FORMATS` name.
     min_confidence: the drawing threshold.
   """
   fig, ax, scale = _image_figure(image)
@@ -222,7 +222,7 @@ def save_fit_overlay(path, image, meshes, faces, xy, confidence,
     faces: (F, 3) the body model's faces.
     xy: (P, K, 2) pixel coordinates of the same P people.
     confidence: (P, K).
-    keypoint_format: a `lgd_jax.keypoints.FORMATS` name.
+    keypoint_format: a `lgd_jax.formats.FORMATS` name.
     labels: optional P short texts (e.g. the fit's error), written above
       each person's box of shown keypoints (of the mesh if none is shown).
     min_confidence: the keypoints' drawing threshold.

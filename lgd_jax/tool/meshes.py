@@ -3,7 +3,7 @@
 import numpy as np
 import trimesh
 
-from lgd_jax.io.files import atomic_path
+from lgd_jax.files import atomic_path
 
 
 def write_mesh(path, vertices, faces):

@@ -1,7 +1,7 @@
 """Evaluating video fits: tracking, warm start and smoothing.
 
 On synthetic videos projected from held-out mocap clips
-(`lgd_jax.data.videos`) every method fits the same detections; a method is
+(`lgd_jax.evaluation.synthetic_videos`) every method fits the same detections; a method is
 a warm-start setting (`sequences.fit_tracks`) and a smoothing sigma
 (`sequences.smooth_tracks`, 0: none). Measured per method: MPJPE and
 PA-MPJPE (mm, 24 SMPL joints), jitter (mean joint acceleration of the
@@ -26,10 +26,10 @@ import ml_collections
 import numpy as np
 
 from lgd_jax import fitting
-from lgd_jax import metrics
+from lgd_jax.evaluation import metrics
 from lgd_jax import sequences
-from lgd_jax.data import videos as videos_lib
-from lgd_jax.io.keypoints import read_keypoints
+from lgd_jax.evaluation import synthetic_videos as videos_lib
+from lgd_jax.readers import read_keypoints
 
 MM = 1e3
 

@@ -25,11 +25,11 @@ import tqdm
 
 from lgd_jax import cameras
 from lgd_jax import fitting
-from lgd_jax import keypoints as kp
+from lgd_jax import formats as kp
 from lgd_jax.body import lbs
-from lgd_jax.data import pose_set
-from lgd_jax.io.files import atomic_path
-from lgd_jax.io.keypoints import write_openpose
+from lgd_jax.build import pose_set
+from lgd_jax.files import atomic_path
+from lgd_jax.readers import write_openpose
 
 
 class MotionClip(NamedTuple):
@@ -174,7 +174,7 @@ def make_video(clips: Sequence[MotionClip], seed: int, *, num_frames: int,
     seed: random seed.
     num_frames: T.
     num_people: P.
-    keypoint_format: a `lgd_jax.keypoints.FORMATS` name.
+    keypoint_format: a `lgd_jax.formats.FORMATS` name.
     image_size: (width, height) pixels.
     camera: "perspective", or "weak" (each person scaled by focal length /
       depth, no foreshortening).

@@ -1,6 +1,6 @@
 """A source (mocap) skeleton with its motion, and its forward kinematics.
 
-Both mocap readers (`lgd_jax.data.bvh`, `lgd_jax.data.asf_amc`) produce a
+Both mocap readers (`lgd_jax.build.bvh`, `lgd_jax.build.asf_amc`) produce a
 `Motion`: per-frame local rotations and translations of a joint tree, in
 metres with y up. Forward kinematics reuses the body model's own
 `lgd_jax.body.lbs.forward_kinematics`, vectorised over frames.

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lgd_jax.data.skeleton import (AXES, MocapFileError, Motion,
+from lgd_jax.build.skeleton import (AXES, MocapFileError, Motion,
                                    euler_to_matrix)
 
 METRES_PER_INCH = 0.0254

@@ -37,7 +37,7 @@ import numpy as np
 
 from lgd_jax.body.lbs import matrix_to_axis_angle, smpl_forward
 from lgd_jax.body.model import BodyModel, SMPL_JOINT_NAMES, SMPL_PARENTS
-from lgd_jax.data.skeleton import WorldPose, map_frames
+from lgd_jax.build.skeleton import WorldPose, map_frames
 
 
 class Bone(NamedTuple):

@@ -26,15 +26,15 @@ import tqdm
 
 from lgd_jax import cameras
 from lgd_jax import fitting
-from lgd_jax import keypoints as kp
-from lgd_jax import metrics
+from lgd_jax import formats as kp
+from lgd_jax.evaluation import metrics
 from lgd_jax import network as network_lib
-from lgd_jax import optimizer
+from lgd_jax import unroll as optimizer
 from lgd_jax.body import keypoint_path
 from lgd_jax.body import lbs
 from lgd_jax.body.model import NUM_JOINTS
-from lgd_jax.data import pose_set
-from lgd_jax.data import sampling
+from lgd_jax.training import pose_set
+from lgd_jax.training import sampling
 
 
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from lgd_jax.errors import FileProblemError
-from lgd_jax.io.files import atomic_path
-from lgd_jax.keypoints import FORMATS, get_format
+from lgd_jax.files import atomic_path
+from lgd_jax.formats import FORMATS, get_format
 
 ERROR_MODES = ("raise", "report")
 # OpenPose's body models by their number of points.
@@ -57,7 +57,7 @@ class KeypointSet:
     xy: (N, K, 2) float32 pixel coordinates.
     confidence: (N, K) float32 in [0, 1]; 0 for points not detected or not
       labelled.
-    keypoint_format: a `lgd_jax.keypoints.FORMATS` name.
+    keypoint_format: a `lgd_jax.formats.FORMATS` name.
     frame: (N,) int32 frame of each row within its file: the file's position
       in the sorted folder for OpenPose (one file per frame), the image's
       index in `images` for COCO-style files, the image's order of first

@@ -14,7 +14,7 @@ The objective of a person is SMPLify's:
 a confidence-weighted SUM over points of the (optionally Geman–McClure)
 squared reprojection error in normalised units (so prior weights are in
 normalised units², not SMPLify's pixels²), plus the priors of
-`lgd_jax.priors`. One routine, `_optimize`, runs Adam through a schedule of
+`lgd_jax.evaluation.priors`. One routine, `_optimize`, runs Adam through a schedule of
 stages: `smplify` is SMPLify's staged schedule (camera and global
 orientation on the torso first, then everything with decreasing prior
 weights), `gradient_descent` a single stage. Adam, not SMPLify's L-BFGS /
@@ -32,11 +32,11 @@ import ml_collections
 import numpy as np
 import optax
 
-from lgd_jax import keypoints as kp
+from lgd_jax import formats as kp
 from lgd_jax import losses
 from lgd_jax import network as network_lib
-from lgd_jax import optimizer
-from lgd_jax import priors
+from lgd_jax import unroll as optimizer
+from lgd_jax.evaluation import priors
 from lgd_jax.body import keypoint_path
 from lgd_jax.body import lbs
 from lgd_jax.body.model import BodyModel

@@ -6,9 +6,9 @@ import numpy as np
 
 from lgd_jax.body.lbs import smpl_forward
 from lgd_jax.body.model import SMPL_JOINT_NAMES
-from lgd_jax.data import retarget
-from lgd_jax.io.files import atomic_path
-from lgd_jax.io.render import SIDE_COLOURS, VIEWS, draw_mesh
+from lgd_jax.build import retarget
+from lgd_jax.files import atomic_path
+from lgd_jax.tool.render import SIDE_COLOURS, VIEWS, draw_mesh
 
 
 def _table(dataset: str):
@@ -45,7 +45,7 @@ def save_retarget_figure(path, samples, model, columns: int = 4):
 
   Args:
     path: output PNG (written atomically).
-    samples: dicts from `lgd_jax.data.pose_set.build_pose_set`: `pose`
+    samples: dicts from `lgd_jax.build.pose_set.build_pose_set`: `pose`
       (72,), `world` (a one-frame source `WorldPose`), `dataset`, `clip`,
       `frame`.
     model: the body model the poses were made for.

@@ -170,7 +170,7 @@ def default_pose_prior(pose_set_path: Optional[str] = None) -> PosePrior:
 
 @functools.lru_cache(maxsize=2)
 def _default_pose_prior(pose_set_path) -> PosePrior:
-  from lgd_jax.data import pose_set  # pylint: disable=g-import-not-at-top
+  from lgd_jax.training import pose_set  # pylint: disable=g-import-not-at-top
   return fit_pose_prior(pose_set.load_pose_set("train", pose_set_path).poses)
 
 

@@ -14,12 +14,12 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from lgd_jax import timing
+from lgd_jax.evaluation import timing
 from lgd_jax.fitting import fit, fit_in_chunks, load_body, load_pretrained
-from lgd_jax.io.images import find_image, read_image
-from lgd_jax.io.keypoints import read_keypoints
-from lgd_jax.io.render import project_fit_mesh, save_fit_overlay
-from lgd_jax.metrics import keypoint_errors
+from lgd_jax.tool.images import find_image, read_image
+from lgd_jax.readers import read_keypoints
+from lgd_jax.tool.render import project_fit_mesh, save_fit_overlay
+from lgd_jax.evaluation.metrics import keypoint_errors
 
 CHUNK = 1024  # people per compiled fit call
 

@@ -1,0 +1,1 @@
+"""Evaluation: benchmarks, baselines, priors, metrics, real images, videos."""

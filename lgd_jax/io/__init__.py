@@ -1,1 +1,0 @@
-"""Reading keypoint files; writing meshes, pictures and overlays."""

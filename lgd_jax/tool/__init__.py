@@ -1,0 +1,1 @@
+"""The `lgd-fit` tool: keypoint files in, SMPL files out."""

@@ -1,0 +1,1 @@
+"""Training the update network: the pose set, batches and the train loop."""
