@@ -42,16 +42,16 @@ def pretrained_or_untrained():
     network = lgd_jax.network.from_config(config)
     params = optimizer.init_params(network, jax.random.PRNGKey(0),
                                    kp.NUM_CANONICAL)
-    return lgd_jax.fitting.Pretrained(network, params, config), "untrained"
+    return lgd_jax.Pretrained(network, params, config), "untrained"
 
 
 def coco_keypoints(setup, batch):
   """(batch, 17, 2) pixels of held-out mocap poses."""
   poses = load_pose_set("val").poses
   pose = jnp.asarray(poses[np.arange(batch) % len(poses)])
-  points = lgd_jax.regress_keypoints(setup.model, setup.regressor, pose,
-                                     jnp.zeros((batch,
-                                                setup.model.num_betas)))
+  model, regressor = setup.body
+  points = lgd_jax.regress_keypoints(model, regressor, pose,
+                                     jnp.zeros((batch, model.num_betas)))
   camera = lgd_jax.WeakPerspective(jnp.full(batch, 200.0),
                                    jnp.tile(jnp.array([320.0, 240.0]),
                                             (batch, 1)))
@@ -64,7 +64,7 @@ def main(argv):
   network, params, config = weights
   fit = jax.jit(lambda xy: lgd_jax.fit(xy, params=weights))
   x_size = 3 * kp.NUM_CANONICAL
-  theta_size = lgd_jax.network.theta_size(config.num_betas)
+  theta_size = lgd_jax.theta.size(config.num_betas)
 
   @jax.jit
   def network_only(x, theta):

@@ -11,7 +11,7 @@ from absl import app
 from ml_collections import config_flags
 
 import lgd_jax
-from lgd_jax.evaluation import synthetic_videos
+from lgd_jax.evaluation import synthetic_videos as videos
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", "configs/openpose_folder.py", "Folder size and source clips.")

@@ -11,7 +11,8 @@ from lgd_jax.body import (BODY_MODEL_ENV, BodyModel, BodyModelFileError,
                           regress_keypoints, smpl_forward)
 from lgd_jax.body.shapes import sample_betas
 from lgd_jax.cameras import Perspective, WeakPerspective, project
-from lgd_jax.fitting import FitResult, fit, load_pretrained
+from lgd_jax.fitting import FitResult, fit
+from lgd_jax.weights import Pretrained, load_pretrained
 from lgd_jax.formats import FORMATS, from_canonical, to_canonical
 from lgd_jax.losses import reprojection_loss
 from lgd_jax.readers import KeypointFileError, KeypointSet, read_keypoints

@@ -158,4 +158,9 @@ def normalization(xy: jax.Array, confidence: jax.Array) -> Normalization:
   scale = jnp.where(scale > 1e-6, scale, 1.0)
   num_visible = jnp.sum(visible, axis=-1)
   return Normalization(center, scale, num_visible,
-                       num_visible >= MIN_VISIBLE)
+                       enough_visible(visible))
+
+
+def enough_visible(visible: jax.Array) -> jax.Array:
+  """(..., K) visibilities -> (...) whether there are enough to fit."""
+  return jnp.sum(visible > 0, axis=-1) >= MIN_VISIBLE

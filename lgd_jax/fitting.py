@@ -8,26 +8,21 @@ loaded once, on first use.
 from __future__ import annotations
 
 import functools
-import json
-from pathlib import Path
 from typing import Any, NamedTuple, Optional
 
-import flax.traverse_util
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 
+from lgd_jax import batching
 from lgd_jax import cameras
 from lgd_jax import formats as kp
-from lgd_jax import network as network_lib
-from lgd_jax import unroll as optimizer
-from lgd_jax.body import io as body_io
-from lgd_jax.body import keypoint_path
+from lgd_jax import theta as theta_lib
+from lgd_jax import unroll as unroll_lib
+from lgd_jax.body.cache import body_of, load_body
+from lgd_jax.body.keypoint_path import regress_keypoints
 from lgd_jax.body.model import NUM_JOINTS, BodyModel
-from lgd_jax.files import atomic_path
-
-PRETRAINED = "lgd_default.npz"
+from lgd_jax.weights import Pretrained, load_pretrained
 
 
 class FitResult(NamedTuple):
@@ -59,66 +54,6 @@ class FitResult(NamedTuple):
   keypoints_2d: jax.Array
   loss_history: jax.Array
   fit_ok: jax.Array
-
-
-class Pretrained(NamedTuple):
-  """A trained network with what it was trained for."""
-
-  network: network_lib.LearnedOptimizer
-  params: Any
-  config: ml_collections.ConfigDict
-
-
-def save_pretrained(path, config: ml_collections.ConfigDict, params) -> None:
-  """Writes params (float16) and the training config to one .npz."""
-  flat = {"/".join(str(getattr(k, "key", k)) for k in key_path):
-          np.asarray(leaf, np.float16)
-          for key_path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]}
-  with atomic_path(path) as tmp:
-    with open(tmp, "wb") as f:
-      np.savez_compressed(f, config=np.array(config.to_json()),
-                          **{f"params/{k}": v for k, v in flat.items()})
-
-
-def load_pretrained(path=None) -> Pretrained:
-  """Loads weights written by `save_pretrained`; None: the bundled ones.
-
-  The config comes back frozen (copy it with `.as_configdict()` to change
-  it), since loads of the same unchanged file share one result.
-  """
-  path = Path(path) if path is not None else Path(
-      body_io.bundled_model_path()).with_name(PRETRAINED)
-  if not path.is_file():
-    raise FileNotFoundError(
-        f"{path}: no pretrained weights (train them with `python -m "
-        "experiments.train`, or pass params=)")
-  # Concrete arrays even when first called inside a user's jit: the result
-  # is cached and must not hold tracers.
-  with jax.ensure_compile_time_eval():
-    return _load_pretrained(path.resolve(), path.stat().st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=4)
-def _load_pretrained(path: Path, mtime_ns: int) -> Pretrained:
-  del mtime_ns  # part of the cache key: a rewritten file is read again
-  with np.load(path, allow_pickle=False) as data:
-    config = ml_collections.FrozenConfigDict(
-        json.loads(str(data["config"])))
-    flat = {tuple(k.split("/")[1:]): jnp.asarray(data[k], np.float32)
-            for k in data.files if k.startswith("params/")}
-  return Pretrained(network_lib.from_config(config),
-                    flax.traverse_util.unflatten_dict(flat), config)
-
-
-@functools.lru_cache(maxsize=4)
-def load_body(body_model_path, num_betas):
-  """(BodyModel, its canonical KeypointRegressor), loaded once per file
-  (None: the bundled model); call it under `jax.ensure_compile_time_eval`
-  inside a trace."""
-  model = body_io.load_body_model(body_model_path, num_betas=num_betas)
-  regressor = keypoint_path.make_keypoint_regressor(
-      model, kp.canonical_regressor(model))
-  return model, regressor
 
 
 def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
@@ -156,15 +91,13 @@ def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
   params = params if params is not None else load_pretrained()
   config = params.config
   if model is None:
-    with jax.ensure_compile_time_eval():  # cached: no tracers inside
-      model, regressor = load_body(config.body_model, config.num_betas)
+    body = load_body(config.body_model, config.num_betas)
   else:
     if model.num_betas != config.num_betas:
       raise ValueError(f"the network fits {config.num_betas} betas but the "
                        f"model has {model.num_betas}; load it with "
                        f"num_betas={config.num_betas}")
-    regressor = keypoint_path.make_keypoint_regressor(
-        model, kp.canonical_regressor(model))
+    body = body_of(model)
   keypoints = _real_array(keypoints, "keypoints")
   if keypoints.ndim < 2 or keypoints.shape[-1] not in (2, 3):
     raise ValueError(f"keypoints must be (..., K, 2) or (..., K, 3), got "
@@ -180,8 +113,8 @@ def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
     confidence = jnp.ones(keypoints.shape[:-1], jnp.float32)
   visible = (_real_array(confidence, "confidence") > min_confidence).astype(
       jnp.float32)
-  return _fit(params.network, params.params, model, regressor,
-              keypoints[..., :2], visible,
+  return _fit(params.network, params.params, body, keypoints[..., :2],
+              visible,
               camera, init, keypoint_format=keypoint_format,
               num_steps=config.num_steps if num_steps is None else num_steps,
               grad_scale=config.grad_scale)
@@ -252,30 +185,9 @@ def fit_in_chunks(keypoints, confidence, *, keypoint_format: str,
     return fit_sharded(keypoints, confidence, keypoint_format=keypoint_format,
                        camera=camera, params=params)
 
-  return _in_chunks(call, (np.asarray(keypoints, np.float32),
-                           np.asarray(confidence, np.float32), camera),
-                    chunk_size, on_chunk)
-
-
-def _in_chunks(call, arrays, chunk_size: int, on_chunk=None):
-  """`call(*arrays)` on (N, ...) NumPy leaves in calls of min(chunk_size, N)
-  rows: the last chunk is padded by repeating row 0 (cut off again), so
-  every call has one shape. Returns the results' leaves concatenated, NumPy.
-  """
-  n = len(jax.tree.leaves(arrays)[0])
-  if n == 0:
-    return jax.device_get(call(*arrays))
-  size = max(1, min(chunk_size, n))
-  padding = -n % size
-  arrays = jax.tree.map(lambda a: np.concatenate(
-      [a, np.repeat(a[:1], padding, 0)]), arrays)
-  chunks = []
-  for start in range(0, n + padding, size):
-    chunks.append(jax.device_get(call(*jax.tree.map(
-        lambda a, start=start: a[start:start + size], arrays))))
-    if on_chunk is not None:
-      on_chunk(min(size, n - start))
-  return jax.tree.map(lambda *parts: np.concatenate(parts)[:n], *chunks)
+  return batching.in_chunks(call, (np.asarray(keypoints, np.float32),
+                                   np.asarray(confidence, np.float32), camera),
+                            chunk_size, on_chunk)
 
 
 def fit_sharded(keypoints, confidence=None, *, keypoint_format: str,
@@ -331,9 +243,9 @@ def fit_sharded(keypoints, confidence=None, *, keypoint_format: str,
     """(N, ...) -> padded with zero rows (no points, confidence 0; zero
     intrinsics), float32, sharded over the batch axis."""
     xp = jnp if isinstance(a, jax.Array) else np  # device data stays there
-    a = xp.asarray(a, np.float32)
     return jax.device_put(
-        xp.pad(a, [(0, padding)] + [(0, 0)] * (a.ndim - 1)), batch)
+        batching.pad_rows(xp.asarray(a, np.float32), n + padding, fill=0.0),
+        batch)
 
   if camera is not None:
     _check_intrinsics(camera, (n,))
@@ -365,9 +277,8 @@ def fitted_points(pose, betas, camera, *, keypoint_format: str,
     projected by `camera`).
   """
   config = (params if params is not None else load_pretrained()).config
-  with jax.ensure_compile_time_eval():
-    model, regressor = load_body(config.body_model, config.num_betas)
-  call = functools.partial(_fitted_points, model, regressor,
+  call = functools.partial(_fitted_points,
+                           load_body(config.body_model, config.num_betas),
                            keypoint_format=keypoint_format)
   if chunk_size is None:
     return call(jnp.asarray(pose, jnp.float32),
@@ -385,18 +296,15 @@ def fitted_points(pose, betas, camera, *, keypoint_format: str,
                                      flat(camera.translation, 1))
   else:
     camera = jax.tree.map(lambda a: flat(a, 1), camera)
-  points = _in_chunks(call, (flat(pose, 1), flat(betas, 1), camera),
-                      chunk_size)
+  points = batching.in_chunks(call, (flat(pose, 1), flat(betas, 1), camera),
+                              chunk_size)
   return tuple(a.reshape(lead + a.shape[1:]) for a in points)
 
 
 @functools.partial(jax.jit, static_argnames=("keypoint_format",))
-def _fitted_points(model, regressor, pose, betas, camera, *,
-                   keypoint_format):
-  format_points = kp.get_format(keypoint_format).canonical_index
-  points = keypoint_path.regress_keypoints(
-      model, regressor.select(np.r_[np.arange(NUM_JOINTS), format_points]),
-      pose, betas)
+def _fitted_points(body, pose, betas, camera, *, keypoint_format):
+  body = body.select(_output_points(keypoint_format))
+  points = regress_keypoints(body.model, body.regressor, pose, betas)
   return (points[..., :NUM_JOINTS, :],
           cameras.project(camera, points[..., NUM_JOINTS:, :]))
 
@@ -404,28 +312,26 @@ def _fitted_points(model, regressor, pose, betas, camera, *,
 @functools.partial(jax.jit, static_argnums=0,
                    static_argnames=("keypoint_format", "num_steps",
                                     "grad_scale"))
-def _fit(network, network_params, model, regressor, xy, confidence, camera,
-         init, *, keypoint_format, num_steps, grad_scale) -> FitResult:
+def _fit(network, network_params, body, xy, confidence, camera, init, *,
+         keypoint_format, num_steps, grad_scale) -> FitResult:
   """`fit` on arrays: compiled once per network, format and shape."""
   canon_xy, canon_conf = kp.to_canonical(xy, confidence, keypoint_format)
   norm = cameras.normalization(canon_xy, canon_conf)
-  start = None if init is None else _theta_from_result(init, norm)
-  format_points = kp.get_format(keypoint_format).canonical_index
-  unrolled = optimizer.unroll(network, network_params, model, regressor,
-                              norm.apply(canon_xy), canon_conf, num_steps,
-                              init=start,
-                              init_valid=None if init is None else init.fit_ok,
-                              grad_scale=grad_scale,
-                              loss_points=format_points)
+  start = None if init is None else theta_lib.from_fit(
+      init.pose, init.betas, init.camera, norm)
+  unrolled = unroll_lib.unroll(
+      network, network_params, body, norm.apply(canon_xy), canon_conf,
+      num_steps, init=start,
+      init_valid=None if init is None else init.fit_ok,
+      grad_scale=grad_scale,
+      loss_points=kp.get_format(keypoint_format).canonical_index)
   theta = unrolled.thetas[-1]
 
   def output_camera(theta):
-    parts = optimizer.split_theta(theta, model.num_betas)
-    pixel_camera = cameras.WeakPerspective(
-        parts.camera.scale * norm.scale,
-        norm.center + parts.camera.translation * norm.scale[..., None])
+    parts = theta_lib.split(theta, body.model.num_betas)
+    pixel_camera = theta_lib.pixel_camera(parts.camera, norm)
     return parts, (pixel_camera if camera is None else
-                   _perspective(pixel_camera, camera))
+                   theta_lib.weak_to_perspective(pixel_camera, camera))
 
   # In pixels the camera can overflow (coordinates near float32's limit) or
   # be NaN (non-finite intrinsics) though Θ is finite: a failed fit too.
@@ -438,9 +344,8 @@ def _fit(network, network_params, model, regressor, xy, confidence, camera,
   out_camera = jax.tree.map(
       lambda leaf: jnp.where(jnp.isfinite(leaf), leaf, 0.0), out_camera)
   # Only the outputs' points: the SMPL joints, then the format's keypoints.
-  points, projected = optimizer.theta_keypoints(
-      theta, model,
-      regressor.select(np.r_[np.arange(NUM_JOINTS), format_points]))
+  points, projected = theta_lib.keypoints(
+      theta, body.select(_output_points(keypoint_format)))
   # Reprojected by the camera returned, so project(result.camera, points)
   # is keypoints_2d: with intrinsics, full perspective (foreshortening
   # included), not the weak perspective the fit ran in.
@@ -460,6 +365,12 @@ def _fit(network, network_params, model, regressor, xy, confidence, camera,
       fit_ok=ok)
 
 
+def _output_points(keypoint_format: str) -> np.ndarray:
+  """What `fit` reports: the SMPL joints, then the format's keypoints."""
+  return np.r_[np.arange(NUM_JOINTS),
+               kp.get_format(keypoint_format).canonical_index]
+
+
 def _camera_finite(camera) -> jax.Array:
   """(...) whether each person's camera is finite in every field."""
   if isinstance(camera, cameras.WeakPerspective):
@@ -467,32 +378,3 @@ def _camera_finite(camera) -> jax.Array:
         jnp.isfinite(camera.translation), axis=-1)
   return functools.reduce(jnp.logical_and, [
       jnp.all(jnp.isfinite(leaf), axis=-1) for leaf in jax.tree.leaves(camera)])
-
-
-def _perspective(weak: cameras.WeakPerspective,
-                 intrinsics: cameras.Perspective) -> cameras.Perspective:
-  """The perspective camera that weak perspective approximates: a body at
-  depth z images at f / z pixels per metre."""
-  focal = jnp.asarray(intrinsics.focal_length, jnp.float32)
-  centre = jnp.asarray(intrinsics.principal_point, jnp.float32)
-  depth = focal[..., 0] / jnp.maximum(weak.scale, 1e-6)
-  xy = (weak.translation - centre) / jnp.maximum(weak.scale, 1e-6)[..., None]
-  return cameras.Perspective(
-      jnp.broadcast_to(focal, xy.shape), jnp.broadcast_to(centre, xy.shape),
-      jnp.concatenate([xy, depth[..., None]], axis=-1))
-
-
-def _theta_from_result(result: FitResult, norm: cameras.Normalization):
-  """Θ in the current frame's person-centred units from a previous fit."""
-  weak = result.camera
-  if isinstance(weak, cameras.Perspective):
-    scale = weak.focal_length[..., 0] / weak.translation[..., 2]
-    weak = cameras.WeakPerspective(
-        scale, weak.translation[..., :2] * scale[..., None] +
-        weak.principal_point)
-  scale = weak.scale / norm.scale
-  translation = (weak.translation - norm.center) / norm.scale[..., None]
-  return jnp.concatenate([
-      result.pose, result.betas,
-      jnp.log(jnp.maximum(scale, 1e-6))[..., None], translation
-  ], axis=-1)

@@ -1,7 +1,10 @@
-"""Losses: the confidence-weighted 2D reprojection error.
+"""How well a body reprojects onto 2D keypoints: the confidence-weighted
+reprojection loss that fitting minimises, and the 2D error that fits
+report (`keypoint_errors`).
 
-Finite in value and gradient for every input: missing points (confidence 0),
-NaN or infinite targets, all-zero confidences and absurdly far outliers.
+The loss is finite in value and gradient for every input: missing points
+(confidence 0), NaN or infinite targets, all-zero confidences and absurdly
+far outliers.
 """
 
 from __future__ import annotations
@@ -10,6 +13,9 @@ from typing import Optional
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+from lgd_jax import cameras
 
 # Residual components beyond this are clipped (their gradient is zero): no
 # real keypoint is 1e15 units away, and squaring more could overflow float32.
@@ -45,3 +51,24 @@ def reprojection_loss(projected: jax.Array, target: jax.Array,
     # cancellation for small residuals.
     sq_dist = sigma2 * (sq_dist / (sigma2 + sq_dist))
   return jnp.sum(weight * sq_dist, axis=-1)
+
+
+def keypoint_errors(fitted, xy, confidence):
+  """Per person, the mean distance of fitted to annotated visible points.
+
+  Args:
+    fitted: (N, K, 2) fitted keypoints, pixels.
+    xy: (N, K, 2) annotated keypoints, pixels.
+    confidence: (N, K); points with confidence > 0 count.
+
+  Returns:
+    (N,) pixels (NaN without visible points), and (N,) the same in percent
+    of the person's size: the longer side of the visible points' box.
+  """
+  visible = confidence > 0
+  distance = np.where(visible, np.linalg.norm(fitted - xy, axis=-1), 0.0)
+  pixels = distance.sum(-1) / np.where(visible.any(-1), visible.sum(-1),
+                                       np.nan)
+  size = 2 * np.asarray(cameras.normalization(
+      jnp.asarray(xy, jnp.float32), jnp.asarray(confidence, jnp.float32)).scale)
+  return pixels, 100 * pixels / size

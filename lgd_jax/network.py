@@ -17,13 +17,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-NUM_POSE = 72
-NUM_CAMERA = 3  # weak perspective: log scale, tx, ty (normalised units)
+from lgd_jax import theta as theta_lib
+
 INPUTS = ("x", "grad", "theta")  # what an update may see
-
-
-def theta_size(num_betas: int) -> int:
-  return NUM_POSE + num_betas + NUM_CAMERA
 
 
 class ResidualMLP(nn.Module):
@@ -51,7 +47,7 @@ class ResidualMLP(nn.Module):
     return nn.Dense(self.out, kernel_init=nn.initializers.zeros)(h)
 
 
-class LearnedOptimizer(nn.Module):
+class UpdateNetwork(nn.Module):
   """Initial estimate and per-step update of Θ = (pose, betas, camera).
 
   Attributes:
@@ -80,9 +76,9 @@ class LearnedOptimizer(nn.Module):
                        f"{tuple(self.inputs)}")
     mlp = lambda out: ResidualMLP(self.features, out, self.num_blocks,
                                   self.dropout, self.norm)
-    size = theta_size(self.num_betas)
+    size = theta_lib.size(self.num_betas)
     if self.separate_shape:
-      self.update_pose = mlp(NUM_POSE + NUM_CAMERA)
+      self.update_pose = mlp(theta_lib.NUM_POSE + theta_lib.NUM_CAMERA)
       self.update_shape = mlp(self.num_betas)
     else:
       self.update_all = mlp(size)
@@ -93,7 +89,7 @@ class LearnedOptimizer(nn.Module):
     """Θ_0 (..., P) from the flattened keypoint features x (..., D)."""
     if self.init_network:
       return self.initial_mlp(x, train)
-    return jnp.zeros(x.shape[:-1] + (theta_size(self.num_betas),), x.dtype)
+    return jnp.zeros(x.shape[:-1] + (theta_lib.size(self.num_betas),), x.dtype)
 
   def __call__(self, x: jax.Array, grad: jax.Array, theta: jax.Array,
                train: bool = False) -> jax.Array:
@@ -103,18 +99,18 @@ class LearnedOptimizer(nn.Module):
     if self.separate_shape:
       pose_camera = self.update_pose(h, train)
       delta = jnp.concatenate([
-          pose_camera[..., :NUM_POSE],
-          self.update_shape(h, train), pose_camera[..., NUM_POSE:]
+          pose_camera[..., :theta_lib.NUM_POSE],
+          self.update_shape(h, train), pose_camera[..., theta_lib.NUM_POSE:]
       ], axis=-1)
     else:
       delta = self.update_all(h, train)
     return self.step_size * delta
 
 
-def from_config(config) -> LearnedOptimizer:
+def from_config(config) -> UpdateNetwork:
   """The network of a training config (`configs/default.py`)."""
   net = config.network
-  return LearnedOptimizer(
+  return UpdateNetwork(
       num_betas=config.num_betas, features=net.features,
       num_blocks=net.num_blocks, dropout=net.dropout, norm=net.norm,
       inputs=tuple(net.inputs), init_network=net.init_network,

@@ -25,7 +25,10 @@ import numpy as np
 
 from lgd_jax import cameras
 from lgd_jax import fitting
+from lgd_jax import theta as theta_lib
+from lgd_jax.body import rotations
 from lgd_jax.fitting import FitResult
+from lgd_jax.weights import Pretrained, load_pretrained
 
 # Association defaults (`assign_tracks`): a person continues a track when
 # their mean keypoint distance to the track's predicted points is below
@@ -223,7 +226,7 @@ def track_arrays(frame, track, xy, confidence) -> TrackArrays:
 
 def fit_tracks(xy, confidence, *, keypoint_format: str,
                camera: Optional[cameras.Perspective] = None,
-               params: Optional[fitting.Pretrained] = None,
+               params: Optional[Pretrained] = None,
                warm_start: bool = False, max_gap: int = 2, frames=None,
                track=None, chunk_size: int = 1024,
                on_frames=None) -> FitResult:
@@ -247,7 +250,7 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     keypoint_format: a `lgd_jax.formats.FORMATS` name.
     camera: optional `Perspective` intrinsics, leading shape broadcastable
       to (T, P).
-    params: a `fitting.Pretrained`; default: the bundled weights.
+    params: a `lgd_jax.weights.Pretrained`; default: the bundled weights.
     warm_start: see above.
     max_gap: frames; 1 warm-starts only from the previous frame's fit.
     frames: (T,) frame numbers for the gaps; default 0..T-1.
@@ -264,7 +267,7 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
   xy = np.asarray(xy, np.float32)
   confidence = np.asarray(confidence, np.float32)
   num_frames, num_tracks = xy.shape[:2]
-  params = params if params is not None else fitting.load_pretrained()
+  params = params if params is not None else load_pretrained()
   frames = (np.arange(num_frames) if frames is None
             else np.asarray(frames, np.int64))
   if camera is not None:
@@ -325,7 +328,7 @@ def _where_rows(ok, new, old):
 
 
 def smooth_tracks(result: FitResult, sigma: float, *, keypoint_format: str,
-                  params: Optional[fitting.Pretrained] = None, frames=None,
+                  params: Optional[Pretrained] = None, frames=None,
                   track=None, truncate: float = 3.0) -> FitResult:
   """Gaussian smoothing of each track's parameters over time.
 
@@ -364,19 +367,7 @@ def smooth_tracks(result: FitResult, sigma: float, *, keypoint_format: str,
   num_frames, num_tracks = np.shape(result.pose)[:2]
   frames = (np.arange(num_frames) if frames is None
             else np.asarray(frames, np.int64))
-  weak = isinstance(result.camera, cameras.WeakPerspective)
-  if weak:
-    camera = np.concatenate([
-        np.log(np.maximum(np.asarray(result.camera.scale), 1e-9))[..., None],
-        np.asarray(result.camera.translation)], -1)
-  else:
-    # Where the pelvis images (x/z, y/z) and log depth: the perspective
-    # counterpart of the weak camera's translation and log scale, so an
-    # outlying depth cannot drag a neighbour's depth through zero.
-    translation = np.asarray(result.camera.translation, np.float64)
-    depth = np.maximum(translation[..., 2:], 1e-6)
-    camera = np.concatenate([translation[..., :2] / depth, np.log(depth)],
-                            -1)
+  camera = theta_lib.camera_vector(result.camera)
   # Indices are at most as far apart as frame numbers: this window holds
   # every frame within truncate·sigma.
   window = min(int(math.ceil(truncate * sigma)), max(num_frames - 1, 0))
@@ -393,15 +384,7 @@ def smooth_tracks(result: FitResult, sigma: float, *, keypoint_format: str,
               for p in range(num_tracks)]
   pose, betas, camera = (np.concatenate(parts, 1)
                          for parts in zip(*smoothed))
-  if weak:
-    new_camera = cameras.WeakPerspective(np.exp(camera[..., 0]),
-                                         camera[..., 1:])
-  else:
-    depth = np.exp(camera[..., 2:])
-    new_camera = cameras.Perspective(
-        result.camera.focal_length, result.camera.principal_point,
-        np.concatenate([camera[..., :2] * depth, depth], -1).astype(
-            np.float32))
+  new_camera = theta_lib.camera_from_vector(camera, result.camera)
   joints, keypoints_2d = fitting.fitted_points(
       pose, betas, new_camera, keypoint_format=keypoint_format,
       params=params, chunk_size=_POINTS_CHUNK)
@@ -413,36 +396,13 @@ def smooth_tracks(result: FitResult, sigma: float, *, keypoint_format: str,
       keypoints_2d=keep(keypoints_2d, result.keypoints_2d))
 
 
-def axis_angle_to_quaternion(rotvec: jax.Array) -> jax.Array:
-  """(..., 3) axis-angle -> (..., 4) unit quaternion (w, x, y, z)."""
-  sq = jnp.sum(rotvec**2, -1, keepdims=True)
-  small = sq < 1e-12
-  angle = jnp.sqrt(jnp.where(small, 1.0, sq))
-  # sin(t/2)/t -> 1/2 as t -> 0.
-  factor = jnp.where(small, 0.5 - sq / 48.0, jnp.sin(angle / 2) / angle)
-  return jnp.concatenate([jnp.where(small, 1.0 - sq / 8.0,
-                                    jnp.cos(angle / 2)), factor * rotvec], -1)
-
-
-def quaternion_to_axis_angle(quat: jax.Array) -> jax.Array:
-  """(..., 4) quaternion (w, x, y, z), any norm > 0 -> (..., 3) axis-angle
-  with the angle in [0, pi]."""
-  quat = quat * jnp.where(quat[..., :1] < 0, -1.0, 1.0)
-  quat = quat / jnp.linalg.norm(quat, axis=-1, keepdims=True)
-  sin_half_sq = jnp.sum(quat[..., 1:]**2, -1, keepdims=True)
-  small = sin_half_sq < 1e-12
-  sin_half = jnp.sqrt(jnp.where(small, 1.0, sin_half_sq))
-  angle = 2 * jnp.arctan2(sin_half, quat[..., :1])
-  return quat[..., 1:] * jnp.where(small, 2.0, angle / sin_half)
-
-
 @functools.partial(jax.jit, static_argnames=("window",))
 def _smooth(pose, betas, camera, ok, frames, track, sigma, reach, *,
             window):
   """`smooth_tracks` on arrays: (T, P, ...) in, the smoothed pose, betas
   and camera vector out; compiled once per shape and window half-width."""
   num_frames = pose.shape[0]
-  quat = axis_angle_to_quaternion(pose.reshape(pose.shape[:-1] + (24, 3)))
+  quat = rotations.axis_angle_to_quaternion(pose.reshape(pose.shape[:-1] + (24, 3)))
   linear = jnp.concatenate([betas, camera], -1)
   okf = ok.astype(jnp.float32)
   pad = lambda a: jnp.pad(a, [(window, window)] + [(0, 0)] * (a.ndim - 1))
@@ -467,7 +427,7 @@ def _smooth(pose, betas, camera, ok, frames, track, sigma, reach, *,
   # Neighbours cancelling out (rotations half a turn apart within the
   # window) leave no direction: keep the frame's own rotation.
   quat_new = jnp.where(norm > 1e-6, quat_sum, quat)
-  pose_new = quaternion_to_axis_angle(quat_new).reshape(pose.shape)
+  pose_new = rotations.quaternion_to_axis_angle(quat_new).reshape(pose.shape)
   linear_new = linear_sum / jnp.maximum(weight_sum, 1e-12)[..., None]
   size = betas.shape[-1]
   return pose_new, linear_new[..., :size], linear_new[..., size:]

@@ -1,9 +1,7 @@
 """The unrolled learned optimizer (pure; used by `fit` and by training).
 
-Θ = (pose (72), betas (S), camera (3)) lives in the person-centred frame
-of `cameras.normalization`: the camera is weak perspective with scale
-exp(Θ[-3]) and translation Θ[-2:], so Θ = 0 is a T-posed mean body facing
-the camera at about the person's size. Each step computes the inner loss's
+Θ (layout in `lgd_jax.theta`) lives in the person-centred frame of
+`cameras.normalization`. Each step computes the inner loss's
 gradient with `jax.grad` through the fast keypoint path and adds the
 network's update: Θ_{n+1} = Θ_n + N_w(∇L(Θ_n), Θ_n, x). The N steps are a
 `jax.lax.scan`.
@@ -16,26 +14,10 @@ from typing import Any, NamedTuple, Optional, Sequence
 import jax
 import jax.numpy as jnp
 
-from lgd_jax import cameras
 from lgd_jax import losses
 from lgd_jax import network as network_lib
-from lgd_jax.body import keypoint_path
-from lgd_jax.body.model import BodyModel
-
-
-class Theta(NamedTuple):
-  pose: jax.Array  # (..., 72)
-  betas: jax.Array  # (..., S)
-  camera: cameras.WeakPerspective  # normalised units
-
-
-def split_theta(theta: jax.Array, num_betas: int) -> Theta:
-  pose = theta[..., :network_lib.NUM_POSE]
-  betas = theta[..., network_lib.NUM_POSE:network_lib.NUM_POSE + num_betas]
-  camera = theta[..., -network_lib.NUM_CAMERA:]
-  return Theta(pose, betas,
-               cameras.WeakPerspective(jnp.exp(camera[..., 0]),
-                                       camera[..., 1:]))
+from lgd_jax import theta as theta_lib
+from lgd_jax.body.cache import Body
 
 
 def keypoint_features(keypoints: jax.Array, confidence: jax.Array):
@@ -45,21 +27,10 @@ def keypoint_features(keypoints: jax.Array, confidence: jax.Array):
       [masked.reshape(masked.shape[:-2] + (-1,)), confidence], axis=-1)
 
 
-def theta_keypoints(theta: jax.Array, model: BodyModel,
-                    regressor: keypoint_path.KeypointRegressor):
-  """Θ (..., P) -> (3D keypoints (..., C, 3) in metres, their projection
-  (..., C, 2) by Θ's camera, in normalised units)."""
-  params = split_theta(theta, model.num_betas)
-  points = keypoint_path.regress_keypoints(model, regressor, params.pose,
-                                           params.betas)
-  return points, cameras.project(params.camera, points)
-
-
-def inner_loss(theta: jax.Array, model: BodyModel,
-               regressor: keypoint_path.KeypointRegressor,
-               keypoints: jax.Array, confidence: jax.Array) -> jax.Array:
+def inner_loss(theta: jax.Array, body: Body, keypoints: jax.Array,
+               confidence: jax.Array) -> jax.Array:
   """(...) mean squared reprojection error per visible keypoint of Θ."""
-  _, projected = theta_keypoints(theta, model, regressor)
+  _, projected = theta_lib.keypoints(theta, body)
   error = losses.reprojection_loss(projected, keypoints, confidence)
   return error / jnp.maximum(confidence.sum(-1), 1.0)
 
@@ -69,8 +40,7 @@ class Unroll(NamedTuple):
   losses: jax.Array  # (N + 1, ...): inner loss of each
 
 
-def unroll(network: network_lib.LearnedOptimizer, params: Any,
-           model: BodyModel, regressor: keypoint_path.KeypointRegressor,
+def unroll(network: network_lib.UpdateNetwork, params: Any, body: Body,
            keypoints: jax.Array, confidence: jax.Array, num_steps: int, *,
            init: Optional[jax.Array] = None,
            init_valid: Optional[jax.Array] = None, grad_scale: float = 1.0,
@@ -81,7 +51,7 @@ def unroll(network: network_lib.LearnedOptimizer, params: Any,
 
   Args:
     network: the Flax module; params: its variables.
-    model, regressor: body model and canonical keypoint regressor.
+    body: the body model with its canonical keypoint regressor.
     keypoints: (..., C, 2) normalised canonical keypoints.
     confidence: (..., C).
     num_steps: N (static).
@@ -102,7 +72,7 @@ def unroll(network: network_lib.LearnedOptimizer, params: Any,
   """
   x = keypoint_features(keypoints, confidence)
   if loss_points is not None:
-    regressor = regressor.select(loss_points)
+    body = body.select(loss_points)
     keypoints = keypoints[..., loss_points, :]
     confidence = confidence[..., loss_points]
   if rng is not None:
@@ -114,7 +84,7 @@ def unroll(network: network_lib.LearnedOptimizer, params: Any,
         jnp.asarray(init_valid)[..., None], init, initial)
 
   def summed_loss(theta):  # samples are independent: grad of the sum = each's
-    loss = inner_loss(theta, model, regressor, keypoints, confidence)
+    loss = inner_loss(theta, body, keypoints, confidence)
     return loss.sum(), loss
 
   def step(theta, step_rng):
@@ -130,12 +100,12 @@ def unroll(network: network_lib.LearnedOptimizer, params: Any,
   step_rngs = (jax.random.split(rng, num_steps) if rng is not None else
                jnp.zeros((num_steps, 2), jnp.uint32))
   final, (thetas, step_losses) = jax.lax.scan(step, init, step_rngs)
-  final_loss = inner_loss(final, model, regressor, keypoints, confidence)
+  final_loss = inner_loss(final, body, keypoints, confidence)
   return Unroll(jnp.concatenate([thetas, final[None]]),
                 jnp.concatenate([step_losses, final_loss[None]]))
 
 
-def init_params(network: network_lib.LearnedOptimizer, rng: jax.Array,
+def init_params(network: network_lib.UpdateNetwork, rng: jax.Array,
                 num_canonical: int):
   """Variables of `network` for C = num_canonical keypoints."""
   x = jnp.zeros((1, 3 * num_canonical))

@@ -13,7 +13,7 @@ import pytest  # noqa: E402
 def tiny_weights_file(tmp_path_factory):
   """An untrained tiny network saved as a weight file."""
   import lgd_jax  # pylint: disable=g-import-not-at-top
-  from lgd_jax import fitting, keypoints, optimizer  # pylint: disable=g-import-not-at-top
+  from lgd_jax import formats as keypoints, unroll as optimizer, weights  # pylint: disable=g-import-not-at-top
   from configs import tiny  # pylint: disable=g-import-not-at-top
   config = tiny.get_config()
   network = lgd_jax.network.from_config(config)
@@ -22,12 +22,12 @@ def tiny_weights_file(tmp_path_factory):
   # Non-zero output layers, so updates are not trivially zero.
   params = jax.tree.map(lambda x: x + 0.01, params)
   path = tmp_path_factory.mktemp("weights") / "tiny.npz"
-  fitting.save_pretrained(path, config, params)
+  weights.save_pretrained(path, config, params)
   return path
 
 
 @pytest.fixture(scope="module")
 def tiny_weights(tiny_weights_file):
   """The tiny network of `tiny_weights_file`, loaded."""
-  from lgd_jax import fitting  # pylint: disable=g-import-not-at-top
-  return fitting.load_pretrained(tiny_weights_file)
+  from lgd_jax import weights  # pylint: disable=g-import-not-at-top
+  return weights.load_pretrained(tiny_weights_file)

@@ -44,8 +44,7 @@ def batch(setup):
                 format_weights=(1,), keep_prob=1.0, noise=(0.0, 0.0),
                 perspective_prob=0.0)
   poses = jnp.asarray(pose_set.load_pose_set("train").poses)
-  data = sampling.sample_batch(jax.random.PRNGKey(3), poses, setup.model,
-                               setup.regressor, config)
+  data = sampling.sample_batch(jax.random.PRNGKey(3), poses, setup.body, config)
   return data._replace(confidence=data.confidence.at[0].set(0.0),
                        keypoints=data.keypoints.at[0].set(0.0))
 
@@ -63,8 +62,7 @@ def _smplify_config(**overrides):
 
 
 def _inner_loss(setup, theta, batch):
-  return optimizer.inner_loss(theta, setup.model, setup.regressor,
-                              batch.keypoints, batch.confidence)
+  return optimizer.inner_loss(theta, setup.body, batch.keypoints, batch.confidence)
 
 
 # --- Priors -------------------------------------------------------------
@@ -146,7 +144,7 @@ def test_shape_prior():
 
 
 def _run_smplify(setup, prior, config, keypoints, confidence):
-  return baselines.smplify(setup.model, setup.regressor, keypoints,
+  return baselines.smplify(setup.body, keypoints,
                            confidence, prior, config, loss_points=COCO,
                            record_every=10)
 
@@ -161,7 +159,7 @@ def smplify_history(setup, small_prior, batch):
 
 def test_smplify_fits_and_records(setup, batch, smplify_history):
   history = smplify_history
-  size = 72 + setup.model.num_betas + 3
+  size = 72 + setup.body.model.num_betas + 3
   chex.assert_shape(history.thetas, (8, NUM_PEOPLE, size))
   np.testing.assert_array_equal(history.iterations, np.arange(8) * 10)
   chex.assert_tree_all_finite(history.thetas)  # person 0 sees nothing
@@ -194,14 +192,14 @@ def test_smplify_tries_the_flipped_start(setup, small_prior, batch):
   """With try_flipped each person gets one of the two single runs."""
   config = _smplify_config(camera_stage_orientation=False, try_flipped=False)
   single = jax.jit(lambda init: baselines.smplify(
-      setup.model, setup.regressor, batch.keypoints, batch.confidence,
+      setup.body, batch.keypoints, batch.confidence,
       small_prior, config, loss_points=COCO, init=init).thetas[-1])
-  zero = jnp.zeros((NUM_PEOPLE, 72 + setup.model.num_betas + 3))
+  zero = jnp.zeros((NUM_PEOPLE, 72 + setup.body.model.num_betas + 3))
   turned = zero.at[:, 1].set(jnp.pi)
   runs = np.stack([single(zero), single(turned)])
   config.try_flipped = True
   history = jax.jit(lambda k, c: baselines.smplify(
-      setup.model, setup.regressor, k, c, small_prior, config,
+      setup.body, k, c, small_prior, config,
       loss_points=COCO, record_every=10))(batch.keypoints, batch.confidence)
   final = np.asarray(history.thetas[-1])
   distance = np.abs(final[None] - runs).max(-1)  # (2, people)
@@ -216,10 +214,10 @@ def test_gradient_descent(setup, batch):
   config.iterations = 25
   config.learning_rate = 0.03
   history = jax.jit(lambda k, c: baselines.gradient_descent(
-      setup.model, setup.regressor, k, c, None, config, loss_points=COCO,
+      setup.body, k, c, None, config, loss_points=COCO,
       record_every=10))(batch.keypoints, batch.confidence)
   chex.assert_shape(history.thetas, (4, NUM_PEOPLE,
-                                     72 + setup.model.num_betas + 3))
+                                     72 + setup.body.model.num_betas + 3))
   np.testing.assert_array_equal(history.iterations, [0, 10, 20, 25])
   chex.assert_tree_all_finite(history.thetas)
   losses = np.stack([_inner_loss(setup, t, batch)[1:]
@@ -234,6 +232,5 @@ def test_gradient_descent_needs_a_prior_to_weight_it(setup, batch):
   config = gd_config.get_config()
   config.pose_prior = 1.0
   with pytest.raises(ValueError, match="prior is None"):
-    baselines.gradient_descent(setup.model, setup.regressor,
-                               batch.keypoints, batch.confidence, None,
+    baselines.gradient_descent(setup.body, batch.keypoints, batch.confidence, None,
                                config)

@@ -11,9 +11,9 @@ from scipy.spatial.transform import Rotation
 
 import lgd_jax
 from lgd_jax.body import io as body_io
-from lgd_jax.body import lbs
 from lgd_jax.body.model import SMPL_PARENTS
 from lgd_jax.body.synthetic import random_smpl_arrays
+from lgd_jax.body import rotations
 from smpl_files import write_official_pickle
 
 TOL_M = 1e-5  # float32 agreement asked of every forward path, metres
@@ -80,7 +80,7 @@ def smpl_file(tmp_path_factory):
 @pytest.mark.parametrize("scale", [1e-7, 1e-3, 0.5, 3.0])
 def test_axis_angle_matches_scipy(scale):
   rotvec = np.random.default_rng(0).normal(size=(64, 3)) * scale
-  got = np.asarray(lbs.axis_angle_to_matrix(jnp.asarray(rotvec, jnp.float32)))
+  got = np.asarray(rotations.axis_angle_to_matrix(jnp.asarray(rotvec, jnp.float32)))
   np.testing.assert_allclose(got, Rotation.from_rotvec(rotvec).as_matrix(),
                              atol=2e-6)
 
@@ -88,7 +88,7 @@ def test_axis_angle_matches_scipy(scale):
 def test_axis_angle_gradient_at_zero_is_the_cross_product_matrix():
   # d(R v)/d(rotvec) at rotvec = 0 is -[v]_x; LGD starts every fit there.
   v = jnp.array([0.3, -1.2, 0.7])
-  jac = jax.jacobian(lambda r: lbs.axis_angle_to_matrix(r) @ v)(jnp.zeros(3))
+  jac = jax.jacobian(lambda r: rotations.axis_angle_to_matrix(r) @ v)(jnp.zeros(3))
   expected = -np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
   np.testing.assert_allclose(jac, expected, atol=1e-6)
 
@@ -393,7 +393,7 @@ def test_matrix_to_axis_angle_inverts_rodrigues(angle_scale):
   rotvec = axes * angle_scale * rng.uniform(0.5, 1.0, (200, 1)) if (
       angle_scale not in (0.0, np.pi)) else axes * angle_scale
   matrix = Rotation.from_rotvec(rotvec).as_matrix().astype(np.float32)
-  got = np.asarray(lbs.matrix_to_axis_angle(jnp.asarray(matrix)))
+  got = np.asarray(rotations.matrix_to_axis_angle(jnp.asarray(matrix)))
   # Same rotation (at pi, v and -v are both right), angle within [0, pi].
   np.testing.assert_allclose(Rotation.from_rotvec(got).as_matrix(), matrix,
                              atol=2e-5)

@@ -45,6 +45,7 @@ from lgd_jax import cameras, fitting, losses
 from lgd_jax import formats as kp
 from lgd_jax.body.model import make_body_model
 from lgd_jax.body.synthetic import random_smpl_arrays
+from lgd_jax.body.cache import load_body
 
 REPO = Path(__file__).resolve().parents[1]
 N = 20  # people; 8 devices need padding to 24
@@ -97,7 +98,7 @@ def inputs(tmp_path_factory, tiny_weights_file):
   """People, their intrinsics and the weights, as files; starts the fresh
   1-device and the 8-device processes at once, to run beside this one."""
   folder = tmp_path_factory.mktemp("determinism")
-  model, regressor = fitting.load_body(None, 10)
+  model, regressor = load_body(None, 10)
   rng = np.random.default_rng(0)
   people = N + 4  # 24: the extra 4 fill the 8-device batch
   poses = load_pose_set("val").poses[::300][:people]
@@ -262,7 +263,7 @@ def test_smpl_forward_gradient(smpl_like, pose_scale):
 
 
 def test_regress_keypoints_gradient():
-  model, regressor = fitting.load_body(None, 10)  # the fitting path
+  model, regressor = load_body(None, 10)  # the fitting path
   rng = np.random.default_rng(2)
   x = np.concatenate([rng.normal(size=72) * 0.5, rng.normal(size=10)])
   weights = rng.normal(size=(regressor.num_keypoints, 3))

@@ -12,7 +12,8 @@ import pytest
 
 import lgd_jax
 from lgd_jax.evaluation import benchmarks as evaluation
-from lgd_jax import fitting
+from lgd_jax.body.cache import load_body
+from lgd_jax.training import sampling
 from configs import evaluate as evaluate_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -20,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def body():
-  return evaluation.Body(*fitting.load_body(None, 10))
+  return load_body(None, 10)
 
 
 def _profile(name, **changes):
@@ -30,7 +31,7 @@ def _profile(name, **changes):
 
 
 def _truth(batch):
-  return lgd_jax.training.target_theta(batch)
+  return sampling.target_theta(batch)
 
 
 def test_benchmarks_are_fixed_by_their_seed(body):
@@ -108,7 +109,7 @@ def test_run_method_reports_every_step_and_time(body, tiny_weights):
   assert result["per_step"]["steps"] == list(range(steps + 1))
   assert len(result["per_step"]["pa_mpjpe"]) == steps + 1
   assert result["people"] == int(
-      lgd_jax.training.enough_visible(benchmark.batch).sum())
+      lgd_jax.cameras.enough_visible(benchmark.batch.confidence).sum())
   assert result["ms_per_fit"] > 0
   # The last curve point and the row are the same people's final Θ.
   assert result["per_step"]["pa_mpjpe"][-1] == pytest.approx(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lgd_jax.evaluation.images import fit_annotations
-from lgd_jax.evaluation.metrics import keypoint_errors
+from lgd_jax.losses import keypoint_errors
 
 DATA = Path(__file__).parents[2] / "shared" / "data" / "keypoints"
 needs_data = pytest.mark.skipif(

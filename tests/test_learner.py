@@ -15,9 +15,10 @@ import pytest
 
 import lgd_jax
 from lgd_jax.training.pose_set import load_pose_set
-from lgd_jax import fitting as fit_lib
 from lgd_jax import formats as kp
 from lgd_jax import unroll as optimizer
+from lgd_jax import weights as weights_lib
+from lgd_jax.body.cache import load_body
 from lgd_jax.training import trainer as training
 from configs import released_code
 from configs import tiny
@@ -41,8 +42,8 @@ def _coco_people(n, seed=0):
 
 def test_saved_weights_round_trip(tiny_weights, tmp_path):
   again = tmp_path / "again.npz"
-  fit_lib.save_pretrained(again, tiny_weights.config, tiny_weights.params)
-  loaded = fit_lib.load_pretrained(again)
+  weights_lib.save_pretrained(again, tiny_weights.config, tiny_weights.params)
+  loaded = weights_lib.load_pretrained(again)
   chex.assert_trees_all_equal(loaded.params, tiny_weights.params)
   assert loaded.config.to_dict() == tiny_weights.config.to_dict()
 
@@ -81,10 +82,10 @@ def test_inner_loss_on_the_format_points_only_changes_nothing(tiny_weights):
   confidence[0, :3] = 0
   canon_xy, canon_conf = kp.to_canonical(_coco_people(4) / 300.0,
                                          jnp.asarray(confidence), "coco17")
-  model, regressor = fit_lib.load_body(None, 10)
+  body = load_body(None, 10)
   runs = [
-      optimizer.unroll(tiny_weights.network, tiny_weights.params, model,
-                       regressor, canon_xy, canon_conf, 3,
+      optimizer.unroll(tiny_weights.network, tiny_weights.params, body,
+                       canon_xy, canon_conf, 3,
                        loss_points=points)
       for points in (None, kp.FORMATS["coco17"].canonical_index)
   ]
@@ -120,7 +121,7 @@ def test_perspective_camera_and_warm_start(tiny_weights):
   # The weak camera reprojects the fitted keypoints.
   points = lgd_jax.project(weak.camera, kp.from_canonical(
       lgd_jax.regress_keypoints(
-          *fit_lib.load_body(None, 10), weak.pose, weak.betas),
+          *load_body(None, 10), weak.pose, weak.betas),
       "coco17"))
   np.testing.assert_allclose(points, weak.keypoints_2d, atol=1e-2)
   # A warm start from a perspective result works like one from weak.
@@ -159,7 +160,8 @@ def _records(workdir):
 def test_eight_devices_match_one(tmp_path):
   script = textwrap.dedent("""
       import sys, jax, numpy as np
-      from lgd_jax.training import trainer as training
+      from lgd_jax.body.cache import load_body
+from lgd_jax.training import trainer as training
       from configs import tiny
       config = tiny.get_config()
       setup = training.make_setup(config)
@@ -191,7 +193,7 @@ def _setup_and_batch(config):
   setup = training.make_setup(config)
   poses = jnp.asarray(load_pose_set("val").poses[:64])
   return setup, lgd_jax.training.sampling.sample_batch(
-      jax.random.PRNGKey(0), poses, setup.model, setup.regressor, config.data)
+      jax.random.PRNGKey(0), poses, setup.body, config.data)
 
 
 def test_released_code_layout_loss_is_finite_and_uses_every_term():
@@ -217,7 +219,7 @@ def test_parameter_loss_is_zero_at_the_ground_truth():
   config.loss.joints3d = 0.3
   config.loss.keypoints2d = 0.3
   setup, batch = _setup_and_batch(config)
-  target = training.target_theta(batch)
+  target = lgd_jax.training.sampling.target_theta(batch)
   exact = jnp.stack([target] * 3)  # Θ_0..Θ_2 all at the ground truth
   loss, _ = training.parameter_loss(setup, config, exact, batch)
   assert float(loss) == pytest.approx(0.0, abs=1e-6)
@@ -232,7 +234,7 @@ def test_first_fit_inside_jit_in_a_fresh_process(tiny_weights, tmp_path):
   # The bundled body model is loaded and cached on first use; that first use
   # may be inside the user's jit, and must not cache tracers.
   weights = tmp_path / "w.npz"
-  fit_lib.save_pretrained(weights, tiny_weights.config, tiny_weights.params)
+  weights_lib.save_pretrained(weights, tiny_weights.config, tiny_weights.params)
   script = textwrap.dedent(f"""
       import jax, jax.numpy as jnp, lgd_jax
       params = lgd_jax.load_pretrained({str(weights)!r})

@@ -6,14 +6,14 @@ import numpy as np
 
 import lgd_jax
 from lgd_jax.training.pose_set import load_pose_set
-from lgd_jax import fitting
 from lgd_jax import formats as kp
 from lgd_jax.evaluation import metrics
+from lgd_jax.body.cache import load_body
 
 
 def test_bundled_weights_fit_held_out_mocap():
   weights = lgd_jax.load_pretrained()
-  model, regressor = fitting.load_body(weights.config.body_model,
+  model, regressor = load_body(weights.config.body_model,
                                      weights.config.num_betas)
   poses = jnp.asarray(load_pose_set("val").poses[::97][:64])
   n = poses.shape[0]

@@ -10,17 +10,15 @@ import lgd_jax
 from lgd_jax.training.pose_set import load_pose_set
 from lgd_jax import formats as kp
 from lgd_jax import unroll as optimizer
+from lgd_jax.body.cache import body_of
 from lgd_jax.training import sampling
 from configs import default
 
 
 @pytest.fixture(scope="module")
 def setup():
-  model = lgd_jax.load_body_model()
-  regressor = lgd_jax.make_keypoint_regressor(model,
-                                              kp.canonical_regressor(model))
   poses = jnp.asarray(load_pose_set("val").poses[:500])
-  return model, regressor, poses
+  return body_of(lgd_jax.load_body_model()), poses
 
 
 def _config(**changes):
@@ -31,9 +29,8 @@ def _config(**changes):
 
 
 def test_batch_shapes_and_determinism_under_jit(setup):
-  model, regressor, poses = setup
-  sample = jax.jit(lambda key: sampling.sample_batch(key, poses, model,
-                                                     regressor, _config()))
+  body, poses = setup
+  sample = jax.jit(lambda key: sampling.sample_batch(key, poses, body, _config()))
   batch = sample(jax.random.PRNGKey(0))
   chex.assert_shape(batch.keypoints, (256, kp.NUM_CANONICAL, 2))
   chex.assert_shape(batch.confidence, (256, kp.NUM_CANONICAL))
@@ -53,11 +50,10 @@ def test_batch_shapes_and_determinism_under_jit(setup):
 
 
 def test_dropout_follows_the_format_masks(setup):
-  model, regressor, poses = setup
+  body, poses = setup
   config = _config(formats=("coco17",), format_weights=(1,), keep_prob=0.8,
                    batch_size=2048)
-  batch = sampling.sample_batch(jax.random.PRNGKey(2), poses, model,
-                                regressor, config)
+  batch = sampling.sample_batch(jax.random.PRNGKey(2), poses, body, config)
   visible = np.asarray(batch.confidence) > 0
   coco = kp.get_format("coco17").canonical_index
   outside = np.setdiff1d(np.arange(kp.NUM_CANONICAL), coco)
@@ -66,13 +62,13 @@ def test_dropout_follows_the_format_masks(setup):
 
 
 def test_occlusion_hides_one_whole_limb(setup):
-  model, regressor, poses = setup
+  body, poses = setup
   key = jax.random.PRNGKey(3)
   config = _config(formats=("openpose25",), format_weights=(1,),
                    keep_prob=1.0)
-  full = sampling.sample_batch(key, poses, model, regressor, config)
+  full = sampling.sample_batch(key, poses, body, config)
   config.occlude_prob = 0.5
-  occluded = sampling.sample_batch(key, poses, model, regressor, config)
+  occluded = sampling.sample_batch(key, poses, body, config)
   # Only the occlusion differs: the same people and views.
   # (The camera is fitted to the visible points, so it may differ.)
   chex.assert_trees_all_equal((occluded.pose, occluded.betas),
@@ -80,7 +76,7 @@ def test_occlusion_hides_one_whole_limb(setup):
   # Configs saved before the field existed sample what occlude_prob = 0 does.
   del config.occlude_prob
   chex.assert_trees_all_equal(
-      sampling.sample_batch(key, poses, model, regressor, config), full)
+      sampling.sample_batch(key, poses, body, config), full)
   hidden = (np.asarray(full.confidence) > 0) & ~(
       np.asarray(occluded.confidence) > 0)
   openpose = set(kp.get_format("openpose25").canonical_index)
@@ -94,13 +90,12 @@ def test_occlusion_hides_one_whole_limb(setup):
 
 @pytest.mark.parametrize("perspective_prob", [0.0, 1.0])
 def test_ground_truth_explains_the_clean_keypoints(setup, perspective_prob):
-  model, regressor, poses = setup
+  body, poses = setup
   config = _config(noise=(0.0, 0.0), perspective_prob=perspective_prob,
                    keep_prob=1.0)
-  batch = sampling.sample_batch(jax.random.PRNGKey(3), poses, model,
-                                regressor, config)
+  batch = sampling.sample_batch(jax.random.PRNGKey(3), poses, body, config)
   theta = jnp.concatenate([batch.pose, batch.betas, batch.camera], -1)
-  loss = optimizer.inner_loss(theta, model, regressor, batch.keypoints,
+  loss = optimizer.inner_loss(theta, body, batch.keypoints,
                               batch.confidence)
   # Weak perspective reproduces itself. Perspective views (2-12 m, up to
   # 17 degrees off-axis) differ from their best weak-perspective fit: body
@@ -109,19 +104,19 @@ def test_ground_truth_explains_the_clean_keypoints(setup, perspective_prob):
     assert float(jnp.max(loss)) < 1e-8
   else:
     assert float(jnp.median(loss)) < 1e-2 and float(jnp.max(loss)) < 5e-2
-  start = optimizer.inner_loss(jnp.zeros_like(theta), model, regressor,
+  start = optimizer.inner_loss(jnp.zeros_like(theta), body,
                                batch.keypoints, batch.confidence)
   assert float(jnp.median(start)) > 20 * float(jnp.median(loss)) + 1e-3
 
 
 def test_noise_is_a_fraction_of_the_person_height(setup):
-  model, regressor, poses = setup
+  body, poses = setup
   key = jax.random.PRNGKey(4)
   base = dict(formats=("smpl24",), format_weights=(1,), keep_prob=1.0,
               perspective_prob=0.0)
-  clean = sampling.sample_batch(key, poses, model, regressor,
+  clean = sampling.sample_batch(key, poses, body,
                                 _config(noise=(0.0, 0.0), **base))
-  noisy = sampling.sample_batch(key, poses, model, regressor,
+  noisy = sampling.sample_batch(key, poses, body,
                                 _config(noise=(0.05, 0.05), **base))
   # In box units (height ~ 2), a 5% noise moves points by ~0.1 on average.
   shift = np.linalg.norm(np.asarray(noisy.keypoints - clean.keypoints),

@@ -18,7 +18,7 @@ import numpy as np
 from lgd_jax.build import asf_amc, bvh, retarget
 from lgd_jax.build.skeleton import WorldPose
 from lgd_jax.files import atomic_path
-from lgd_jax.training.pose_set import NOTICE, SPLITS
+from lgd_jax.training.pose_set import NOTICE
 
 
 @dataclasses.dataclass

@@ -35,7 +35,8 @@ from typing import NamedTuple, Optional
 import jax.numpy as jnp
 import numpy as np
 
-from lgd_jax.body.lbs import matrix_to_axis_angle, smpl_forward
+from lgd_jax.body.lbs import smpl_forward
+from lgd_jax.body.rotations import matrix_to_axis_angle
 from lgd_jax.body.model import BodyModel, SMPL_JOINT_NAMES, SMPL_PARENTS
 from lgd_jax.build.skeleton import WorldPose, map_frames
 

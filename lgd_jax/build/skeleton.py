@@ -16,6 +16,7 @@ import numpy as np
 
 from lgd_jax.body import lbs
 from lgd_jax.errors import FileProblemError
+from lgd_jax.body import rotations
 
 AXES = "xyz"
 CHUNK = 4096  # frames per jitted call: one compilation serves every clip
@@ -157,7 +158,7 @@ def euler_to_matrix(angles, axes) -> np.ndarray:
     return out
   rotvecs = np.zeros(angles.shape + (3,))
   np.put_along_axis(rotvecs, axes[..., None], angles[..., None], axis=-1)
-  mats = map_frames(lbs.axis_angle_to_matrix, rotvecs.reshape(-1, 3))[0]
+  mats = map_frames(rotations.axis_angle_to_matrix, rotvecs.reshape(-1, 3))[0]
   mats = mats.reshape(angles.shape + (3, 3))
   for k in range(angles.shape[-1]):
     out = out @ mats[..., k, :, :]

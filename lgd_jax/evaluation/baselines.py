@@ -34,12 +34,10 @@ import optax
 
 from lgd_jax import formats as kp
 from lgd_jax import losses
-from lgd_jax import network as network_lib
-from lgd_jax import unroll as optimizer
+from lgd_jax import theta as theta_lib
+from lgd_jax.body import rotations
+from lgd_jax.body.cache import Body
 from lgd_jax.evaluation import priors
-from lgd_jax.body import keypoint_path
-from lgd_jax.body import lbs
-from lgd_jax.body.model import BodyModel
 
 # The points SMPLify's camera stage fits: shoulders and hips, as detectors
 # annotate them (COCO-style surface points) or as joint centres (SMPL's);
@@ -123,8 +121,7 @@ def _schedule(stages: Sequence[Mapping], record_every: Optional[int]):
 class _Problem(NamedTuple):
   """What the objective needs besides Θ and the hyperparameters."""
 
-  model: BodyModel
-  regressor: keypoint_path.KeypointRegressor  # of the loss points only
+  body: Body  # regressing the loss points only
   keypoints: jax.Array  # (..., K, 2)
   confidence: jax.Array  # (..., K)
   torso: jax.Array  # (K,) 1 on the torso points
@@ -136,9 +133,8 @@ class _Problem(NamedTuple):
 def _objective(problem: _Problem, theta: jax.Array,
                h: _Hyper) -> jax.Array:
   """(..., P) -> (...) each person's objective under hyperparameters h."""
-  params = optimizer.split_theta(theta, problem.model.num_betas)
-  _, projected = optimizer.theta_keypoints(theta, problem.model,
-                                           problem.regressor)
+  params = theta_lib.split(theta, problem.body.model.num_betas)
+  _, projected = theta_lib.keypoints(theta, problem.body)
   weight = jnp.where(h.torso_only, problem.confidence * problem.torso,
                      problem.confidence)
   loss = losses.reprojection_loss(projected, problem.keypoints, weight,
@@ -153,8 +149,7 @@ def _objective(problem: _Problem, theta: jax.Array,
   return loss
 
 
-def _optimize(model: BodyModel, regressor: keypoint_path.KeypointRegressor,
-              keypoints: jax.Array, confidence: jax.Array,
+def _optimize(body: Body, keypoints: jax.Array, confidence: jax.Array,
               prior: Optional[priors.PosePrior], stages: Sequence[Mapping],
               robust_sigma: Optional[float], loss_points, record_every,
               init: Optional[jax.Array],
@@ -175,16 +170,16 @@ def _optimize(model: BodyModel, regressor: keypoint_path.KeypointRegressor,
   if use["pose_prior"] and prior is None:
     raise ValueError("a stage weights the pose prior but prior is None")
   problem = _Problem(
-      model, regressor.select(loss_points), keypoints[..., loss_points, :],
+      body.select(loss_points), keypoints[..., loss_points, :],
       confidence[..., loss_points],
       jnp.asarray([kp.CANONICAL_NAMES[i] in TORSO_NAMES
                    for i in loss_points], confidence.dtype),
       prior, robust_sigma, use)
-  size = network_lib.theta_size(model.num_betas)
+  size = theta_lib.size(body.model.num_betas)
   # The camera stage moves the camera (and the global orientation) only.
   camera_mask = np.zeros(size, np.float32)
   camera_mask[:3] = float(camera_stage_orientation)
-  camera_mask[-network_lib.NUM_CAMERA:] = 1
+  camera_mask[-theta_lib.NUM_CAMERA:] = 1
   camera_mask = jnp.asarray(camera_mask)
   hyper, iterations = _schedule(stages, record_every)
 
@@ -219,12 +214,11 @@ def _optimize(model: BodyModel, regressor: keypoint_path.KeypointRegressor,
 def _flip_orientation(theta: jax.Array) -> jax.Array:
   """Θ turned half a turn about the vertical axis (facing away)."""
   half_turn = jnp.diag(jnp.array([-1.0, 1.0, -1.0], theta.dtype))
-  rotation = half_turn @ lbs.axis_angle_to_matrix(theta[..., :3])
-  return theta.at[..., :3].set(lbs.matrix_to_axis_angle(rotation))
+  rotation = half_turn @ rotations.axis_angle_to_matrix(theta[..., :3])
+  return theta.at[..., :3].set(rotations.matrix_to_axis_angle(rotation))
 
 
-def smplify(model: BodyModel, regressor: keypoint_path.KeypointRegressor,
-            keypoints: jax.Array, confidence: jax.Array,
+def smplify(body: Body, keypoints: jax.Array, confidence: jax.Array,
             prior: Optional[priors.PosePrior],
             config: ml_collections.ConfigDict, *,
             loss_points: Optional[Sequence[int]] = None,
@@ -242,7 +236,7 @@ def smplify(model: BodyModel, regressor: keypoint_path.KeypointRegressor,
   objective (twice the cost).
 
   Args:
-    model, regressor: body model and canonical keypoint regressor.
+    body: the body model with its canonical keypoint regressor.
     keypoints: (..., C, 2) normalised canonical keypoints.
     confidence: (..., C); 0 where missing.
     prior: the pose prior (`priors.default_pose_prior()`); may be None when
@@ -252,7 +246,7 @@ def smplify(model: BodyModel, regressor: keypoint_path.KeypointRegressor,
       `try_flipped` and `stages`, a sequence of mappings with
       `STAGE_FIELDS`.
     loss_points: static canonical indices that can be visible (a format's);
-      the others are skipped (as in `optimizer.unroll`). Default: all.
+      the others are skipped (as in `lgd_jax.unroll.unroll`). Default: all.
     record_every: static; record Θ every this many iterations (and at the
       last). Default: only the start and the end.
     init: (..., P) Θ to start from; default 0.
@@ -261,7 +255,7 @@ def smplify(model: BodyModel, regressor: keypoint_path.KeypointRegressor,
     `History`; people without visible points get a finite Θ (the priors').
   """
   run = functools.partial(
-      _optimize, model, regressor, prior=prior, stages=tuple(config.stages),
+      _optimize, body, prior=prior, stages=tuple(config.stages),
       robust_sigma=config.robust_sigma, loss_points=loss_points,
       record_every=record_every,
       camera_stage_orientation=config.camera_stage_orientation)
@@ -269,7 +263,7 @@ def smplify(model: BodyModel, regressor: keypoint_path.KeypointRegressor,
     return run(keypoints, confidence, init=init)[0]
   if init is None:
     init = jnp.zeros(keypoints.shape[:-2] +
-                     (network_lib.theta_size(model.num_betas),),
+                     (theta_lib.size(body.model.num_betas),),
                      keypoints.dtype)
   both = lambda x: jnp.broadcast_to(x, (2,) + x.shape)
   history, objective = run(both(keypoints), both(confidence),
@@ -279,9 +273,7 @@ def smplify(model: BodyModel, regressor: keypoint_path.KeypointRegressor,
                            history.thetas[:, 0]), history.iterations)
 
 
-def gradient_descent(model: BodyModel,
-                     regressor: keypoint_path.KeypointRegressor,
-                     keypoints: jax.Array, confidence: jax.Array,
+def gradient_descent(body: Body, keypoints: jax.Array, confidence: jax.Array,
                      prior: Optional[priors.PosePrior],
                      config: ml_collections.ConfigDict, *,
                      loss_points: Optional[Sequence[int]] = None,
@@ -298,5 +290,5 @@ def gradient_descent(model: BodyModel,
   stage = {field: config[field] for field in STAGE_FIELDS
            if field != "torso_only"}
   stage["torso_only"] = False
-  return _optimize(model, regressor, keypoints, confidence, prior, (stage,),
+  return _optimize(body, keypoints, confidence, prior, (stage,),
                    config.robust_sigma, loss_points, record_every, init)[0]

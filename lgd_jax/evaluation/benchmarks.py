@@ -4,7 +4,7 @@ A benchmark is a fixed set of people sampled from a pose-set split under a
 detector profile (noise, dropout, occlusion, camera model), with their
 ground truth. A method maps the benchmark's normalised canonical keypoints
 to Θ after each of its steps or recorded iterations, in the shared Θ layout
-of `lgd_jax.unroll`; so the learned optimizer, SMPLify, plain gradient
+of `lgd_jax.theta`; so the learned optimizer, SMPLify, plain gradient
 descent and direct lifting are all measured by the same code.
 """
 
@@ -17,19 +17,21 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from lgd_jax.evaluation import baselines
-from lgd_jax import fitting
+from lgd_jax import cameras
 from lgd_jax import formats as kp
+from lgd_jax import theta as theta_lib
+from lgd_jax import unroll as unroll_lib
+from lgd_jax import weights as weights_lib
+from lgd_jax.body import lbs
+from lgd_jax.body.cache import Body, load_body
+from lgd_jax.body.model import NUM_JOINTS
+from lgd_jax.evaluation import baselines
 from lgd_jax.evaluation import metrics
-from lgd_jax import unroll as optimizer
 from lgd_jax.evaluation import priors
 from lgd_jax.evaluation import timing
-from lgd_jax.training import trainer as training
-from lgd_jax.body import keypoint_path
-from lgd_jax.body import lbs
-from lgd_jax.body.model import NUM_JOINTS, BodyModel
 from lgd_jax.training import pose_set
 from lgd_jax.training import sampling
+from lgd_jax.training.sampling import target_theta
 
 # The 14 LSP joints, as canonical points: SMPL's limb joints, neck, head top.
 LSP14 = tuple(
@@ -38,13 +40,6 @@ LSP14 = tuple(
         "left_ankle", "right_wrist", "right_elbow", "right_shoulder",
         "left_shoulder", "left_elbow", "left_wrist", "neck", "head_top"))
 _LSP_HIPS = (2, 3)  # the root of LSP14: the midpoint of its hips
-
-
-class Body(NamedTuple):
-  """The body model every method fits, and its canonical regressor."""
-
-  model: BodyModel
-  regressor: keypoint_path.KeypointRegressor
 
 
 class Benchmark(NamedTuple):
@@ -58,7 +53,7 @@ class Benchmark(NamedTuple):
 Method = Callable[[jax.Array, jax.Array], tuple[jax.Array, jax.Array]]
 
 # Compiled once per profile and pose-set size.
-_sample_batch = jax.jit(sampling.sample_batch, static_argnums=4)
+_sample_batch = jax.jit(sampling.sample_batch, static_argnums=3)
 
 
 def make_benchmark(body: Body, split: str, data: ml_collections.ConfigDict,
@@ -75,21 +70,21 @@ def make_benchmark(body: Body, split: str, data: ml_collections.ConfigDict,
                      f"{tuple(data.formats)}")
   poses = jnp.asarray(pose_set.load_pose_set(split, pose_set_path).poses)
   return Benchmark(data.formats[0], _sample_batch(
-      jax.random.PRNGKey(seed), poses, body.model, body.regressor,
+      jax.random.PRNGKey(seed), poses, body,
       ml_collections.FrozenConfigDict(data)))
 
 
 def learned_method(body: Body, weights, keypoint_format: str) -> Method:
   """The learned optimizer (or, with num_steps = 0 and an initial network,
-  direct lifting) of a `fitting.Pretrained`."""
+  direct lifting) of a `lgd_jax.weights.Pretrained`."""
   config = weights.config
   points = kp.get_format(keypoint_format).canonical_index
 
   @jax.jit
   def run(keypoints, confidence):
-    thetas = optimizer.unroll(
-        weights.network, weights.params, body.model, body.regressor,
-        keypoints, confidence, config.num_steps,
+    thetas = unroll_lib.unroll(
+        weights.network, weights.params, body, keypoints, confidence,
+        config.num_steps,
         grad_scale=config.grad_scale, loss_points=points).thetas
     return thetas, jnp.arange(config.num_steps + 1)
 
@@ -112,9 +107,8 @@ def baseline_method(body: Body, kind: str, config: ml_collections.ConfigDict,
 
   @jax.jit
   def run(keypoints, confidence):
-    return tuple(fit(body.model, body.regressor, keypoints, confidence,
-                     prior, config, loss_points=points,
-                     record_every=record_every))
+    return tuple(fit(body, keypoints, confidence, prior, config,
+                     loss_points=points, record_every=record_every))
 
   return run
 
@@ -124,7 +118,7 @@ def method_factory(settings: ml_collections.ConfigDict, pose_set_path=None):
   method entry: kind "learned" (weights: a file, "" for the bundled one),
   "smplify" or "gradient_descent" (config, record_every)."""
   if settings.kind == "learned":
-    weights = fitting.load_pretrained(settings.weights or None)
+    weights = weights_lib.load_pretrained(settings.weights or None)
     return lambda body, fmt: learned_method(body, weights, fmt)
   if settings.kind in ("smplify", "gradient_descent"):
     return lambda body, fmt: baseline_method(
@@ -157,15 +151,13 @@ def score(body: Body, theta: jax.Array,
   aligning the pelvis; the 2D error is the mean distance to the visible
   input keypoints as a percentage of their box's longer side.
   """
-  target = training.target_theta(batch)
-  pred_points, pred_2d = optimizer.theta_keypoints(theta, body.model,
-                                                   body.regressor)
-  true_points, _ = optimizer.theta_keypoints(target, body.model,
-                                             body.regressor)
+  target = target_theta(batch)
+  pred_points, pred_2d = theta_lib.keypoints(theta, body)
+  true_points, _ = theta_lib.keypoints(target, body)
   joints = lambda p: p[..., :NUM_JOINTS, :]
   lsp = lambda p: p[..., LSP14, :]
   lsp_root = lambda p: lsp(p)[..., _LSP_HIPS, :].mean(-2)
-  parts = optimizer.split_theta(theta, body.model.num_betas)
+  parts = theta_lib.split(theta, body.model.num_betas)
   pred_mesh = lbs.smpl_forward(body.model, parts.pose, parts.betas)
   true_mesh = lbs.smpl_forward(body.model, batch.pose, batch.betas)
   pve = jnp.linalg.norm(
@@ -194,9 +186,8 @@ def score(body: Body, theta: jax.Array,
 def per_step_errors(body: Body, thetas: jax.Array,
                     batch: sampling.Batch):
   """(T, B, P) -> MPJPE and PA-MPJPE (T, B) in mm of the 24 joints."""
-  target = training.target_theta(batch)
-  pred = training.smpl_joints(body, thetas)
-  true = training.smpl_joints(body, target)
+  pred = theta_lib.smpl_joints(thetas, body)
+  true = theta_lib.smpl_joints(target_theta(batch), body)
   return 1e3 * metrics.mpjpe(pred, true), 1e3 * metrics.pa_mpjpe(pred, true)
 
 
@@ -229,7 +220,7 @@ def run_method(body: Body, method: Method, benchmark: Benchmark,
                                        part.confidence, min_seconds=1.0,
                                        min_calls=3)
     finite = np.all(np.isfinite(np.asarray(thetas)), axis=(0, -1))
-    enough = np.asarray(training.enough_visible(part))
+    enough = np.asarray(cameras.enough_visible(part.confidence))
     failures += int(np.sum(enough & ~finite))
     valid = enough & finite
     thetas = jnp.where(jnp.asarray(finite)[:, None], thetas, 0.0)
@@ -276,7 +267,7 @@ def evaluate(config: ml_collections.ConfigDict, methods: dict,
   Returns:
     A JSON-ready report: one row per (method, split, profile).
   """
-  body = Body(*fitting.load_body(config.body_model, config.num_betas))
+  body = load_body(config.body_model, config.num_betas)
   benchmarks = []
   for split in config.splits:
     for profile in config.profiles:

@@ -15,11 +15,13 @@ import jax
 import numpy as np
 
 from lgd_jax.evaluation import timing
-from lgd_jax.fitting import fit, fit_in_chunks, load_body, load_pretrained
+from lgd_jax.body.cache import load_body
+from lgd_jax.fitting import fit, fit_in_chunks
+from lgd_jax.weights import load_pretrained
 from lgd_jax.tool.images import find_image, read_image
 from lgd_jax.readers import read_keypoints
 from lgd_jax.tool.render import project_fit_mesh, save_fit_overlay
-from lgd_jax.evaluation.metrics import keypoint_errors
+from lgd_jax.losses import keypoint_errors
 
 CHUNK = 1024  # people per compiled fit call
 
@@ -35,7 +37,7 @@ def fit_annotations(path, weights=None, image_folder=None,
 
   Args:
     path: a keypoint file `lgd_jax.read_keypoints` reads (format detected).
-    weights: a file written by `lgd_jax.fitting.save_pretrained`; default:
+    weights: a file written by `lgd_jax.weights.save_pretrained`; default:
       the bundled weights.
     image_folder: where the file's images are: an image named `a/b/c.jpg`
       is looked up as `a/b/c.jpg`, then `b/c.jpg`, then `c.jpg` in it;
@@ -113,7 +115,7 @@ def _save_overlays(keypoints, rows, result, percent, config, image_folder,
       (image for image in found if image[1] is not None), max_overlays))
   if not images:
     return []
-  model, _ = load_body(config.body_model, config.num_betas)  # fit's model
+  model = load_body(config.body_model, config.num_betas).model  # fit's
   # One projection for everyone drawn: one compilation of the body model.
   drawn = np.concatenate([positions for _, _, positions in images])
   mesh_pixels, mesh_points = project_fit_mesh(

@@ -1,11 +1,11 @@
-"""Error metrics (METHOD.md §5), in the units of the inputs: 3D joint
-errors, and 2D keypoint errors of fits to real images."""
+"""Error metrics of 3D joints in the units of the inputs: MPJPE,
+PA-MPJPE and jitter (the 2D keypoint error of a fit, which `lgd-fit`
+reports too, is `lgd_jax.losses.keypoint_errors`)."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lgd_jax import cameras
 
 
 def mpjpe(pred: jax.Array, target: jax.Array, root: int = 0) -> jax.Array:
@@ -36,27 +36,6 @@ def pa_mpjpe(pred: jax.Array, target: jax.Array) -> jax.Array:
   """(..., J, 3) -> (...) mean joint error after Procrustes alignment."""
   aligned = procrustes_align(pred, target)
   return jnp.mean(jnp.linalg.norm(aligned - target, axis=-1), axis=-1)
-
-
-def keypoint_errors(fitted, xy, confidence):
-  """Per person, the mean distance of fitted to annotated visible points.
-
-  Args:
-    fitted: (N, K, 2) fitted keypoints, pixels.
-    xy: (N, K, 2) annotated keypoints, pixels.
-    confidence: (N, K); points with confidence > 0 count.
-
-  Returns:
-    (N,) pixels (NaN without visible points), and (N,) the same in percent
-    of the person's size: the longer side of the visible points' box.
-  """
-  visible = confidence > 0
-  distance = np.where(visible, np.linalg.norm(fitted - xy, axis=-1), 0.0)
-  pixels = distance.sum(-1) / np.where(visible.any(-1), visible.sum(-1),
-                                       np.nan)
-  box = 2 * np.asarray(cameras.normalization(
-      jnp.asarray(xy, jnp.float32), jnp.asarray(confidence, jnp.float32)).scale)
-  return pixels, 100 * pixels / box
 
 
 def _accelerations(joints, valid):

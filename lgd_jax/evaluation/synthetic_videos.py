@@ -26,10 +26,11 @@ import tqdm
 from lgd_jax import cameras
 from lgd_jax import fitting
 from lgd_jax import formats as kp
-from lgd_jax.body import lbs
 from lgd_jax.build import pose_set
 from lgd_jax.files import atomic_path
 from lgd_jax.readers import write_openpose
+from lgd_jax.body import rotations
+from lgd_jax.weights import Pretrained, load_pretrained
 
 
 class MotionClip(NamedTuple):
@@ -153,7 +154,7 @@ def make_video(clips: Sequence[MotionClip], seed: int, *, num_frames: int,
                roll_deg: float = 5.0, noise: float = 0.01,
                keep_prob: float = 0.8, miss_prob: float = 0.0,
                max_betas: float = 2.5,
-               params: Optional[fitting.Pretrained] = None) -> Video:
+               params: Optional[Pretrained] = None) -> Video:
   """One synthetic video; the same arguments give the same video.
 
   Each person plays a random segment of a random clip at least
@@ -208,7 +209,7 @@ def make_video(clips: Sequence[MotionClip], seed: int, *, num_frames: int,
                    zip(chosen, starts)], 1)  # (T, P) metres up
   rise = rise - rise.mean(0)
   num_betas = (params if params is not None
-               else fitting.load_pretrained()).config.num_betas
+               else load_pretrained()).config.num_betas
   betas = np.clip(rng.standard_normal((num_people, num_betas)), -max_betas,
                   max_betas)
 
@@ -217,9 +218,9 @@ def make_video(clips: Sequence[MotionClip], seed: int, *, num_frames: int,
   pitch, roll = np.deg2rad([pitch_deg, roll_deg]) * rng.standard_normal(2)
   view = (_rotation(pitch, 0) @ _rotation(roll, 2))[None] @ np.stack(
       [_rotation(y, 1) for y in yaw])  # (P, 3, 3)
-  global_rot = view[None] @ np.asarray(lbs.axis_angle_to_matrix(
+  global_rot = view[None] @ np.asarray(rotations.axis_angle_to_matrix(
       pose[..., :3].astype(np.float32)), np.float64)
-  pose[..., :3] = np.asarray(lbs.matrix_to_axis_angle(
+  pose[..., :3] = np.asarray(rotations.matrix_to_axis_angle(
       global_rot.astype(np.float32)))
   pose = pose.astype(np.float32)
 

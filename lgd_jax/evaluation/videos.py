@@ -26,10 +26,13 @@ import ml_collections
 import numpy as np
 
 from lgd_jax import fitting
+from lgd_jax import losses
 from lgd_jax.evaluation import metrics
 from lgd_jax import sequences
 from lgd_jax.evaluation import synthetic_videos as videos_lib
 from lgd_jax.readers import read_keypoints
+from lgd_jax.body.cache import load_body
+from lgd_jax.weights import load_pretrained
 
 MM = 1e3
 
@@ -92,7 +95,7 @@ def score_video(result: fitting.FitResult, video: videos_lib.Video,
   totals.add_mean("acceleration_error", MM * metrics.acceleration_error(
       _root_aligned(result.joints), _root_aligned(video.joints), ok), count)
   shape = video.xy.shape
-  pixels, percent = metrics.keypoint_errors(
+  pixels, percent = losses.keypoint_errors(
       result.keypoints_2d.reshape((-1,) + shape[2:]),
       video.xy.reshape((-1,) + shape[2:]),
       video.confidence.reshape((-1, shape[2])))
@@ -233,7 +236,7 @@ def evaluate_posetrack(config, params, seed) -> dict:
     for name, result in results.items():
       totals = _Totals()
       ok = result.fit_ok
-      pixels, percent = metrics.keypoint_errors(
+      pixels, percent = losses.keypoint_errors(
           result.keypoints_2d[ok], arrays.xy[ok], arrays.confidence[ok])
       totals.add("error_2d_pct", percent)
       totals.add("error_2d_px", pixels)
@@ -262,7 +265,7 @@ def evaluate_posetrack(config, params, seed) -> dict:
           _root_aligned(result.joints), ok), _triples(ok))
       flat = lambda a: a.reshape((-1,) + a.shape[2:])
       clean = np.broadcast_to(arrays.xy[0], static_xy.shape)
-      pixels, percent = metrics.keypoint_errors(
+      pixels, percent = losses.keypoint_errors(
           flat(result.keypoints_2d), flat(clean), flat(static_conf))
       static_totals[name].add("error_2d_pct", percent[flat(ok)])
     static_tracking.append(_track_video(static_xy, static_conf, rng,
@@ -288,9 +291,9 @@ def evaluate_posetrack(config, params, seed) -> dict:
 def evaluate(config: ml_collections.ConfigDict, log=print) -> dict:
   """The whole sequence evaluation of `configs/sequences.py`."""
   start = time.perf_counter()
-  params = fitting.load_pretrained(config.weights or None)
-  model, _ = fitting.load_body(params.config.body_model,
-                               params.config.num_betas)
+  params = load_pretrained(config.weights or None)
+  model = load_body(params.config.body_model,
+                    params.config.num_betas).model
   clips = videos_lib.held_out_clips(
       config.mocap_root, model, validation=dict(config.validation),
       cmu_step=config.cmu_step, splits=tuple(config.splits),

@@ -41,7 +41,9 @@ from lgd_jax.tool import meshes as mesh_io
 from lgd_jax.tool import render
 from lgd_jax.files import atomic_path, remove_partial_files, save_npz
 from lgd_jax.readers import KeypointSet, read_keypoints
-from lgd_jax.evaluation.metrics import keypoint_errors
+from lgd_jax.losses import keypoint_errors
+from lgd_jax.body.cache import load_body
+from lgd_jax.weights import load_pretrained
 
 CAMERAS = ("weak", "perspective")
 SEQUENCE_MODES = ("auto", "on", "off")
@@ -166,7 +168,7 @@ def run(options: Options) -> dict:
   output = Path(options.output)
   if output.is_dir():  # a killed run's temporary files
     remove_partial_files(output)
-  pretrained = fitting.load_pretrained(options.weights)
+  pretrained = load_pretrained(options.weights)
   keypoints = read_keypoints(options.input, options.keypoint_format,
                              errors="report")
   for file, problem in keypoints.errors:
@@ -559,8 +561,8 @@ def _fit_ok(path) -> bool:
 def _write_meshes(pretrained, result, paths) -> None:
   """One mesh per fitted person (the body frame: y up, metres, no
   translation); failed fits get none."""
-  model, _ = fitting.load_body(pretrained.config.body_model,
-                               pretrained.config.num_betas)
+  model = load_body(pretrained.config.body_model,
+                    pretrained.config.num_betas).model
   faces = np.asarray(model.faces)
   todo = [i for i, path in enumerate(paths)
           if result.fit_ok[i] and not path.exists()]
@@ -587,8 +589,8 @@ def _save_overlays(options, pretrained, keypoints, keys, locators,
                    image_folder, output) -> list:
   """One overlay per image found (skipping existing ones), from the
   written npz files; returns the paths written or found."""
-  model, _ = fitting.load_body(pretrained.config.body_model,
-                               pretrained.config.num_betas)
+  model = load_body(pretrained.config.body_model,
+                    pretrained.config.num_betas).model
   by_key = {}
   for row, key in enumerate(keys):
     by_key.setdefault(key, []).append(row)

@@ -1,4 +1,4 @@
-"""Training batches made on device from mocap poses (METHOD.md §3).
+"""Training batches made on device from mocap poses.
 
 A pure function of a PRNG key: sample poses from the pose set, shapes from
 the shape space, a view and a camera; project the canonical keypoints; drop
@@ -17,10 +17,11 @@ import numpy as np
 
 from lgd_jax import cameras
 from lgd_jax import formats as kp
+from lgd_jax import theta as theta_lib
 from lgd_jax.body import keypoint_path
-from lgd_jax.body import lbs
-from lgd_jax.body.model import BodyModel
+from lgd_jax.body.cache import Body
 from lgd_jax.body.shapes import sample_betas
+from lgd_jax.body import rotations
 
 
 class Batch(NamedTuple):
@@ -43,6 +44,11 @@ class Batch(NamedTuple):
   camera: jax.Array
 
 
+def target_theta(batch: Batch) -> jax.Array:
+  """(B, P) the batch's ground truth as Θ."""
+  return theta_lib.join(batch.pose, batch.betas, batch.camera)
+
+
 def format_masks(names) -> np.ndarray:
   """(F, C) 1 where format f provides canonical point c."""
   masks = np.zeros((len(names), kp.NUM_CANONICAL), np.float32)
@@ -53,7 +59,7 @@ def format_masks(names) -> np.ndarray:
 
 def _axis_rotation(angle, axis):
   rotvec = jnp.zeros(angle.shape + (3,)).at[..., axis].set(angle)
-  return lbs.axis_angle_to_matrix(rotvec)
+  return rotations.axis_angle_to_matrix(rotvec)
 
 
 def best_weak_camera(points: jax.Array, xy: jax.Array,
@@ -87,15 +93,14 @@ def _occluded_limb(key: jax.Array, size: int, prob: float) -> jax.Array:
   return jnp.asarray(chains)[limb] * occluded[:, None]
 
 
-def sample_batch(key: jax.Array, poses: jax.Array, model: BodyModel,
-                 regressor: keypoint_path.KeypointRegressor,
+def sample_batch(key: jax.Array, poses: jax.Array, body: Body,
                  config: ml_collections.ConfigDict) -> Batch:
   """Samples one batch.
 
   Args:
     key: PRNG key.
     poses: (N, 72) pose set on device (mocap global orientation, y up).
-    model: the body model; regressor: its canonical keypoint regressor.
+    body: the body model with its canonical keypoint regressor.
     config: `batch_size`, `formats` and `format_weights`, `keep_prob`,
       `noise` (min, max) 2D noise std as a fraction of the person's height,
       `pitch_deg`, `roll_deg` (std of the view's tilt), `perspective_prob`,
@@ -109,7 +114,8 @@ def sample_batch(key: jax.Array, poses: jax.Array, model: BodyModel,
   keys = jax.random.split(key, 10)
   size = config.batch_size
   pose = poses[jax.random.randint(keys[0], (size,), 0, poses.shape[0])]
-  betas = sample_betas(keys[1], (size,), model.num_betas, config.max_betas)
+  betas = sample_betas(keys[1], (size,), body.model.num_betas,
+                       config.max_betas)
 
   # A random view: any heading, a slight camera tilt.
   yaw = jax.random.uniform(keys[2], (size,), minval=-jnp.pi, maxval=jnp.pi)
@@ -117,10 +123,11 @@ def sample_batch(key: jax.Array, poses: jax.Array, model: BodyModel,
   roll = jnp.deg2rad(config.roll_deg) * jax.random.normal(keys[4], (size,))
   view = (_axis_rotation(pitch, 0) @ _axis_rotation(roll, 2) @
           _axis_rotation(yaw, 1))
-  global_rot = view @ lbs.axis_angle_to_matrix(pose[:, :3])
-  pose = pose.at[:, :3].set(lbs.matrix_to_axis_angle(global_rot))
+  global_rot = view @ rotations.axis_angle_to_matrix(pose[:, :3])
+  pose = pose.at[:, :3].set(rotations.matrix_to_axis_angle(global_rot))
 
-  points = keypoint_path.regress_keypoints(model, regressor, pose, betas)
+  points = keypoint_path.regress_keypoints(body.model, body.regressor, pose,
+                                           betas)
   weak = cameras.to_camera_axes(points)[..., :2]
   # Perspective views: the body origin at `distance`, anywhere in a ±17°
   # field, focal length 1 (the normalisation below removes the scale).

@@ -25,14 +25,15 @@ from jax.sharding import PartitionSpec as P
 import tqdm
 
 from lgd_jax import cameras
-from lgd_jax import fitting
 from lgd_jax import formats as kp
-from lgd_jax.evaluation import metrics
 from lgd_jax import network as network_lib
-from lgd_jax import unroll as optimizer
-from lgd_jax.body import keypoint_path
-from lgd_jax.body import lbs
+from lgd_jax import theta as theta_lib
+from lgd_jax import unroll as unroll_lib
+from lgd_jax import weights as weights_lib
+from lgd_jax.body import rotations
+from lgd_jax.body.cache import Body, load_body
 from lgd_jax.body.model import NUM_JOINTS
+from lgd_jax.evaluation import metrics
 from lgd_jax.training import pose_set
 from lgd_jax.training import sampling
 
@@ -47,18 +48,17 @@ class TrainState(NamedTuple):
 class Setup(NamedTuple):
   """What every step needs besides the state (arrays live on device)."""
 
-  network: network_lib.LearnedOptimizer
-  model: Any
-  regressor: keypoint_path.KeypointRegressor
+  network: network_lib.UpdateNetwork
+  body: Body
   mesh: jax.sharding.Mesh
 
 
 def make_setup(config) -> Setup:
-  model, regressor = fitting.load_body(config.body_model, config.num_betas)
   # Auto axes: XLA propagates the batch sharding through the whole step.
   mesh = jax.make_mesh((jax.device_count(),), ("data",),
                        axis_types=(jax.sharding.AxisType.Auto,))
-  return Setup(network_lib.from_config(config), model, regressor, mesh)
+  return Setup(network_lib.from_config(config),
+               load_body(config.body_model, config.num_betas), mesh)
 
 
 def make_tx(config) -> optax.GradientTransformation:
@@ -72,23 +72,11 @@ def make_tx(config) -> optax.GradientTransformation:
 
 
 def run_optimizer(setup: Setup, config, params, batch: sampling.Batch, *,
-                  train=False, rng=None) -> optimizer.Unroll:
-  return optimizer.unroll(
-      setup.network, params, setup.model, setup.regressor, batch.keypoints,
+                  train=False, rng=None) -> unroll_lib.Unroll:
+  return unroll_lib.unroll(
+      setup.network, params, setup.body, batch.keypoints,
       batch.confidence, config.num_steps, grad_scale=config.grad_scale,
       stop_inner_gradient=config.stop_inner_gradient, train=train, rng=rng)
-
-
-def smpl_joints(setup: Setup, theta: jax.Array) -> jax.Array:
-  """(..., P) Θ -> (..., 24, 3) SMPL joints regressed from the posed mesh
-  (W·M, the first canonical points), metres."""
-  points, _ = optimizer.theta_keypoints(theta, setup.model, setup.regressor)
-  return points[..., :NUM_JOINTS, :]
-
-
-def projected_keypoints(setup: Setup, theta: jax.Array) -> jax.Array:
-  """(..., P) Θ -> (..., C, 2) canonical keypoints it projects to."""
-  return optimizer.theta_keypoints(theta, setup.model, setup.regressor)[1]
 
 
 def joint_weights(names) -> np.ndarray:
@@ -103,15 +91,6 @@ def joint_weights(names) -> np.ndarray:
   return np.array([weight(name) for name in names], np.float32)
 
 
-def enough_visible(batch: sampling.Batch) -> jax.Array:
-  """(B,) people with enough visible keypoints to fit (as in the paper)."""
-  return (batch.confidence > 0).sum(-1) >= cameras.MIN_VISIBLE
-
-
-def target_theta(batch: sampling.Batch) -> jax.Array:
-  return jnp.concatenate([batch.pose, batch.betas, batch.camera], axis=-1)
-
-
 def parameter_loss(setup: Setup, config, thetas: jax.Array,
                    batch: sampling.Batch):
   """Σ_n weighted L1 of Θ_n − Θ_gt over the steps (paper), or their mean.
@@ -121,13 +100,13 @@ def parameter_loss(setup: Setup, config, thetas: jax.Array,
   left out, as in the paper.
   """
   weights = config.loss
-  num_betas = setup.model.num_betas
+  num_betas = setup.body.model.num_betas
   # Θ_1..Θ_N; with no steps (direct lifting) the initial estimate Θ_0.
   steps = thetas[1:] if thetas.shape[0] > 1 else thetas
-  target = target_theta(batch)
+  target = sampling.target_theta(batch)
   diff = jnp.abs(steps - target)
-  rot = lbs.axis_angle_to_matrix(steps[..., :3])
-  rot_gt = lbs.axis_angle_to_matrix(target[..., :3])
+  rot = rotations.axis_angle_to_matrix(steps[..., :3])
+  rot_gt = rotations.axis_angle_to_matrix(target[..., :3])
   terms = {
       "global_rotation": jnp.abs(rot - rot_gt).mean((-2, -1)),
       "pose": diff[..., 3:network_lib.NUM_POSE].mean(-1),
@@ -137,17 +116,17 @@ def parameter_loss(setup: Setup, config, thetas: jax.Array,
   }
   if weights.joints3d:
     joint_w = jnp.asarray(joint_weights(kp.CANONICAL_NAMES[:NUM_JOINTS]))
-    error = jnp.abs(smpl_joints(setup, steps) -
-                    smpl_joints(setup, target)[None]).sum(-1)
+    error = jnp.abs(theta_lib.smpl_joints(steps, setup.body) -
+                    theta_lib.smpl_joints(target, setup.body)[None]).sum(-1)
     terms["joints3d"] = (error * joint_w).sum(-1) / joint_w.sum()
   if weights.keypoints2d:
     point_w = batch.confidence * jnp.asarray(
         joint_weights(kp.CANONICAL_NAMES))
-    error = jnp.abs(projected_keypoints(setup, steps) -
-                    projected_keypoints(setup, target)[None]).sum(-1)
+    error = jnp.abs(theta_lib.keypoints(steps, setup.body)[1] -
+                    theta_lib.keypoints(target, setup.body)[1][None]).sum(-1)
     terms["keypoints2d"] = (error * point_w).sum(-1) / jnp.maximum(
         point_w.sum(-1), 1e-6)
-  valid = enough_visible(batch)
+  valid = cameras.enough_visible(batch.confidence)
   per_step = sum(weights[name] * term for name, term in terms.items())
   reduce = jnp.sum if weights.sum_over_steps else jnp.mean
   loss = reduce(jnp.sum(per_step * valid, -1), axis=0) / jnp.maximum(
@@ -165,8 +144,8 @@ def make_train_step(setup: Setup, config, poses: jax.Array):
   def step_fn(state: TrainState, base_key):
     key = jax.random.fold_in(base_key, state.step)
     batch_key, dropout_key = jax.random.split(key)
-    batch = sampling.sample_batch(batch_key, poses, setup.model,
-                                  setup.regressor, config.data)
+    batch = sampling.sample_batch(batch_key, poses, setup.body,
+                                  config.data)
     if setup.mesh.size > 1:  # on one device the constraint only slows XLA
       batch = jax.lax.with_sharding_constraint(batch, data_sharding)
 
@@ -204,7 +183,7 @@ def eval_batches(setup: Setup, config, split: str) -> list[sampling.Batch]:
   data.update(config.eval.data.to_dict())
   key = jax.random.PRNGKey(config.eval.seed)
   return [sampling.sample_batch(jax.random.fold_in(key, i), poses,
-                                setup.model, setup.regressor, data)
+                                setup.body, data)
           for i in range(config.eval.num_batches)]
 
 
@@ -213,9 +192,10 @@ def make_eval_step(setup: Setup, config):
 
   def eval_fn(params, batch):
     unrolled = run_optimizer(setup, config, params, batch)
-    pred = smpl_joints(setup, unrolled.thetas)  # (N + 1, B, 24, 3)
-    target = smpl_joints(setup, target_theta(batch))
-    valid = enough_visible(batch)
+    # (N + 1, B, 24, 3)
+    pred = theta_lib.smpl_joints(unrolled.thetas, setup.body)
+    target = theta_lib.smpl_joints(sampling.target_theta(batch), setup.body)
+    valid = cameras.enough_visible(batch.confidence)
     mean = lambda x: jnp.sum(x * valid, -1) / jnp.maximum(valid.sum(), 1)
     return {"mpjpe": mean(1e3 * metrics.mpjpe(pred, target[None])),
             "pa_mpjpe": mean(1e3 * metrics.pa_mpjpe(pred, target[None])),
@@ -232,7 +212,7 @@ def evaluate(eval_step, params, batches) -> dict:
 
 
 def init_state(setup: Setup, config) -> TrainState:
-  params = optimizer.init_params(setup.network,
+  params = unroll_lib.init_params(setup.network,
                                  jax.random.PRNGKey(config.seed),
                                  kp.NUM_CANONICAL)
   return TrainState(jnp.array(0, jnp.int32), params,
@@ -320,7 +300,8 @@ def validation_report(weights, num_batches: int) -> list[dict]:
   for split in config.eval.splits:
     batches = eval_batches(setup, config, split)
     result = evaluate(eval_step, weights.params, batches)
-    people = sum(int(enough_visible(b).sum()) for b in batches)
+    people = sum(int(cameras.enough_visible(b.confidence).sum())
+                 for b in batches)
     report.append({"split": split, "people": people, **result})
   return report
 
@@ -334,5 +315,5 @@ def export_pretrained(config: ml_collections.ConfigDict, workdir: str,
   if manager.latest_step() is None:
     raise FileNotFoundError(f"{workdir}: no checkpoint to export")
   state = restore_or_init(setup, config, manager)
-  fitting.save_pretrained(output, config, state.params)
+  weights_lib.save_pretrained(output, config, state.params)
   return int(state.step)
