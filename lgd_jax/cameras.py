@@ -89,13 +89,14 @@ def default_focal_length(image_width, image_height):
                   jnp.asarray(image_height, jnp.float32)**2)
 
 
-def intrinsics_camera(image_width, image_height, translation,
+def intrinsics_camera(image_width, image_height, translation=None,
                       focal_length=None) -> Perspective:
   """A `Perspective` camera with the principal point at the image centre.
 
   Args:
     image_width, image_height: pixels (scalars or (...) arrays).
-    translation: (..., 3) metres.
+    translation: (..., 3) metres; default 0 (`fit` takes only the
+      intrinsics and returns the translation it finds).
     focal_length: pixels, scalar or (..., 2); default `default_focal_length`.
   """
   width = jnp.asarray(image_width, jnp.float32)
@@ -107,7 +108,10 @@ def intrinsics_camera(image_width, image_height, translation,
     focal = jnp.asarray(focal_length, jnp.float32)
     if focal.ndim == 0 or focal.shape[-1:] != (2,):
       focal = jnp.stack([focal, focal], axis=-1)
-  return Perspective(focal, jnp.stack([width / 2, height / 2], axis=-1),
+  principal_point = jnp.stack([width / 2, height / 2], axis=-1)
+  if translation is None:
+    translation = jnp.zeros(principal_point.shape[:-1] + (3,))
+  return Perspective(focal, principal_point,
                      jnp.asarray(translation, jnp.float32))
 
 

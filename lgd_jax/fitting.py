@@ -98,36 +98,29 @@ def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
                        f"model has {model.num_betas}; load it with "
                        f"num_betas={config.num_betas}")
     body = body_of(model)
-  keypoints = _real_array(keypoints, "keypoints")
+  # Checks only here; conversions happen inside the jitted `_fit`, so a
+  # plain call costs little more than a call inside the user's own jit.
+  keypoints = _check_real(keypoints, "keypoints")
   if keypoints.ndim < 2 or keypoints.shape[-1] not in (2, 3):
     raise ValueError(f"keypoints must be (..., K, 2) or (..., K, 3), got "
                      f"shape {keypoints.shape}")
   if camera is not None:
     _check_intrinsics(camera, keypoints.shape[:-2])
-  if keypoints.shape[-1] == 3:
-    if confidence is not None:
-      raise ValueError("keypoints have a confidence column and confidence= "
-                       "was given too; pass one of them")
-    confidence = keypoints[..., 2]
-  elif confidence is None:
-    confidence = jnp.ones(keypoints.shape[:-1], jnp.float32)
-  visible = (_real_array(confidence, "confidence") > min_confidence).astype(
-      jnp.float32)
-  return _fit(params.network, params.params, body, keypoints[..., :2],
-              visible,
-              camera, init, keypoint_format=keypoint_format,
+  if keypoints.shape[-1] == 3 and confidence is not None:
+    raise ValueError("keypoints have a confidence column and confidence= "
+                     "was given too; pass one of them")
+  if confidence is not None:
+    confidence = _check_real(confidence, "confidence")
+  return _fit(params.network, params.params, body, keypoints, confidence,
+              camera, init, min_confidence, keypoint_format=keypoint_format,
               num_steps=config.num_steps if num_steps is None else num_steps,
               grad_scale=config.grad_scale)
 
 
-def _real_array(x, name: str) -> jax.Array:
-  """`x` as float32; ValueError naming `name` for what is not real numbers
-  (strings, objects, complex numbers, ragged lists)."""
-  return jnp.asarray(_check_real(x, name), jnp.float32)
-
-
 def _check_real(x, name: str):
-  """`x` as a NumPy or JAX array, unconverted; see `_real_array`."""
+  """`x` as a NumPy or JAX array, unconverted; ValueError naming `name` for
+  what is not real numbers (strings, objects, complex numbers, ragged
+  lists)."""
   if not hasattr(x, "dtype"):
     try:
       x = np.asarray(x)
@@ -312,9 +305,18 @@ def _fitted_points(body, pose, betas, camera, *, keypoint_format):
 @functools.partial(jax.jit, static_argnums=0,
                    static_argnames=("keypoint_format", "num_steps",
                                     "grad_scale"))
-def _fit(network, network_params, body, xy, confidence, camera, init, *,
-         keypoint_format, num_steps, grad_scale) -> FitResult:
+def _fit(network, network_params, body, keypoints, confidence, camera, init,
+         min_confidence, *, keypoint_format, num_steps,
+         grad_scale) -> FitResult:
   """`fit` on arrays: compiled once per network, format and shape."""
+  keypoints = jnp.asarray(keypoints, jnp.float32)
+  xy = keypoints[..., :2]
+  if keypoints.shape[-1] == 3:
+    confidence = keypoints[..., 2]
+  elif confidence is None:
+    confidence = jnp.ones(keypoints.shape[:-1], jnp.float32)
+  confidence = (jnp.asarray(confidence, jnp.float32) > min_confidence).astype(
+      jnp.float32)
   canon_xy, canon_conf = kp.to_canonical(xy, confidence, keypoint_format)
   norm = cameras.normalization(canon_xy, canon_conf)
   start = None if init is None else theta_lib.from_fit(

@@ -29,9 +29,10 @@ class Pretrained(NamedTuple):
   config: ml_collections.ConfigDict
 
 
+@functools.cache
 def bundled_weights_path() -> Path:
   return Path(str(importlib.resources.files("lgd_jax") / "assets" /
-                  BUNDLED_WEIGHTS))
+                  BUNDLED_WEIGHTS)).resolve()
 
 
 def save_pretrained(path, config: ml_collections.ConfigDict, params) -> None:
@@ -51,7 +52,7 @@ def load_pretrained(path=None) -> Pretrained:
   The config comes back frozen (copy it with `.as_configdict()` to change
   it), since loads of the same unchanged file share one result.
   """
-  path = Path(path) if path is not None else bundled_weights_path()
+  path = Path(path).resolve() if path is not None else bundled_weights_path()
   if not path.is_file():
     raise FileNotFoundError(
         f"{path}: no pretrained weights (train them with `python -m "
@@ -59,7 +60,7 @@ def load_pretrained(path=None) -> Pretrained:
   # Concrete arrays even when first called inside a user's jit: the result
   # is cached and must not hold tracers.
   with jax.ensure_compile_time_eval():
-    return _load_pretrained(path.resolve(), path.stat().st_mtime_ns)
+    return _load_pretrained(path, path.stat().st_mtime_ns)
 
 
 @functools.lru_cache(maxsize=4)
