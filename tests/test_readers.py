@@ -480,13 +480,25 @@ def test_bad_arrays(tmp_path):
 def test_truncated_and_non_utf8(tmp_path):
   raw = (DATA / "coco/test_coco.json").read_bytes()
   (tmp_path / "truncated.json").write_bytes(raw[:len(raw) // 2])
-  _raises(tmp_path / "truncated.json", "not valid JSON", "ends early")
+  truncated = _raises(tmp_path / "truncated.json", "not valid JSON",
+                      "ends early")
+  assert " at at " not in str(truncated), truncated
   latin1 = raw.replace(b'"person"', b'"p\xe9rson"', 1)
   assert latin1 != raw
   (tmp_path / "latin1.json").write_bytes(latin1)
   _raises(tmp_path / "latin1.json", "not UTF-8", "0xe9")
   (tmp_path / "empty.json").write_bytes(b"")
   _raises(tmp_path / "empty.json", "empty file")
+
+
+def test_truncated_json_message_reads_naturally(tmp_path):
+  # Cut inside a string: json's own message ends "starting at", and the
+  # position must not repeat the "at".
+  path = tmp_path / "000_keypoints.json"
+  path.write_text('{"version": 1.3, "people": [{"pose_keyp')
+  error = _raises(path, "not valid JSON: unterminated string starting at "
+                  "line 1 column 30", "ends early")
+  assert " at at " not in str(error), error
 
 
 @needs_data
