@@ -23,12 +23,24 @@ from lgd_jax.build.skeleton import (AXES, MocapFileError, Motion,
 METRES_PER_INCH = 0.0254
 
 
+def _text(path: Path) -> str:
+  """The file as text: UTF-8, or Latin-1 where it is not valid UTF-8 (the
+  HDM05 AMC headers hold Latin-1 bytes in a comment, e.g. a path with
+  "f\xfcr"); Latin-1 maps every byte, so decoding cannot fail, and the
+  values that matter are ASCII in both."""
+  try:
+    raw = path.read_bytes()
+  except OSError as e:
+    raise MocapFileError(path, f"cannot read: {e}") from None
+  try:
+    return raw.decode("utf-8")
+  except UnicodeDecodeError:
+    return raw.decode("latin-1")
+
+
 def _lines(path):
   path = Path(path)
-  try:
-    text = path.read_text(encoding="utf-8", errors="strict")
-  except (OSError, UnicodeDecodeError) as e:
-    raise MocapFileError(path, f"cannot read: {e}") from None
+  text = _text(path)
   return path, [(n, line.split()) for n, line in enumerate(text.splitlines(),
                                                            1)
                 if line.strip() and not line.lstrip().startswith("#")]
@@ -156,17 +168,18 @@ def _tree(skeleton):
   return names, parents
 
 
-def read_amc(path, skeleton: dict) -> Motion:
+def read_amc(path, skeleton: dict, fps: float = 120.0) -> Motion:
   """Reads an AMC motion for a skeleton from `read_asf`.
 
   Args:
     path: the `.amc` file.
     skeleton: its `read_asf` skeleton.
+    fps: its frame rate, which AMC files do not store (120: CMU's; the
+      staged HDM05 files were thinned to 30).
 
   Returns:
-    A `Motion` in metres at 120 fps (the CMU rate; AMC files do not store
-    it). Joints are the root, then the bones (each at its start), then
-    "<bone>_end" joints at the ends of leaf bones.
+    A `Motion` in metres at `fps`. Joints are the root, then the bones
+    (each at its start), then "<bone>_end" joints at the ends of leaf bones.
 
   Raises:
     MocapFileError: naming the file and line, for an unknown bone, a wrong
@@ -200,10 +213,10 @@ def read_amc(path, skeleton: dict) -> Motion:
     current[name] = _numbers(path, number, tokens[1:], dof_count[name], name)
   if not frames:
     raise MocapFileError(path, "no frames")
-  return _to_motion(path, skeleton, frames)
+  return _to_motion(path, skeleton, frames, fps)
 
 
-def _to_motion(path, skeleton, frames) -> Motion:
+def _to_motion(path, skeleton, frames, fps) -> Motion:
   bones, root = skeleton["bones"], skeleton["root"]
   names, parents = _tree(skeleton)
   num_bones = len(names)
@@ -247,4 +260,4 @@ def _to_motion(path, skeleton, frames) -> Motion:
             len(sel), count)) @ np.swapaxes(c, -1, -2)
   return Motion(names=tuple(names), parents=tuple(parents),
                 local_rotations=local, local_translations=translations,
-                fps=120.0, source=str(path))
+                fps=fps, source=str(path))

@@ -11,8 +11,11 @@ from lgd_jax.files import atomic_path
 from lgd_jax.tool.render import SIDE_COLOURS, VIEWS, draw_mesh
 
 
-def _table(dataset: str):
-  return retarget.SKELETONS["cmu" if dataset == "cmu" else "bandai-namco"]
+def _table(sample):
+  """The sample's `skeleton` table, else the pose set's rule: CMU's for
+  the "cmu" dataset, Bandai-Namco's for the others."""
+  default = "cmu" if sample["dataset"] == "cmu" else "bandai-namco"
+  return retarget.SKELETONS[sample.get("skeleton", default)]
 
 
 def _source_sides(table, names) -> list[str]:
@@ -47,7 +50,7 @@ def save_retarget_figure(path, samples, model, columns: int = 4):
     path: output PNG (written atomically).
     samples: dicts from `lgd_jax.build.pose_set.build_pose_set`: `pose`
       (72,), `world` (a one-frame source `WorldPose`), `dataset`, `clip`,
-      `frame`.
+      `frame`, and optionally `skeleton` (a `retarget.SKELETONS` key).
     model: the body model the poses were made for.
     columns: samples per row.
   """
@@ -68,13 +71,16 @@ def save_retarget_figure(path, samples, model, columns: int = 4):
     body = _turn(vertices[i] - pelvis, yaw)
     draw_mesh(ax_body, body, np.asarray(model.faces), "front",
               _turn(joints[i] - pelvis, yaw), list(SMPL_JOINT_NAMES))
-    table = _table(sample["dataset"])
+    table = _table(sample)
     hips = [world.index(n) for n in table[0].direction]  # the pelvis row
     points = world.positions[0]
     points = _turn(points - points[hips].mean(0), yaw)
     sides = _source_sides(table, world.names)
+    # A root joint that drives no SMPL joint (Bandai-Namco's joint_Root, on
+    # the floor) only places the skeleton: its bones are not drawn.
+    placement = world.names[0] not in {row.source for row in table}
     for j, p in enumerate(world.parents):
-      if p > 0:  # a bone from the root joint places the skeleton, skip it
+      if p > 0 or (p == 0 and not placement):
         ax_src.plot(points[[p, j]] @ right, points[[p, j], 1], lw=2,
                     color=SIDE_COLOURS[sides[j] or sides[p]])
     ax_src.set_xlim(ax_body.get_xlim())

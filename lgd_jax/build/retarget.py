@@ -78,11 +78,13 @@ _FORWARD, _BACKWARD = (0.0, 0.0, 1.0), (0.0, 0.0, -1.0)
 def _limbs(side, collar, upper_arm, forearm, wrist, hand, thigh,
            shin, foot, toes):
   """The limb rows of a table; `wrist` ends the forearm, `hand` turns the
-  SMPL wrist."""
+  SMPL wrist. A skeleton without collar bones passes collar=None (the SMPL
+  collar then follows the chest); one without a toe joint or foot end
+  passes toes=None: its ankle copies the foot's rotation relative to the
+  mean pose (no foot direction to match) and the knee's twist cue is the
+  thigh seen from the shin."""
   s = f"{side}_"
-  return (
-      Bone(s + "collar", collar, (collar, upper_arm),
-           (s + "collar", s + "shoulder"), relative=True),
+  arm = (
       Bone(s + "shoulder", upper_arm, (upper_arm, forearm),
            (s + "shoulder", s + "elbow"), (forearm, wrist), _FORWARD),
       Bone(s + "elbow", forearm, (forearm, wrist), (s + "elbow", s + "wrist"),
@@ -90,6 +92,16 @@ def _limbs(side, collar, upper_arm, forearm, wrist, hand, thigh,
       Bone(s + "wrist", hand),
       Bone(s + "hip", thigh, (thigh, shin), (s + "hip", s + "knee"),
            (shin, foot), _BACKWARD),
+  )
+  if collar is not None:
+    arm = (Bone(s + "collar", collar, (collar, upper_arm),
+                (s + "collar", s + "shoulder"), relative=True),) + arm
+  if toes is None:
+    return arm + (
+        Bone(s + "knee", shin, (shin, foot), (s + "knee", s + "ankle"),
+             (shin, thigh), _BACKWARD),
+        Bone(s + "ankle", foot))
+  return arm + (
       Bone(s + "knee", shin, (shin, foot), (s + "knee", s + "ankle"),
            (foot, toes), (s + "ankle", s + "foot")),
       Bone(s + "ankle", foot, (foot, toes), (s + "ankle", s + "foot"),
@@ -115,25 +127,94 @@ BANDAI_NAMCO = (
     f"UpperArm_{side}", f"LowerArm_{side}", f"Hand_{side}", f"Hand_{side}",
     f"UpperLeg_{side}", f"LowerLeg_{side}", f"Foot_{side}", f"Toes_{side}"))
 
-# CMU ASF/AMC: the SMPL wrist turns with lhand (lwrist's twist included),
-# the head with the head bone (upperneck's bend included).
-CMU = (
-    Bone("pelvis", "root", ("rfemur", "lfemur"), ("right_hip", "left_hip"),
-         ("root", "upperback"), ("pelvis", "spine1")),
-    Bone("spine1", "lowerback", ("lowerback", "upperback"),
-         ("spine1", "spine2"), ("rfemur", "lfemur"),
-         ("right_hip", "left_hip")),
-    Bone("spine2", "upperback", ("upperback", "thorax"), ("spine2", "spine3"),
-         ("rhumerus", "lhumerus"), ("right_shoulder", "left_shoulder")),
-    Bone("spine3", "thorax", ("thorax", "lowerneck"), ("spine3", "neck"),
-         ("rhumerus", "lhumerus"), ("right_shoulder", "left_shoulder")),
-    Bone("neck", "lowerneck", ("lowerneck", "upperneck"), ("neck", "head"),
-         ("rhumerus", "lhumerus"), ("right_shoulder", "left_shoulder")),
+
+def _cmu(root, thorax_bone=True):
+  """CMU's Acclaim skeleton. The SMPL wrist turns with lhand (lwrist's
+  twist included), the head with the head bone (upperneck's bend
+  included). `root` names the root joint. CMU's own BVH conversion calls
+  it "hip" and gives the thorax bone zero length (lowerneck and the
+  clavicles sit on the thorax joint): with thorax_bone=False spine3 copies
+  the thorax' rotation relative to the mean pose instead of aiming it."""
+  spine3 = (Bone("spine3", "thorax", ("thorax", "lowerneck"),
+                 ("spine3", "neck"), ("rhumerus", "lhumerus"),
+                 ("right_shoulder", "left_shoulder")) if thorax_bone
+            else Bone("spine3", "thorax"))
+  return (
+      Bone("pelvis", root, ("rfemur", "lfemur"), ("right_hip", "left_hip"),
+           (root, "upperback"), ("pelvis", "spine1")),
+      Bone("spine1", "lowerback", ("lowerback", "upperback"),
+           ("spine1", "spine2"), ("rfemur", "lfemur"),
+           ("right_hip", "left_hip")),
+      Bone("spine2", "upperback", ("upperback", "thorax"),
+           ("spine2", "spine3"), ("rhumerus", "lhumerus"),
+           ("right_shoulder", "left_shoulder")),
+      spine3,
+      Bone("neck", "lowerneck", ("lowerneck", "upperneck"), ("neck", "head"),
+           ("rhumerus", "lhumerus"), ("right_shoulder", "left_shoulder")),
+      Bone("head", "head"),
+  ) + tuple(row for side in "lr" for row in _limbs(
+      {"l": "left", "r": "right"}[side], f"{side}clavicle", f"{side}humerus",
+      f"{side}radius", f"{side}wrist", f"{side}hand", f"{side}femur",
+      f"{side}tibia", f"{side}foot", f"{side}toes"))
+
+
+# CMU ASF/AMC (also HDM05, whose ASF files use CMU's bone names).
+CMU = _cmu("root")
+# CMU's own BVH conversion (two of the cmu-daz clips, 16_01 and 16_02).
+CMU_BVH = _cmu("hip", thorax_bone=False)
+
+# CMU data in the "Daz-friendly" BVH conversion (mocap/cmu-daz). Its
+# abdomen joint sits about 20 cm above the hip joint, at SMPL's spine2
+# height: the hip bone drives the SMPL pelvis and spine1 (spine1 keeps an
+# identity local rotation; the hip -> abdomen bone is the twist cue of
+# pelvis -> spine2), abdomen, chest and neck the joints above. Its
+# feet have no toe joint; the foot's end site gives the foot direction.
+CMU_DAZ = (
+    Bone("pelvis", "hip", ("rThigh", "lThigh"), ("right_hip", "left_hip"),
+         ("hip", "abdomen"), ("pelvis", "spine2")),
+    Bone("spine2", "abdomen", ("abdomen", "chest"), ("spine2", "spine3"),
+         ("rShldr", "lShldr"), ("right_shoulder", "left_shoulder")),
+    Bone("spine3", "chest", ("chest", "neck"), ("spine3", "neck"),
+         ("rShldr", "lShldr"), ("right_shoulder", "left_shoulder")),
+    Bone("neck", "neck", ("neck", "head"), ("neck", "head"),
+         ("rShldr", "lShldr"), ("right_shoulder", "left_shoulder")),
     Bone("head", "head"),
 ) + tuple(row for side in "lr" for row in _limbs(
-    {"l": "left", "r": "right"}[side], f"{side}clavicle", f"{side}humerus",
-    f"{side}radius", f"{side}wrist", f"{side}hand", f"{side}femur",
-    f"{side}tibia", f"{side}foot", f"{side}toes"))
+    {"l": "left", "r": "right"}[side], f"{side}Collar", f"{side}Shldr",
+    f"{side}ForeArm", f"{side}Hand", f"{side}Hand", f"{side}Thigh",
+    f"{side}Shin", f"{side}Foot", f"{side}Foot_end"))
+
+
+def _humanoid(root, chest, neck, limb_names):
+  """DeepMimic's humanoid (also AMP's, under other names): a root at the
+  hips, one chest joint about 24 cm up (SMPL's spine2 height), a neck
+  joint at the base of the skull, no collars, no toes, 1-DoF knees and
+  elbows, fixed wrists. `limb_names(side)` gives (upper_arm, forearm,
+  wrist, thigh, shin, foot) for "left"/"right". The root drives the SMPL
+  pelvis and spine1, the chest spine2 (aimed at the neck joint, spine3
+  identity) and the neck joint the SMPL neck, relative (there is no head
+  end to aim it at); the SMPL head keeps an identity local rotation."""
+  def side_rows(side):
+    upper_arm, forearm, wrist, thigh, shin, foot = limb_names(side)
+    return _limbs(side, None, upper_arm, forearm, wrist, wrist, thigh, shin,
+                  foot, None)
+  hips = tuple(limb_names(side)[3] for side in ("right", "left"))
+  shoulders = tuple(limb_names(side)[0] for side in ("right", "left"))
+  return (
+      Bone("pelvis", root, hips, ("right_hip", "left_hip"), (root, chest),
+           ("pelvis", "spine2")),
+      Bone("spine2", chest, (chest, neck), ("spine2", "neck"), shoulders,
+           ("right_shoulder", "left_shoulder")),
+      Bone("neck", neck),
+  ) + side_rows("left") + side_rows("right")
+
+
+DEEPMIMIC = _humanoid("root", "chest", "neck", lambda side: tuple(
+    f"{side}_{n}" for n in ("shoulder", "elbow", "wrist", "hip", "knee",
+                            "ankle")))
+AMP = _humanoid("pelvis", "torso", "head", lambda side: tuple(
+    f"{side}_{n}" for n in ("upper_arm", "lower_arm", "hand", "thigh",
+                            "shin", "foot")))
 
 # Our own layout (SMPL joint names), for round trips through a source
 # skeleton with arbitrary bone axes.
@@ -153,7 +234,21 @@ SMPL_LAYOUT = (
             "collar", "shoulder", "elbow", "wrist", "wrist", "hip", "knee",
             "ankle", "foot"))))
 
-SKELETONS = {"bandai-namco": BANDAI_NAMCO, "cmu": CMU, "smpl": SMPL_LAYOUT}
+SKELETONS = {"bandai-namco": BANDAI_NAMCO, "cmu": CMU, "cmu-bvh": CMU_BVH,
+             "cmu-daz": CMU_DAZ, "deepmimic": DEEPMIMIC, "amp": AMP,
+             "smpl": SMPL_LAYOUT}
+
+
+def skeleton_of(names) -> str:
+  """The `SKELETONS` key whose source joints are all among `names` (a
+  skeleton's joint names), the first such in `SKELETONS` order."""
+  names = set(names)
+  for key, table in SKELETONS.items():
+    used = {n for row in table for pair in (row.direction, row.cue)
+            if pair and isinstance(pair[0], str) for n in pair}
+    if used | {row.source for row in table} <= names:
+      return key
+  raise ValueError(f"no retargeting table fits joints {sorted(names)}")
 
 
 def _unit(v):
@@ -220,7 +315,11 @@ def calibrate(table, worlds, rest_joints) -> np.ndarray:
     q = rotations(row.source)
     to_local = lambda pair: np.einsum(
         "tji,tj->ti", q, stack(lambda w: _vector(w, pair)))
-    u = _unit(_unit(to_local(row.direction)).sum(0))
+    direction = to_local(row.direction)
+    if np.linalg.norm(direction, axis=-1).max() < 1e-9:
+      raise ValueError(f"{row.smpl}: source bone {row.direction} has zero "
+                       "length; make the row relative")
+    u = _unit(_unit(direction).sum(0))
     cue = to_local(row.cue)
     # Summing the cue's normal parts weights each frame by how clearly it
     # shows the cue (a straight knee shows no bend direction).
