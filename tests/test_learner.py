@@ -160,8 +160,7 @@ def _records(workdir):
 def test_eight_devices_match_one(tmp_path):
   script = textwrap.dedent("""
       import sys, jax, numpy as np
-      from lgd_jax.body.cache import load_body
-from lgd_jax.training import trainer as training
+      from lgd_jax.training import trainer as training
       from configs import tiny
       config = tiny.get_config()
       setup = training.make_setup(config)

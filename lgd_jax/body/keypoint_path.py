@@ -1,5 +1,5 @@
 """The exact fast joint path: regressed keypoints W·M(pose, betas) without
-forming the posed mesh (METHOD.md §2).
+forming the posed mesh.
 
 LBS is linear in the rest-pose vertices, so for a keypoint j with vertex
 regressor row W[j]:
