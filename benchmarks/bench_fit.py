@@ -4,7 +4,8 @@ r"""Throughput of lgd_jax.fit, and of the bare network as its roofline.
 
 One JSON line per batch size: fits/s of the whole jitted `fit` (COCO-17
 keypoints in pixels -> pose, shape, camera, joints), single-fit latency, and
-in the same run the fits/s of only the update network's forward pass applied
+the time of a plain `lgd_jax.fit` call (NumPy in, no jit of the caller's)
+against the jitted one, and in the same run the fits/s of only the update network's forward pass applied
 N times (no body model, no gradient): the best `fit` could do.
 """
 
@@ -76,6 +77,10 @@ def main(argv):
   for batch in map(int, _BATCHES.value):
     xy = coco_keypoints(setup, batch)
     fit_s = timing.median_seconds(fit, xy, min_seconds=_MIN_SECONDS.value)
+    # The call as a user writes it: NumPy in, no jit of their own.
+    plain_s = timing.median_seconds(
+        lambda xy: lgd_jax.fit(xy, params=weights), np.asarray(xy),
+        min_seconds=_MIN_SECONDS.value)
     roof_s = timing.median_seconds(network_only, jnp.ones((batch, x_size)),
                                    jnp.zeros((batch, theta_size)),
                                    min_seconds=_MIN_SECONDS.value)
@@ -85,6 +90,8 @@ def main(argv):
         "num_steps": config.num_steps,
         "fits_per_s": round(batch / fit_s, 1),
         "latency_ms": round(1e3 * fit_s, 3),
+        "plain_call_ms": round(1e3 * plain_s, 3),
+        "plain_over_jitted": round(plain_s / fit_s, 2),
         "network_only_fits_per_s": round(batch / roof_s, 1),
         "fraction_of_roofline": round(roof_s / fit_s, 3),
         "backend": jax.default_backend(),
