@@ -320,8 +320,8 @@ def test_video_resume_and_changed_options(tmp_path, tiny_weights_file):
 def test_help_shows_the_tools_flags(flag):
   run = _cli(flag)
   assert run.returncode == 0, run.stderr
-  for name in ("--input", "--output", "--demo", "--progress", "--body_model",
-               "--format"):
+  for name in ("--input", "--output", "--[no]demo", "--[no]progress",
+               "--body_model", "--format"):
     assert name in run.stdout
   assert "Show progress bars" in run.stdout
   assert "--verbosity" not in run.stdout  # absl's flags: --helpfull
@@ -426,6 +426,6 @@ def test_body_model_flag(tmp_path, tiny_weights_file):
   assert manifest["options"]["body_model"] == model
   run = _cli(*flags, **{BODY_MODEL_ENV: model})  # the same, by default
   assert run.returncode == 0, run.stderr
-  assert "1 already done" in run.stdout
+  assert "2 already done" in run.stdout
   run = _cli(*flags, "--body_model", str(tmp_path / "other.npz"))
   assert run.returncode == 1 and "body_model differ" in run.stderr
