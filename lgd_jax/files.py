@@ -8,15 +8,23 @@ from pathlib import Path
 
 import numpy as np
 
+PARTIAL = ".partial"  # the suffix of `atomic_path`'s temporary files
+
 
 @contextlib.contextmanager
 def atomic_path(path):
   """Yields a temporary path in the target's folder; renames it to `path`
-  only if the block finishes without an exception."""
+  only if the block finishes without an exception.
+
+  The temporary file is `.{name}.{random}.partial`: hidden, and ending in
+  no output's suffix, so a reader globbing for `*.npz` (or `*.png`, ...)
+  never picks up a killed run's leftover. Writers that choose the format
+  by the suffix must be told the format (e.g. matplotlib's `format=`).
+  """
   path = Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
   fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                             suffix=".partial" + path.suffix)
+                             suffix=PARTIAL)
   os.close(fd)
   os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would surprise users
   try:
@@ -33,7 +41,8 @@ def remove_partial_files(folder) -> int:
   many. Only for folders no other process is writing into: it would
   delete that process's files in progress."""
   removed = 0
-  for path in Path(folder).glob("**/.*.partial*"):
+  # ".partial*" also matches older versions' `.{name}.{random}.partial.npz`.
+  for path in Path(folder).glob(f"**/.*{PARTIAL}*"):
     if path.is_file():
       path.unlink()
       removed += 1

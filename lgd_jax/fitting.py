@@ -153,7 +153,7 @@ def _check_intrinsics(camera, lead: tuple[int, ...]) -> None:
 def fit_in_chunks(keypoints, confidence, *, keypoint_format: str,
                   chunk_size: int, camera: Optional[cameras.Perspective] = None,
                   params: Optional[Pretrained] = None,
-                  on_chunk=None) -> FitResult:
+                  on_chunk=None, full_chunks: bool = False) -> FitResult:
   """`fit` on (N, K, 2) keypoints, in calls of `chunk_size` people, each
   spread over all devices (`fit_sharded`; plain `fit` on one device).
 
@@ -170,6 +170,8 @@ def fit_in_chunks(keypoints, confidence, *, keypoint_format: str,
     params: as in `fit`.
     on_chunk: optional callback, called with the number of people of each
       chunk when it is done (e.g. a progress bar's `update`).
+    full_chunks: pad to `chunk_size` people even when N is smaller, so
+      calls on inputs of different sizes share one compilation.
 
   Returns:
     A `FitResult` of NumPy arrays with leading shape (N,).
@@ -180,7 +182,7 @@ def fit_in_chunks(keypoints, confidence, *, keypoint_format: str,
 
   return batching.in_chunks(call, (np.asarray(keypoints, np.float32),
                                    np.asarray(confidence, np.float32), camera),
-                            chunk_size, on_chunk)
+                            chunk_size, on_chunk, full_chunks=full_chunks)
 
 
 def fit_sharded(keypoints, confidence=None, *, keypoint_format: str,

@@ -13,34 +13,42 @@ import pytest
 
 import lgd_jax
 from lgd_jax import formats as kp
+from lgd_jax.body.io import BODY_MODEL_ENV, bundled_model_path
+from lgd_jax.tool import cli
+from lgd_jax.tool import outputs
 from lgd_jax.tool import pipeline
+from lgd_jax.tool.options import Options
 from lgd_jax.readers import write_openpose
 
 REPO = Path(__file__).parents[1]
+# Subprocess time limits only catch hangs: a loaded machine is slow, not
+# wrong (the demo's run takes ~1 min on 2 busy cores).
+HANG_GUARD = 1800
 DATA = REPO.parent / "shared" / "data" / "keypoints"
 needs_data = pytest.mark.skipif(
     not DATA.is_dir(), reason=f"real keypoint data not found at {DATA} (the "
     "shared data folder next to the repository)")
 
 
-def _cli(*args, cwd=REPO):
-  env = dict(os.environ, PYTHONPATH=str(REPO), JAX_PLATFORMS="cpu")
+def _cli(*args, cwd=REPO, **env_vars):
+  env = dict(os.environ, PYTHONPATH=str(REPO), JAX_PLATFORMS="cpu",
+             **env_vars)
   return subprocess.run([sys.executable, "-m", "lgd_jax.tool.cli", *args],
                         cwd=cwd, env=env, capture_output=True, text=True,
-                        timeout=300, check=False)
+                        timeout=HANG_GUARD, check=False)
 
 
 def _run(tmp_path, weights, **options):
   options.setdefault("output", str(tmp_path / "out"))
-  return pipeline.run(pipeline.Options(weights=str(weights), progress=False,
-                                       chunk_size=8, **options))
+  return pipeline.run(Options(weights=str(weights), progress=False,
+                              chunk_size=8, **options))
 
 
 def _outputs(folder):
   """{relative path: bytes} of every file under `folder` but the summary."""
   return {str(p.relative_to(folder)): p.read_bytes()
           for p in sorted(Path(folder).rglob("*"))
-          if p.is_file() and p.name != pipeline.SUMMARY}
+          if p.is_file() and p.name != outputs.SUMMARY}
 
 
 def test_demo(tmp_path):
@@ -252,9 +260,9 @@ def test_perspective_without_image_size_is_a_clear_error(tmp_path,
 
 def test_bad_options():
   with pytest.raises(ValueError, match="camera must be"):
-    pipeline.Options(input="x", output="y", camera="fisheye")
+    Options(input="x", output="y", camera="fisheye")
   with pytest.raises(ValueError, match="focal"):
-    pipeline.Options(input="x", output="y", focal=-3.0)
+    Options(input="x", output="y", focal=-3.0)
 
 
 def test_several_devices_give_the_same_fits(tmp_path, tiny_weights_file):
@@ -268,8 +276,8 @@ def test_several_devices_give_the_same_fits(tmp_path, tiny_weights_file):
              XLA_FLAGS="--xla_force_host_platform_device_count=4")
   run = subprocess.run([sys.executable, "-m", "lgd_jax.tool.cli", *flags,
                         "--output", str(tmp_path / "four")], env=env,
-                       cwd=REPO, capture_output=True, text=True, timeout=300,
-                       check=False)
+                       cwd=REPO, capture_output=True, text=True,
+                       timeout=HANG_GUARD, check=False)
   assert run.returncode == 0, run.stderr
   _run(tmp_path, tiny_weights_file, input=str(folder), sequence="off",
        output=str(tmp_path / "one"))
@@ -306,3 +314,118 @@ def test_video_resume_and_changed_options(tmp_path, tiny_weights_file):
   assert summary["people_already_done"] == 8
   with pytest.raises(ValueError, match="smooth differ"):
     _run(tmp_path, tiny_weights_file, input=str(folder), smooth=0.0)
+
+
+@pytest.mark.parametrize("flag", ["--help", "--helpshort", "-h"])
+def test_help_shows_the_tools_flags(flag):
+  run = _cli(flag)
+  assert run.returncode == 0, run.stderr
+  for name in ("--input", "--output", "--[no]demo", "--[no]progress",
+               "--body_model", "--format"):
+    assert name in run.stdout
+  assert "Show progress bars" in run.stdout
+  assert "--verbosity" not in run.stdout  # absl's flags: --helpfull
+
+
+def test_the_rate_is_always_printed(capsys):
+  """A loaded machine's rate rounds to 0.0 at one decimal: still printed."""
+  summary = dict(files_with_errors=[], people_already_done=0, people=1,
+                 people_fitted=1, people_not_fitted=0, total_seconds=58.0,
+                 people_per_second=0.0172, output="out")
+  cli._report(summary)
+  assert "0.0172 people/s" in capsys.readouterr().out
+  cli._report(dict(summary, people_per_second=0.0, people_already_done=1))
+  assert "0 people/s" in capsys.readouterr().out
+
+
+def test_warnings_are_plain_lines(tmp_path, tiny_weights_file):
+  """A skipped file and missing photos are warned about in plain words, the
+  missing --images folder by name."""
+  folder = tmp_path / "video"
+  _video(folder, frames=2)
+  (folder / "clip_000000000009_keypoints.json").write_text("{")
+  run = _cli("--input", str(folder), "--output", str(tmp_path / "out"),
+             "--weights", str(tiny_weights_file), "--noprogress",
+             "--save_overlays", "--images", str(tmp_path / "no_such_folder"))
+  assert run.returncode == 0, run.stderr
+  lines = run.stderr.splitlines()
+  assert any(line.startswith("warning: skipped ") and
+             "clip_000000000009_keypoints.json: " in line for line in lines)
+  assert (f"warning: no overlays: the images folder "
+          f"{tmp_path / 'no_such_folder'} does not exist") in lines
+  assert "pipeline.py:" not in run.stderr  # no absl log prefix
+  assert cli._as_flags("pass format= to say which") == (
+      "pass --format to say which")
+  assert cli._as_flags("keypoint_format=x") == "keypoint_format=x"
+
+
+def test_failed_fits_have_zero_camera(tmp_path, tiny_weights_file):
+  """A person with too few points: fit_ok False and every fitted parameter
+  zero, the camera's included (weak and perspective)."""
+  people = np.ones((2, 17, 3), np.float32)
+  people[..., :2] = np.random.default_rng(0).uniform(100, 300, (2, 17, 2))
+  people[1, 3:, 2] = 0  # 3 visible points: not fittable
+  np.save(tmp_path / "people.npy", people)
+  for camera in ("weak", "perspective"):
+    out = tmp_path / camera
+    _run(tmp_path, tiny_weights_file, input=str(tmp_path / "people.npy"),
+         keypoint_format="coco17", camera=camera, image_size=(640, 480),
+         output=str(out))
+    ok, failed = (np.load(out / "fits" / "people" / f"frame_{i:06d}" /
+                          "person_00.npz") for i in (0, 1))
+    assert ok["fit_ok"] and not failed["fit_ok"]
+    assert np.any(ok["camera_translation"] != 0)
+    for key in ("poses", "betas", "camera_translation") + (
+        ("camera_scale",) if camera == "weak" else ("trans",)):
+      assert np.all(failed[key] == 0), key
+
+
+def test_video_with_a_gap_is_evenly_sampled(tmp_path, tiny_weights_file):
+  """An unreadable and an empty frame: each track still has one entry per
+  frame (AMASS readers assume an even frame rate), the missing ones
+  flagged and copied from the nearest fitted frame."""
+  folder = tmp_path / "video"
+  _video(folder, frames=7)
+  (folder / "clip_000000000002_keypoints.json").write_text("{")
+  (folder / "clip_000000000004_keypoints.json").write_text('{"people": []}')
+  summary = _run(tmp_path, tiny_weights_file, input=str(folder))
+  assert len(summary["files_with_errors"]) == 1
+  tracks = sorted((tmp_path / "out" / "tracks" / "video").glob("track_*"))
+  assert len(tracks) == 2
+  for path in tracks:
+    track = np.load(path)
+    np.testing.assert_array_equal(track["frame"], np.arange(7))
+    assert track["poses"].shape == (7, 72)
+    assert track["betas_per_frame"].shape == (7, 10)
+    assert float(track["mocap_framerate"]) == 30.0
+    detected = np.array([1, 1, 0, 1, 0, 1, 1], bool)
+    np.testing.assert_array_equal(track["detected"], detected)
+    assert not track["fit_ok"][~detected].any()
+    assert np.all(track["keypoints"][~detected] == 0)
+    assert np.all(np.isfinite(track["poses"]))
+    # Frame 2: frames 1 and 3 are as near, the earlier is copied.
+    np.testing.assert_array_equal(track["poses"][2], track["poses"][1])
+    np.testing.assert_array_equal(track["poses"][4], track["poses"][3])
+
+
+def test_body_model_flag(tmp_path, tiny_weights_file):
+  """--body_model (default: $LGD_JAX_BODY_MODEL) fits with that model and
+  is recorded in run.json and the npz; a rerun with another is refused."""
+  folder = tmp_path / "video"
+  _video(folder, frames=1)
+  model = str(bundled_model_path())
+  flags = ["--input", str(folder), "--output", str(tmp_path / "out"),
+           "--weights", str(tiny_weights_file), "--noprogress",
+           "--sequence=off"]
+  run = _cli(*flags, "--body_model", model)
+  assert run.returncode == 0, run.stderr
+  fit = np.load(tmp_path / "out" / "fits" / "clip_000000000000" /
+                "person_00.npz")
+  assert str(fit["body_model"]) == model
+  manifest = json.loads((tmp_path / "out" / "run.json").read_text())
+  assert manifest["options"]["body_model"] == model
+  run = _cli(*flags, **{BODY_MODEL_ENV: model})  # the same, by default
+  assert run.returncode == 0, run.stderr
+  assert "2 already done" in run.stdout
+  run = _cli(*flags, "--body_model", str(tmp_path / "other.npz"))
+  assert run.returncode == 1 and "body_model differ" in run.stderr

@@ -1,5 +1,10 @@
 """The README's first command: the demo writes a picture and a mesh."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import matplotlib.image
 import numpy as np
 import pytest
@@ -53,3 +58,24 @@ def test_write_mesh_is_atomic(tmp_path, monkeypatch):
     mesh_io.write_mesh(target, np.eye(3) * 2, np.array([[0, 1, 2]]))
   assert target.read_bytes() == before  # the old file is intact
   assert [p.name for p in tmp_path.iterdir()] == ["mesh.ply"]
+
+
+def test_demo_and_cli_import_together():
+  """Flags are defined when a command runs, not at import: both modules
+  (each with an --output) import into one process."""
+  from lgd_jax.tool import cli  # pylint: disable=g-import-not-at-top
+  assert cli.main and demo.main
+
+
+def test_demo_command_hides_backend_probing(tmp_path):
+  """`python -m lgd_jax.tool.demo` prints what it wrote, not JAX's INFO
+  logs ("Unable to initialize backend 'tpu'")."""
+  env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1]))
+  env.pop("JAX_PLATFORMS", None)  # the probing happens without it
+  run = subprocess.run([sys.executable, "-m", "lgd_jax.tool.demo",
+                        "--output", str(tmp_path)], env=env,
+                       capture_output=True, text=True, timeout=1800,
+                       check=False)
+  assert run.returncode == 0, run.stderr
+  assert "Unable to initialize backend" not in run.stderr
+  assert "wrote png" in run.stdout

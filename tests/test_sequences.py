@@ -11,6 +11,7 @@ from lgd_jax import fitting
 from lgd_jax import formats as kp
 from lgd_jax.evaluation import metrics
 from lgd_jax import sequences
+from lgd_jax import tracking
 from lgd_jax.evaluation import synthetic_videos as videos
 from lgd_jax.body import rotations
 
@@ -33,7 +34,7 @@ def test_given_track_ids_are_renumbered_by_first_appearance():
   frame = np.array([2, 0, 1, 0, 2, 1])
   given = np.array([9, 7, 3, 3, 7, 7])
   xy = np.zeros((6, K, 2))
-  track = sequences.assign_tracks(frame, xy, np.ones((6, K)), given)
+  track = tracking.assign_tracks(frame, xy, np.ones((6, K)), given)
   np.testing.assert_array_equal(track, [2, 0, 1, 1, 0, 0])
   assert track.dtype == np.int32
 
@@ -46,7 +47,7 @@ def test_partial_or_repeated_ids_fall_back_to_association():
                  _person((600, 300 - 5 * t), seed=2)
                  for i, t in enumerate(frame)])
   for given in ([5, 6, 5, -1, 5, 6], [1, 1, 1, 1, 1, 1]):
-    track = sequences.assign_tracks(frame, xy, np.ones((6, K)), given)
+    track = tracking.assign_tracks(frame, xy, np.ones((6, K)), given)
     np.testing.assert_array_equal(track, [0, 1, 0, 1, 0, 1])
 
 
@@ -72,7 +73,7 @@ def test_association_through_a_crossing_gaps_and_newcomers():
   xy = np.stack([r[2] for r in rows])
   confidence = np.ones((len(rows), K))
   confidence[:, 0] = 0  # a point missing everywhere changes nothing
-  track = sequences.assign_tracks(frame, xy, confidence,
+  track = tracking.assign_tracks(frame, xy, confidence,
                                   np.full(len(rows), -1), max_gap=5)
   ids = lambda name, when=lambda t: True: set(
       track[(who == name) & np.array([when(t) for t in frame])])
@@ -101,7 +102,7 @@ def test_association_with_few_common_points_uses_box_centres():
   confidence[0, :8] = 1
   confidence[1:, 8:] = 1
   xy = np.stack([person, person + 5, person + 5000])
-  track = sequences.assign_tracks([0, 1, 1], xy, confidence, None)
+  track = tracking.assign_tracks([0, 1, 1], xy, confidence, None)
   np.testing.assert_array_equal(track, [0, 0, 1])
 
 
@@ -109,13 +110,13 @@ def test_track_arrays_lays_rows_out_by_frame_and_track():
   frame = np.array([10, 12, 10, 12, 15])
   track = np.array([1, 0, 0, 1, 1])
   xy = np.arange(5 * K * 2, dtype=np.float32).reshape(5, K, 2)
-  arrays = sequences.track_arrays(frame, track, xy, np.ones((5, K)))
+  arrays = tracking.track_arrays(frame, track, xy, np.ones((5, K)))
   np.testing.assert_array_equal(arrays.frames, [10, 12, 15])
   np.testing.assert_array_equal(arrays.row, [[2, 0], [1, 3], [-1, 4]])
   np.testing.assert_array_equal(arrays.xy[1, 1], xy[3])
   assert not arrays.confidence[2, 0].any() and not arrays.xy[2, 0].any()
   with pytest.raises(ValueError, match="two rows"):
-    sequences.track_arrays([0, 0], [0, 0], xy[:2], np.ones((2, K)))
+    tracking.track_arrays([0, 0], [0, 0], xy[:2], np.ones((2, K)))
 
 
 # --- Fitting with warm starts ------------------------------------------------

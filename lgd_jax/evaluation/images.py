@@ -18,9 +18,9 @@ from lgd_jax.evaluation import timing
 from lgd_jax.body.cache import load_body
 from lgd_jax.fitting import fit, fit_in_chunks
 from lgd_jax.weights import load_pretrained
-from lgd_jax.tool.images import find_image, read_image
 from lgd_jax.readers import read_keypoints
-from lgd_jax.tool.render import project_fit_mesh, save_fit_overlay
+from lgd_jax.tool.overlays import find_pictures, save_overlays
+from lgd_jax.tool.render import project_fit_mesh
 from lgd_jax.losses import keypoint_errors
 
 CHUNK = 1024  # people per compiled fit call
@@ -105,34 +105,28 @@ def _statistics(pixels, percent) -> dict:
 def _save_overlays(keypoints, rows, result, percent, config, image_folder,
                    overlay_folder, max_overlays):
   """Writes `fit_annotations`' overlays; returns their paths."""
-  by_frame = {}  # image index -> positions in `rows`
-  for position, row in enumerate(rows):
-    by_frame.setdefault(int(keypoints.frame[row]), []).append(position)
-  found = ((frame, find_image(image_folder,
-                               keypoints.image[rows[positions[0]]]),
-            np.array(positions)) for frame, positions in by_frame.items())
+  by_frame = {}  # image index -> its keypoint rows
+  for row in rows:
+    by_frame.setdefault(int(keypoints.frame[row]), []).append(row)
   images = list(itertools.islice(
-      (image for image in found if image[1] is not None), max_overlays))
+      find_pictures(keypoints, by_frame, image_folder), max_overlays))
   if not images:
     return []
   model = load_body(config.body_model, config.num_betas).model  # fit's
+  position = {int(row): p for p, row in enumerate(rows)}  # in `result`
   # One projection for everyone drawn: one compilation of the body model.
-  drawn = np.concatenate([positions for _, _, positions in images])
+  drawn = np.array([position[r] for _, _, people in images for r in people])
   mesh_pixels, mesh_points = project_fit_mesh(
       model, result.pose[drawn], result.betas[drawn],
       jax.tree.map(lambda a: a[drawn], result.camera))
   meshes = {int(p): (mesh_pixels[i], mesh_points[i])
             for i, p in enumerate(drawn)}
-  paths = []
-  for frame, image_file, positions in images:
-    people = rows[positions]
-    out = overlay_folder / f"{frame:04d}_{image_file.stem}.png"
-    save_fit_overlay(
-        out, read_image(image_file),
-        [meshes[p] if result.fit_ok[p] else None for p in positions],
-        model.faces, keypoints.xy[people], keypoints.confidence[people],
-        keypoints.keypoint_format,
-        labels=[f"2D err {percent[p]:.1f}%" if result.fit_ok[p]
-                else "not fitted" for p in positions])
-    paths.append(str(out))
-  return paths
+
+  def people(keypoint_rows):
+    return [(meshes[position[r]] if result.fit_ok[position[r]] else None,
+             percent[position[r]]) for r in keypoint_rows]
+
+  return save_overlays(
+      [(overlay_folder / f"{frame:04d}_{photo.stem}.png", photo, people_rows)
+       for frame, photo, people_rows in images],
+      keypoints, people, model.faces)

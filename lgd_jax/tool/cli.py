@@ -7,75 +7,97 @@ r"""`lgd-fit`: SMPL bodies from 2D keypoint files.
 Flags are parsed here; the work is `lgd_jax.tool.pipeline.run`.
 """
 
+import functools
 import importlib.resources
+import os
+import re
 import sys
 from pathlib import Path
 
 from absl import app
 from absl import flags
-from absl import logging
 
-from lgd_jax.tool import pipeline
+from lgd_jax.body.io import BODY_MODEL_ENV
 from lgd_jax.errors import FileProblemError
 from lgd_jax.formats import FORMATS
+from lgd_jax.tool import console
+from lgd_jax.tool import options as options_lib
+from lgd_jax.tool import pipeline
 
 DEMO_IMAGE = "000000000785"
 DEMO_OUTPUT = "outputs/demo"
+_HELP = ("-h", "-help", "--help", "-helpshort", "--helpshort")
 
-_INPUT = flags.DEFINE_string(
-    "input", None, "OpenPose JSON file or folder (one file per frame), COCO-"
-    "style or MPII annotation file, or .npy/.npz keypoint array.")
-_OUTPUT = flags.DEFINE_string(
-    "output", None, f"Output folder (default: outputs/lgd_fit; {DEMO_OUTPUT} "
-    "with --demo).")
-_IMAGES = flags.DEFINE_string(
-    "images", None, "Folder of the photos (overlays, image sizes); default: "
-    "the input's folder.")
-_FORMAT = flags.DEFINE_enum(
-    "format", None, list(FORMATS), "Keypoint format; default: detected from "
-    "the file (asked for when ambiguous).")
-_CAMERA = flags.DEFINE_enum(
-    "camera", "weak", list(pipeline.CAMERAS), "weak: weak perspective; "
-    "perspective: known intrinsics (--focal, principal point at the image "
-    "centre), which gives a translation in metres.")
-_FOCAL = flags.DEFINE_float(
-    "focal", None, "Focal length in pixels; implies --camera=perspective. "
-    "Default for perspective: the image diagonal.")
-_IMAGE_SIZE = flags.DEFINE_list(
-    "image_size", None, "WIDTH,HEIGHT of every image, when neither the input "
-    "file nor --images gives it (perspective only).")
-_SEQUENCE = flags.DEFINE_enum(
-    "sequence", "auto", list(pipeline.SEQUENCE_MODES), "on: a video (track "
-    "people, one npz per track); off: independent images; auto: on for "
-    "OpenPose folders and files with track ids.")
-_WARM_START = flags.DEFINE_bool(
-    "warm_start", pipeline.Options.warm_start, "Videos: start each frame's "
-    "fit from the track's previous fit (measured worse with the bundled "
-    "network; see the README).")
-_SMOOTH = flags.DEFINE_float(
-    "smooth", pipeline.Options.smooth, "Videos: Gaussian smoothing of each "
-    "track's parameters, sigma in frames (0: off).")
-_FPS = flags.DEFINE_float("fps", 30.0, "Videos: frame rate to record.")
-_SAVE_MESHES = flags.DEFINE_bool("save_meshes", False,
-                                 "Write a mesh per fitted person.")
-_MESH_FORMAT = flags.DEFINE_enum("mesh_format", "obj",
-                                 list(pipeline.MESH_FORMATS),
-                                 "Mesh file format.")
-_SAVE_OVERLAYS = flags.DEFINE_bool(
-    "save_overlays", False, "Write a picture per image found: meshes, "
-    "keypoints, skeletons and each person's 2D error over the photo.")
-_CHUNK_SIZE = flags.DEFINE_integer("chunk_size", 1024,
-                                   "People per compiled fit call.")
-_MIN_CONFIDENCE = flags.DEFINE_float(
-    "min_confidence", 0.0, "Keypoints with confidence at or below it count "
-    "as missing.")
-_WEIGHTS = flags.DEFINE_string(
-    "weights", None, "Network weights (.npz from experiments.export_weights);"
-    " default: the bundled ones.")
-_PROGRESS = flags.DEFINE_bool("progress", True, "Show progress bars.")
-_DEMO = flags.DEFINE_bool(
-    "demo", False, "Fit the bundled COCO example (000000000785.jpg, CC BY "
-    "2.0) and write an overlay, a mesh and an npz.")
+
+def _define_flags() -> flags.FlagValues:
+  """The tool's flags, in their own `FlagValues` (for `--help`) and added
+  to absl's global ones (parsed with absl's logging flags)."""
+  tool = flags.FlagValues()
+  define = {kind: functools.partial(getattr(flags, f"DEFINE_{kind}"),
+                                    flag_values=tool)
+            for kind in ("string", "enum", "float", "list", "bool",
+                         "integer")}
+  define["string"](
+      "input", None, "OpenPose JSON file or folder (one file per frame), "
+      "COCO-style or MPII annotation file, or .npy/.npz keypoint array.")
+  define["string"](
+      "output", None, f"Output folder (default: outputs/lgd_fit; "
+      f"{DEMO_OUTPUT} with --demo).")
+  define["string"](
+      "images", None, "Folder of the photos (overlays, image sizes); "
+      "default: the input's folder.")
+  define["enum"](
+      "format", None, list(FORMATS), "Keypoint format; default: detected "
+      "from the file (asked for when ambiguous).")
+  define["enum"](
+      "camera", "weak", list(options_lib.CAMERAS), "weak: weak perspective; "
+      "perspective: known intrinsics (--focal, principal point at the image "
+      "centre), which gives a translation in metres.")
+  define["float"](
+      "focal", None, "Focal length in pixels; implies --camera=perspective. "
+      "Default for perspective: the image diagonal.")
+  define["list"](
+      "image_size", None, "WIDTH,HEIGHT of every image, when neither the "
+      "input file nor --images gives it (perspective only).")
+  define["enum"](
+      "sequence", "auto", list(options_lib.SEQUENCE_MODES), "on: a video "
+      "(track people, one npz per track); off: independent images; auto: on "
+      "for OpenPose folders and files with track ids.")
+  define["bool"](
+      "warm_start", options_lib.Options.warm_start, "Videos: start each "
+      "frame's fit from the track's previous fit (measured worse with the "
+      "bundled network; see the README).")
+  define["float"](
+      "smooth", options_lib.Options.smooth, "Videos: Gaussian smoothing of "
+      "each track's parameters, sigma in frames (0: off).")
+  define["float"]("fps", 30.0, "Videos: frame rate to record.")
+  define["bool"]("save_meshes", False, "Write a mesh per fitted person.")
+  define["enum"]("mesh_format", "obj", list(options_lib.MESH_FORMATS),
+                 "Mesh file format.")
+  define["bool"](
+      "save_overlays", False, "Write a picture per image found: meshes, "
+      "keypoints, skeletons and each person's 2D error over the photo.")
+  define["integer"]("chunk_size", 1024, "People per compiled fit call.")
+  define["float"](
+      "min_confidence", 0.0, "Keypoints with confidence at or below it "
+      "count as missing.")
+  define["string"](
+      "weights", None, "Network weights (.npz from "
+      "experiments.export_weights); default: the bundled ones.")
+  define["string"](
+      "body_model", os.environ.get(BODY_MODEL_ENV), "Body-model file or "
+      "folder to fit with (same number of betas as the network); default: "
+      f"${BODY_MODEL_ENV} when set, else the one the weights were trained "
+      "with.")
+  define["bool"](
+      "progress", True, "Show progress bars (--noprogress: none, e.g. in "
+      "logs).")
+  define["bool"](
+      "demo", False, "Fit the bundled COCO example (000000000785.jpg, CC BY "
+      "2.0) and write an overlay, a mesh and an npz (in "
+      f"{DEMO_OUTPUT} unless --output).")
+  flags.FLAGS.append_flag_values(tool)
+  return tool
 
 
 def demo_paths() -> tuple[Path, Path]:
@@ -85,57 +107,75 @@ def demo_paths() -> tuple[Path, Path]:
   return folder / f"{DEMO_IMAGE}.json", folder
 
 
-def options_from_flags() -> pipeline.Options:
-  """The `pipeline.Options` the flags ask for."""
-  input_path, images = _INPUT.value, _IMAGES.value
-  save_meshes = _MESH_FORMAT.value if _SAVE_MESHES.value else ""
-  save_overlays = _SAVE_OVERLAYS.value
-  output = _OUTPUT.value or "outputs/lgd_fit"
-  if _FOCAL.value is not None and flags.FLAGS["camera"].present and (
-      _CAMERA.value == "weak"):
+def options_from_flags(tool: flags.FlagValues) -> options_lib.Options:
+  """The `Options` the parsed flags ask for."""
+  value = lambda name: tool[name].value
+  input_path, images = value("input"), value("images")
+  save_meshes = value("mesh_format") if value("save_meshes") else ""
+  save_overlays = value("save_overlays")
+  output = value("output") or "outputs/lgd_fit"
+  if value("focal") is not None and tool["camera"].present and (
+      value("camera") == "weak"):
     raise app.UsageError("--focal is for the perspective camera: drop "
                          "--camera=weak or --focal")
-  if _DEMO.value:
+  if value("demo"):
     if input_path:
       raise app.UsageError("--demo fits the bundled example: drop --input")
     annotation, folder = demo_paths()
     input_path, images = str(annotation), str(folder)
-    save_meshes, save_overlays = _MESH_FORMAT.value, True
-    output = _OUTPUT.value or DEMO_OUTPUT
+    save_meshes, save_overlays = value("mesh_format"), True
+    output = value("output") or DEMO_OUTPUT
   if not input_path:
     raise app.UsageError("--input is required (or --demo)")
   image_size = None
-  if _IMAGE_SIZE.value:
+  if value("image_size"):
     try:
-      image_size = tuple(int(v) for v in _IMAGE_SIZE.value)
+      image_size = tuple(int(v) for v in value("image_size"))
     except ValueError:
       raise app.UsageError("--image_size must be WIDTH,HEIGHT in pixels, "
-                           f"got {','.join(_IMAGE_SIZE.value)}") from None
+                           f"got {','.join(value('image_size'))}") from None
   try:
-    return pipeline.Options(
+    return options_lib.Options(
         input=input_path, output=output, images=images,
-        keypoint_format=_FORMAT.value, camera=_CAMERA.value,
-        focal=_FOCAL.value, image_size=image_size, sequence=_SEQUENCE.value,
-        warm_start=_WARM_START.value, smooth=_SMOOTH.value, fps=_FPS.value,
-        save_meshes=save_meshes, save_overlays=save_overlays,
-        chunk_size=_CHUNK_SIZE.value, min_confidence=_MIN_CONFIDENCE.value,
-        weights=_WEIGHTS.value, progress=_PROGRESS.value)
+        keypoint_format=value("format"), camera=value("camera"),
+        focal=value("focal"), image_size=image_size,
+        sequence=value("sequence"), warm_start=value("warm_start"),
+        smooth=value("smooth"), fps=value("fps"), save_meshes=save_meshes,
+        save_overlays=save_overlays, chunk_size=value("chunk_size"),
+        min_confidence=value("min_confidence"), weights=value("weights"),
+        body_model=value("body_model") or None, progress=value("progress"))
   except ValueError as e:  # option checks name the option without "--"
     raise app.UsageError(f"bad option: {e}") from None
 
 
-def _main(argv):
+def _as_flags(message: str) -> str:
+  """The readers' advice "pass format=" is --format here."""
+  return re.sub(r"\bformat=", "--format", message)
+
+
+def _parse(argv, tool: flags.FlagValues):
+  """absl's parsing, but -h, --help and --helpshort print the tool's own
+  flags (not absl's logging flags: those are --helpfull's)."""
+  own = argv[1:argv.index("--")] if "--" in argv else argv[1:]
+  if any(arg in _HELP for arg in own):
+    print(__doc__.strip() + "\n\nflags:\n" + "\n".join(
+        line for line in tool.get_help(include_special_flags=False)
+        .splitlines() if line.startswith(" ")) +
+          "\n  --helpfull: these and absl's own flags (logging, ...)")
+    sys.exit(0)
+  return app.parse_flags_with_usage(argv)
+
+
+def _main(argv, tool: flags.FlagValues):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  if not flags.FLAGS["verbosity"].present:  # JAX's backend probing is INFO
-    logging.set_verbosity(logging.WARNING)
-  options = options_from_flags()
+  console.quiet_info_logs()
+  console.plain_warnings(_as_flags)
+  options = options_from_flags(tool)
   try:
     summary = pipeline.run(options)
   except (FileProblemError, ValueError) as e:
-    # The reader's advice "pass format=" is --format here.
-    print(f"lgd-fit: error: {str(e).replace('format=', '--format')}",
-          file=sys.stderr)
+    print(f"lgd-fit: error: {_as_flags(str(e))}", file=sys.stderr)
     return 1
   _report(summary)
   return 0
@@ -153,14 +193,16 @@ def _report(summary: dict) -> None:
         f"({summary['people_fitted']} fitted, "
         f"{summary['people_not_fitted']} not fittable"
         + (f", {done} already done" if done else "") + ") in "
-        f"{summary['total_seconds']:.1f} s"
-        + (f": {rate:,.{0 if rate >= 100 else 1}f} people/s" if rate else "")
-        + f"; outputs in {summary['output']}")
+        f"{summary['total_seconds']:.1f} s: "
+        + (f"{rate:,.0f}" if rate >= 100 else f"{rate:.3g}")
+        + f" people/s; outputs in {summary['output']}")
 
 
 def main():
   """Console-script entry point."""
-  app.run(_main)
+  tool = _define_flags()
+  app.run(functools.partial(_main, tool=tool),
+          flags_parser=functools.partial(_parse, tool=tool))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ pose with the LEFT arm raised and the right knee bent, joints coloured red
 for left and blue for right) and `posed.obj`.
 """
 
+import functools
 import os
 from pathlib import Path
 
@@ -15,13 +16,9 @@ from absl import flags
 import numpy as np
 
 import lgd_jax
+from lgd_jax.tool import console
 from lgd_jax.tool import meshes as mesh_io
 from lgd_jax.tool import render
-
-_OUTPUT = flags.DEFINE_string("output", "outputs/demo", "Output folder.")
-_BODY_MODEL = flags.DEFINE_string(
-    "body_model", None, "Body-model file or folder; default: the bundled free "
-    f"model (or ${lgd_jax.BODY_MODEL_ENV} when set).")
 
 # Axis-angle (radians) per SMPL joint for the demo pose. The left arm is
 # raised so that left and right can be told apart in the picture.
@@ -65,12 +62,22 @@ def run(output: Path, body_model_path=None) -> dict:
   return paths
 
 
-def main(argv):
+def _main(argv, output, body_model):
   del argv
-  path = _BODY_MODEL.value or os.environ.get(lgd_jax.BODY_MODEL_ENV)
-  for kind, path in run(Path(_OUTPUT.value), path).items():
+  console.quiet_info_logs()
+  for kind, path in run(Path(output.value), body_model.value).items():
     print(f"wrote {kind}: {path}")
 
 
+def main():
+  # Defined here, not at import: lgd_jax.tool.cli has an --output too.
+  output = flags.DEFINE_string("output", "outputs/demo", "Output folder.")
+  body_model = flags.DEFINE_string(
+      "body_model", os.environ.get(lgd_jax.BODY_MODEL_ENV), "Body-model file "
+      "or folder; default: the bundled free model (or "
+      f"${lgd_jax.BODY_MODEL_ENV} when set).")
+  app.run(functools.partial(_main, output=output, body_model=body_model))
+
+
 if __name__ == "__main__":
-  app.run(main)
+  main()

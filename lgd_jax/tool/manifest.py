@@ -1,0 +1,52 @@
+"""`run.json`: what an output folder's files are fits of (the input and the
+options that change results), so that a rerun into the folder, which keeps
+the outputs there, refuses other ones instead of mixing them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from lgd_jax.files import atomic_path
+from lgd_jax.readers import KeypointSet
+from lgd_jax.tool.options import Options
+
+MANIFEST = "run.json"
+# Options that change the fits: a rerun into a folder must use the same.
+RESULT_OPTIONS = ("keypoint_format", "camera", "focal", "image_size",
+                  "sequence", "warm_start", "smooth", "fps", "chunk_size",
+                  "min_confidence", "body_model")
+
+
+def check_manifest(options: Options, keypoints: KeypointSet,
+                   output: Path) -> None:
+  """Writes `run.json` on a first run; on a rerun, raises ValueError when
+  the input or the options that change results differ from it."""
+  manifest = _manifest(options, keypoints)
+  path = output / MANIFEST
+  if not path.exists():
+    with atomic_path(path) as tmp:
+      tmp.write_text(json.dumps(manifest, indent=1) + "\n")
+    return
+  before = json.loads(path.read_text())
+  if before != manifest:
+    changed = sorted(
+        [k for k in manifest if k != "options" and before.get(k) !=
+         manifest[k]] +
+        [k for k in RESULT_OPTIONS if before.get("options", {}).get(k) !=
+         manifest["options"][k]])
+    raise ValueError(
+        f"{output} holds the outputs of another run ({', '.join(changed)} "
+        f"differ; see {path}); outputs there are kept, not redone: use a "
+        "fresh --output, or delete the folder")
+
+
+def _manifest(options: Options, keypoints: KeypointSet) -> dict:
+  weights = Path(options.weights) if options.weights else None
+  manifest = dict(
+      input=str(Path(options.input).resolve()), rows=len(keypoints),
+      keypoint_format=keypoints.keypoint_format,
+      weights=None if weights is None else dict(
+          path=str(weights.resolve()), bytes=weights.stat().st_size),
+      options={k: getattr(options, k) for k in RESULT_OPTIONS})
+  return json.loads(json.dumps(manifest))  # tuples as JSON lists
