@@ -7,8 +7,7 @@ import numpy as np
 from lgd_jax.body.lbs import smpl_forward
 from lgd_jax.body.model import SMPL_JOINT_NAMES
 from lgd_jax.build import retarget
-from lgd_jax.files import atomic_path
-from lgd_jax.tool.render import SIDE_COLOURS, VIEWS, draw_mesh
+from lgd_jax.tool.render import SIDE_COLOURS, VIEWS, draw_mesh, save_figure
 
 
 def _table(sample):
@@ -94,5 +93,4 @@ def save_retarget_figure(path, samples, model, columns: int = 4):
   for ax in axes.ravel()[2 * len(samples):]:
     ax.axis("off")
   fig.tight_layout()
-  with atomic_path(path) as tmp:
-    fig.savefig(tmp, dpi=100)
+  save_figure(fig, path, dpi=100)

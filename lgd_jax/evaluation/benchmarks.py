@@ -312,7 +312,7 @@ def save_step_figure(path, report: dict, profile: str) -> None:
   """PA-MPJPE after each step (learned) or iteration (baselines), one panel
   per split, like the paper's Fig. 4 (written atomically)."""
   from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
-  from lgd_jax.files import atomic_path  # pylint: disable=g-import-not-at-top
+  from lgd_jax.tool import render  # pylint: disable=g-import-not-at-top
   rows = [r for r in report["results"] if r["profile"] == profile]
   if not rows:
     raise ValueError(f"no results for profile {profile!r} to plot")
@@ -331,5 +331,4 @@ def save_step_figure(path, report: dict, profile: str) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
   fig.tight_layout()
-  with atomic_path(path) as tmp:
-    fig.savefig(tmp, dpi=110)
+  render.save_figure(fig, path, dpi=110)

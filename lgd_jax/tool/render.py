@@ -111,7 +111,7 @@ def save_views(path, panels, title=None, panel_size=3.0):
   if title:
     fig.suptitle(title, fontsize=10)
   fig.tight_layout()
-  _savefig(fig, path, dpi=110)
+  save_figure(fig, path, dpi=110)
 
 
 def save_keypoint_overlay(path, image, xy, confidence, keypoint_format,
@@ -305,11 +305,11 @@ def _draw_keypoints(ax, xy, confidence, keypoint_format, min_confidence,
 
 def _save_png(fig, path):
   # Light compression: twice as fast on video frames, 10 % larger files.
-  _savefig(fig, path, dpi=_DPI, pil_kwargs={"compress_level": 1})
+  save_figure(fig, path, dpi=_DPI, pil_kwargs={"compress_level": 1})
 
 
-def _savefig(fig, path, **kwargs):
-  """`fig.savefig`, atomically; the format is named since the temporary
-  file's suffix is not the target's."""
+def save_figure(fig, path, **kwargs):
+  """`fig.savefig` to `path`, atomically; the format comes from `path`'s
+  suffix (the temporary file's suffix is not the target's)."""
   with atomic_path(path) as tmp:
     fig.savefig(tmp, format=Path(path).suffix.lstrip(".") or "png", **kwargs)
