@@ -111,10 +111,10 @@ def parameter_loss(setup: Setup, config, thetas: jax.Array,
   rot_gt = rotations.axis_angle_to_matrix(target[..., :3])
   terms = {
       "global_rotation": jnp.abs(rot - rot_gt).mean((-2, -1)),
-      "pose": diff[..., 3:network_lib.NUM_POSE].mean(-1),
-      "betas": diff[..., network_lib.NUM_POSE:network_lib.NUM_POSE +
+      "pose": diff[..., 3:theta_lib.NUM_POSE].mean(-1),
+      "betas": diff[..., theta_lib.NUM_POSE:theta_lib.NUM_POSE +
                     num_betas].mean(-1),
-      "camera": diff[..., -network_lib.NUM_CAMERA:].mean(-1),
+      "camera": diff[..., -theta_lib.NUM_CAMERA:].mean(-1),
   }
   if weights.joints3d:
     joint_w = jnp.asarray(joint_weights(kp.CANONICAL_NAMES[:NUM_JOINTS]))
