@@ -1,5 +1,6 @@
-"""Gradient-descent baseline (lgd_jax.evaluation.baselines.gradient_descent): Adam on
-all of Θ from Θ = 0.
+"""Gradient-descent baseline
+(lgd_jax.evaluation.baselines.gradient_descent): Adam on all of Θ from
+Θ = 0.
 
   --config=configs/gradient_descent.py          # plain: reprojection only
   --config=configs/gradient_descent.py:priors   # "gradient descent with

@@ -1,8 +1,8 @@
 """Config of experiments/evaluate_sequences.py: fitting video sequences.
 
 Synthetic videos are projected from held-out mocap clips at their full
-30 fps (`lgd_jax.evaluation.synthetic_videos`): the Bandai-Namco validation clips and CMU
-(out of domain). Every method fits the same detections; a method is a
+30 fps (`lgd_jax.evaluation.synthetic_videos`): the Bandai-Namco validation
+clips and CMU (out of domain). Every method fits the same detections; a method is a
 warm-start setting and a smoothing sigma (frames; 0: none), all pairs of
 `warm_starts` and `sigmas`.
 """

@@ -1,5 +1,5 @@
-"""SMPLify baseline (lgd_jax.evaluation.baselines.smplify): SPIN-style camera stage,
-then SMPLify's stages with decreasing prior weights.
+"""SMPLify baseline (lgd_jax.evaluation.baselines.smplify): SPIN-style
+camera stage, then SMPLify's stages with decreasing prior weights.
 
 Units: the data term is the confidence-weighted SUM over visible points of
 the Geman–McClure squared reprojection error in normalised units (1 unit =
@@ -25,12 +25,12 @@ def get_config() -> ml_collections.ConfigDict:
   config.robust_sigma = 1.0
   # SPIN's camera stage also fits the global orientation. From the T-pose
   # on 4 torso points that is ambiguous (which way a turned torso faces),
-  # and later stages rarely undo a wrong turn. On 512 train-split people
-  # (realistic profile; experiments/reports/smplify_variants_*.json, the
-  # command in the README) PA-MPJPE was 107.4 mm with SPIN's stage, 93.5
-  # fitting the camera only, 90.6 adding SMPLify's front/back remedy (a
-  # second start half a turn round; the better fit per person; twice the
-  # cost): the strongest SMPLify we found.
+  # and later stages rarely undo a wrong turn. On train-split people
+  # (realistic profile) fitting the camera only beat SPIN's stage, and
+  # adding SMPLify's front/back remedy (a second start half a turn round;
+  # the better fit per person; twice the cost) beat both: the strongest
+  # SMPLify we found. The figures: experiments/reports/smplify_variants_*.json
+  # (the command in the README).
   config.camera_stage_orientation = False
   config.try_flipped = True
   config.stages = (

@@ -21,7 +21,8 @@ from absl import app
 from absl import flags
 from ml_collections import config_flags
 
-from lgd_jax.evaluation import benchmarks as evaluation
+from lgd_jax.evaluation import benchmarks
+from lgd_jax.evaluation import methods
 from lgd_jax.files import atomic_path
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/evaluate.py",
@@ -44,9 +45,8 @@ def main(argv):
   unknown = set(names) - set(config.methods)
   if unknown:
     raise app.UsageError(f"--methods: not in the config: {sorted(unknown)}")
-  methods = {name: evaluation.method_factory(config.methods[name],
-                                             config.pose_set)
-             for name in names}
+  makers = {name: methods.make_method(config.methods[name], config.pose_set)
+            for name in names}
   previous = None
   if os.path.exists(_OUTPUT.value) and _RESUME.value:
     with open(_OUTPUT.value, encoding="utf-8") as f:
@@ -57,12 +57,12 @@ def main(argv):
       with open(tmp, "w", encoding="utf-8") as f:
         json.dump(report, f, indent=1)
 
-  report = evaluation.evaluate(config, methods, on_result=save,
-                               previous=previous)
+  report = benchmarks.evaluate_benchmarks(config, makers, on_result=save,
+                                         previous=previous)
   save(report)
   print(f"wrote {_OUTPUT.value}")
   if _FIGURE.value:
-    evaluation.save_step_figure(_FIGURE.value, report, config.figure_profile)
+    benchmarks.save_step_figure(_FIGURE.value, report, config.figure_profile)
     print(f"wrote {_FIGURE.value}")
 
 

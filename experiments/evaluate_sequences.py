@@ -25,7 +25,7 @@ _OUTPUT = flags.DEFINE_string("output", "outputs/evaluate_sequences.json",
 
 def main(argv):
   del argv
-  report = sequence_evaluation.evaluate(_CONFIG.value)
+  report = sequence_evaluation.evaluate_videos(_CONFIG.value)
   report["config"] = _CONFIG.value.to_dict()
   with atomic_path(_OUTPUT.value) as tmp:
     with open(tmp, "w", encoding="utf-8") as f:

@@ -1,6 +1,7 @@
 """How well a body reprojects onto 2D keypoints: the confidence-weighted
 reprojection loss that fitting minimises, and the 2D error that fits
-report (`keypoint_errors`).
+report (`keypoint_errors`; `normalized_keypoint_error` for keypoints
+normalised to the person's box, as the evaluation harness has them).
 
 The loss is finite in value and gradient for every input: missing points
 (confidence 0), NaN or infinite targets, all-zero confidences and absurdly
@@ -53,6 +54,16 @@ def reprojection_loss(projected: jax.Array, target: jax.Array,
   return jnp.sum(weight * sq_dist, axis=-1)
 
 
+def _mean_visible_distance(xp, fitted, xy, confidence):
+  """(..., K, 2) fitted and annotated points, (..., K) confidence -> (...)
+  the mean distance over the points with confidence > 0 (NaN without any),
+  with `xp` NumPy (in the inputs' precision) or jax.numpy (traceable)."""
+  visible = confidence > 0
+  distance = xp.where(visible, xp.linalg.norm(fitted - xy, axis=-1), 0.0)
+  return distance.sum(-1) / xp.where(visible.any(-1), visible.sum(-1),
+                                     xp.nan)
+
+
 def keypoint_errors(fitted, xy, confidence):
   """Per person, the mean distance of fitted to annotated visible points.
 
@@ -65,10 +76,18 @@ def keypoint_errors(fitted, xy, confidence):
     (N,) pixels (NaN without visible points), and (N,) the same in percent
     of the person's size: the longer side of the visible points' box.
   """
-  visible = confidence > 0
-  distance = np.where(visible, np.linalg.norm(fitted - xy, axis=-1), 0.0)
-  pixels = distance.sum(-1) / np.where(visible.any(-1), visible.sum(-1),
-                                       np.nan)
+  pixels = _mean_visible_distance(np, fitted, xy, confidence)
   size = 2 * np.asarray(cameras.normalization(
       jnp.asarray(xy, jnp.float32), jnp.asarray(confidence, jnp.float32)).scale)
   return pixels, 100 * pixels / size
+
+
+def normalized_keypoint_error(fitted: jax.Array, keypoints: jax.Array,
+                              confidence: jax.Array) -> jax.Array:
+  """`keypoint_errors`' percent of keypoints normalised to the person's box
+  (`cameras.normalization`), traceable: (..., K, 2), (..., K) -> (...).
+
+  The box's longer side is 2 units there, so the percent is 50 × the mean
+  distance.
+  """
+  return 50.0 * _mean_visible_distance(jnp, fitted, keypoints, confidence)

@@ -1,4 +1,5 @@
-"""The evaluation harness (lgd_jax.evaluation.benchmarks, experiments/evaluate.py)."""
+"""The evaluation harness (lgd_jax.evaluation.benchmarks, its methods,
+experiments/evaluate.py)."""
 
 import json
 import subprocess
@@ -7,11 +8,14 @@ from pathlib import Path
 
 import chex
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
 
 import lgd_jax
 from lgd_jax.evaluation import benchmarks as evaluation
+from lgd_jax.evaluation import methods
+from lgd_jax.evaluation import metrics
 from lgd_jax.body.cache import load_body
 from lgd_jax.training import sampling
 from configs import evaluate as evaluate_config
@@ -95,14 +99,14 @@ def test_errors_match_a_numpy_computation_from_the_mesh(body):
   scores = evaluation.score(body, guess, benchmark.batch)
   np.testing.assert_allclose(scores.mpjpe, expected_mpjpe, rtol=1e-3)
   np.testing.assert_allclose(scores.pve, expected_pve, rtol=1e-3)
-  mpjpe, _ = evaluation.per_step_errors(body, guess[None], benchmark.batch)
+  mpjpe, _ = metrics.per_step_joint_errors(body, guess[None], truth)
   np.testing.assert_allclose(mpjpe[0], expected_mpjpe, rtol=1e-3)
 
 
 def test_run_method_reports_every_step_and_time(body, tiny_weights):
   benchmark = evaluation.make_benchmark(
       body, "val", _profile("realistic", batch_size=24), seed=2)
-  method = evaluation.learned_method(body, tiny_weights, "coco17")
+  method = methods.learned_method(body, tiny_weights, "coco17")
   result = evaluation.run_method(body, method, benchmark, chunk=16,
                                  time_it=True)
   steps = tiny_weights.config.num_steps
@@ -115,6 +119,16 @@ def test_run_method_reports_every_step_and_time(body, tiny_weights):
   assert result["per_step"]["pa_mpjpe"][-1] == pytest.approx(
       result["pa_mpjpe"], abs=0.02)
   json.dumps(result)
+
+
+def test_every_config_kind_is_registered_and_others_are_refused():
+  for settings in evaluate_config.get_config().methods.values():
+    if settings.kind != "learned":  # a learned entry loads its weights
+      assert callable(methods.make_method(settings))
+  with pytest.raises(ValueError, match="unknown method kind 'svm'"):
+    methods.make_method(ml_collections.ConfigDict(dict(kind="svm")))
+  with pytest.raises(ValueError, match="registered twice"):
+    methods.register("smplify")(lambda settings, pose_set_path: None)
 
 
 def test_evaluate_command_writes_a_report_and_figure(tmp_path):

@@ -1,1 +1,2 @@
-"""Evaluation: benchmarks, baselines, priors, metrics, real images, videos."""
+"""Evaluation: benchmarks, their methods, baselines, priors, metrics, real
+images, videos."""

@@ -1,6 +1,6 @@
-"""Optimisation baselines: SMPLify and plain gradient descent (issue 6).
+"""Optimisation baselines: SMPLify and plain gradient descent.
 
-Both work exactly where the learned optimizer does (`optimizer.unroll`): the
+Both work exactly where the learned optimizer does (`lgd_jax.unroll`): the
 same body model and canonical keypoint regressor, keypoints normalised to
 the person's box (1 unit = half its long side), Θ = (pose 72, betas S,
 camera 3 = log scale, tx, ty) starting from Θ = 0 (the mean body facing the
@@ -14,11 +14,14 @@ The objective of a person is SMPLify's:
 a confidence-weighted SUM over points of the (optionally Geman–McClure)
 squared reprojection error in normalised units (so prior weights are in
 normalised units², not SMPLify's pixels²), plus the priors of
-`lgd_jax.evaluation.priors`. One routine, `_optimize`, runs Adam through a schedule of
-stages: `smplify` is SMPLify's staged schedule (camera and global
-orientation on the torso first, then everything with decreasing prior
-weights), `gradient_descent` a single stage. Adam, not SMPLify's L-BFGS /
+`lgd_jax.evaluation.priors`. One routine, `_optimize`, runs Adam through a
+schedule of stages: `smplify` is SMPLify's staged schedule (camera and
+global orientation on the torso first, then everything with decreasing
+prior weights), `gradient_descent` a single stage. Adam, not SMPLify's L-BFGS /
 dogleg: L-BFGS under vmap is ~40x slower per iteration here.
+
+Both are registered as evaluation methods (`lgd_jax.evaluation.methods`):
+kinds "smplify" and "gradient_descent".
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from lgd_jax import losses
 from lgd_jax import theta as theta_lib
 from lgd_jax.body import rotations
 from lgd_jax.body.cache import Body
+from lgd_jax.evaluation import methods
 from lgd_jax.evaluation import priors
 
 # The points SMPLify's camera stage fits: shoulders and hips, as detectors
@@ -287,8 +291,54 @@ def gradient_descent(body: Body, keypoints: jax.Array, confidence: jax.Array,
   error; > 0: "gradient descent with priors"). Other arguments and the
   result as in `smplify`.
   """
+  return _optimize(body, keypoints, confidence, prior,
+                   _gradient_descent_stages(config), config.robust_sigma,
+                   loss_points, record_every, init)[0]
+
+
+def _gradient_descent_stages(config: ml_collections.ConfigDict) -> tuple:
+  """`gradient_descent`'s schedule: one stage of all points."""
   stage = {field: config[field] for field in STAGE_FIELDS
            if field != "torso_only"}
   stage["torso_only"] = False
-  return _optimize(body, keypoints, confidence, prior, (stage,),
-                   config.robust_sigma, loss_points, record_every, init)[0]
+  return (stage,)
+
+
+def recording_method(body: Body, fit, stages: Sequence[Mapping],
+                     config: ml_collections.ConfigDict, keypoint_format: str,
+                     record_every: int,
+                     pose_set_path: Optional[str] = None) -> methods.Method:
+  """`smplify` or `gradient_descent` (`fit`) as an evaluation method,
+  recording Θ every `record_every` iterations; `stages` is `fit`'s schedule
+  of `config`. The pose prior is fitted on the train split of
+  `pose_set_path` (None: the bundled pose set)."""
+  points = kp.get_format(keypoint_format).canonical_index
+  # Fitting the prior takes seconds: only when a stage weights it.
+  prior = (priors.default_pose_prior(pose_set_path)
+           if any(stage["pose_prior"] > 0 for stage in stages) else None)
+
+  @jax.jit
+  def run(keypoints, confidence):
+    return tuple(fit(body, keypoints, confidence, prior, config,
+                     loss_points=points, record_every=record_every))
+
+  return run
+
+
+def _method_kind(fit, schedule) -> methods.MethodKind:
+  """The `methods.register` function of `fit`, whose schedule of a config
+  is `schedule(config)`."""
+
+  def make(settings: ml_collections.ConfigDict,
+           pose_set_path: Optional[str]) -> methods.MethodMaker:
+    return lambda body, keypoint_format: recording_method(
+        body, fit, schedule(settings.config), settings.config,
+        keypoint_format, settings.record_every, pose_set_path)
+
+  return make
+
+
+methods.register("smplify")(
+    _method_kind(smplify, lambda config: tuple(config.stages)))
+methods.register("gradient_descent")(
+    _method_kind(gradient_descent, _gradient_descent_stages))

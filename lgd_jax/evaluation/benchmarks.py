@@ -2,10 +2,11 @@
 
 A benchmark is a fixed set of people sampled from a pose-set split under a
 detector profile (noise, dropout, occlusion, camera model), with their
-ground truth. A method maps the benchmark's normalised canonical keypoints
-to Θ after each of its steps or recorded iterations, in the shared Θ layout
-of `lgd_jax.theta`; so the learned optimizer, SMPLify, plain gradient
-descent and direct lifting are all measured by the same code.
+ground truth. A method (`lgd_jax.evaluation.methods`) maps the benchmark's
+normalised canonical keypoints to Θ after each of its steps or recorded
+iterations, in the shared Θ layout of `lgd_jax.theta`; so the learned
+optimizer, SMPLify, plain gradient descent and direct lifting are all
+measured by the same code.
 """
 
 from __future__ import annotations
@@ -19,15 +20,13 @@ import numpy as np
 
 from lgd_jax import cameras
 from lgd_jax import formats as kp
+from lgd_jax import losses
 from lgd_jax import theta as theta_lib
-from lgd_jax import unroll as unroll_lib
-from lgd_jax import weights as weights_lib
 from lgd_jax.body import lbs
 from lgd_jax.body.cache import Body, load_body
 from lgd_jax.body.model import NUM_JOINTS
-from lgd_jax.evaluation import baselines
+from lgd_jax.evaluation import methods
 from lgd_jax.evaluation import metrics
-from lgd_jax.evaluation import priors
 from lgd_jax.evaluation import timing
 from lgd_jax.training import pose_set
 from lgd_jax.training import sampling
@@ -46,11 +45,6 @@ class Benchmark(NamedTuple):
   keypoint_format: str
   batch: sampling.Batch  # all its people, normalised canonical keypoints
 
-
-# A fitting method as the harness runs it: jitted (keypoints (B, C, 2),
-# confidence (B, C)) -> (Θ (T, B, P) after each recorded step or iteration,
-# the last being the result; (T,) the step or iteration number of each).
-Method = Callable[[jax.Array, jax.Array], tuple[jax.Array, jax.Array]]
 
 # Compiled once per profile and pose-set size.
 _sample_batch = jax.jit(sampling.sample_batch, static_argnums=3)
@@ -74,59 +68,6 @@ def make_benchmark(body: Body, split: str, data: ml_collections.ConfigDict,
       ml_collections.FrozenConfigDict(data)))
 
 
-def learned_method(body: Body, weights, keypoint_format: str) -> Method:
-  """The learned optimizer (or, with num_steps = 0 and an initial network,
-  direct lifting) of a `lgd_jax.weights.Pretrained`."""
-  config = weights.config
-  points = kp.get_format(keypoint_format).canonical_index
-
-  @jax.jit
-  def run(keypoints, confidence):
-    thetas = unroll_lib.unroll(
-        weights.network, weights.params, body, keypoints, confidence,
-        config.num_steps,
-        grad_scale=config.grad_scale, loss_points=points).thetas
-    return thetas, jnp.arange(config.num_steps + 1)
-
-  return run
-
-
-def baseline_method(body: Body, kind: str, config: ml_collections.ConfigDict,
-                    keypoint_format: str, record_every: int,
-                    pose_set_path=None) -> Method:
-  """SMPLify or gradient descent (`lgd_jax.evaluation.baselines`), recording Θ every
-  `record_every` iterations; the pose prior is fitted on the train split
-  of `pose_set_path` (None: the bundled pose set)."""
-  fit = {"smplify": baselines.smplify,
-         "gradient_descent": baselines.gradient_descent}[kind]
-  points = kp.get_format(keypoint_format).canonical_index
-  stages = config.stages if kind == "smplify" else (config,)
-  # Fitting the prior takes seconds: only when a stage weights it.
-  prior = (priors.default_pose_prior(pose_set_path)
-           if any(stage.pose_prior > 0 for stage in stages) else None)
-
-  @jax.jit
-  def run(keypoints, confidence):
-    return tuple(fit(body, keypoints, confidence, prior, config,
-                     loss_points=points, record_every=record_every))
-
-  return run
-
-
-def method_factory(settings: ml_collections.ConfigDict, pose_set_path=None):
-  """(body, keypoint_format) -> `Method` for one `configs/evaluate.py`
-  method entry: kind "learned" (weights: a file, "" for the bundled one),
-  "smplify" or "gradient_descent" (config, record_every)."""
-  if settings.kind == "learned":
-    weights = weights_lib.load_pretrained(settings.weights or None)
-    return lambda body, fmt: learned_method(body, weights, fmt)
-  if settings.kind in ("smplify", "gradient_descent"):
-    return lambda body, fmt: baseline_method(
-        body, settings.kind, settings.config, fmt, settings.record_every,
-        pose_set_path)
-  raise ValueError(f"unknown method kind {settings.kind!r}")
-
-
 class Scores(NamedTuple):
   """Per-person errors of one Θ: mm, except `error_2d` (% of the box)."""
 
@@ -138,10 +79,6 @@ class Scores(NamedTuple):
   error_2d: jax.Array
 
 
-def _root_aligned(points, root):
-  return points - root[..., None, :]
-
-
 def score(body: Body, theta: jax.Array,
           batch: sampling.Batch) -> Scores:
   """(B, P) Θ against the batch's ground truth; each field (B,).
@@ -149,7 +86,8 @@ def score(body: Body, theta: jax.Array,
   Joints are SMPL's 24, regressed from the mesh, and the LSP 14 (root:
   the pelvis and the midpoint of the hips); the vertex error (PVE) is after
   aligning the pelvis; the 2D error is the mean distance to the visible
-  input keypoints as a percentage of their box's longer side.
+  input keypoints as a percentage of their box's longer side (NaN without
+  any: such people are left out of `run_method`'s means).
   """
   target = target_theta(batch)
   pred_points, pred_2d = theta_lib.keypoints(theta, body)
@@ -160,49 +98,36 @@ def score(body: Body, theta: jax.Array,
   parts = theta_lib.split(theta, body.model.num_betas)
   pred_mesh = lbs.smpl_forward(body.model, parts.pose, parts.betas)
   true_mesh = lbs.smpl_forward(body.model, batch.pose, batch.betas)
-  pve = jnp.linalg.norm(
-      _root_aligned(pred_mesh.vertices, pred_mesh.joints[..., 0, :]) -
-      _root_aligned(true_mesh.vertices, true_mesh.joints[..., 0, :]),
-      axis=-1).mean(-1)
-  visible = batch.confidence > 0
-  distance = jnp.linalg.norm(pred_2d - batch.keypoints, axis=-1)
-  # Keypoints span [-1, 1] along the box's longer side: a length of 2.
-  error_2d = 50.0 * (jnp.sum(distance * visible, -1) /
-                     jnp.maximum(visible.sum(-1), 1))
-  mm = 1e3
+  mm = metrics.MM
   return Scores(
       mpjpe=mm * metrics.mpjpe(joints(pred_points), joints(true_points)),
       pa_mpjpe=mm * metrics.pa_mpjpe(joints(pred_points),
                                      joints(true_points)),
-      mpjpe_lsp14=mm * jnp.linalg.norm(
-          _root_aligned(lsp(pred_points), lsp_root(pred_points)) -
-          _root_aligned(lsp(true_points), lsp_root(true_points)),
-          axis=-1).mean(-1),
+      mpjpe_lsp14=mm * metrics.root_aligned_error(
+          lsp(pred_points), lsp(true_points), lsp_root(pred_points),
+          lsp_root(true_points)),
       pa_mpjpe_lsp14=mm * metrics.pa_mpjpe(lsp(pred_points),
                                            lsp(true_points)),
-      pve=mm * pve, error_2d=error_2d)
-
-
-def per_step_errors(body: Body, thetas: jax.Array,
-                    batch: sampling.Batch):
-  """(T, B, P) -> MPJPE and PA-MPJPE (T, B) in mm of the 24 joints."""
-  pred = theta_lib.smpl_joints(thetas, body)
-  true = theta_lib.smpl_joints(target_theta(batch), body)
-  return 1e3 * metrics.mpjpe(pred, true), 1e3 * metrics.pa_mpjpe(pred, true)
+      pve=mm * metrics.root_aligned_error(
+          pred_mesh.vertices, true_mesh.vertices,
+          pred_mesh.joints[..., 0, :], true_mesh.joints[..., 0, :]),
+      error_2d=losses.normalized_keypoint_error(pred_2d, batch.keypoints,
+                                                batch.confidence))
 
 
 _score = jax.jit(score)
-_per_step_errors = jax.jit(per_step_errors)
+_per_step_errors = jax.jit(metrics.per_step_joint_errors)
 
 
-def run_method(body: Body, method: Method, benchmark: Benchmark,
+def run_method(body: Body, method: methods.Method, benchmark: Benchmark,
                chunk: int = 1024, time_it: bool = False) -> dict:
   """Runs `method` on every person of `benchmark` and scores it.
 
-  People with fewer than 6 visible keypoints are left out of the means (as
-  in training), and so are fits that are not finite (counted as
-  `failures`). With `time_it`, each chunk's fit is timed after compilation
-  (`lgd_jax.evaluation.timing.median_seconds`): `ms_per_fit` is the time per person.
+  People with too few visible keypoints to fit (`cameras.enough_visible`)
+  are left out of the means (as in training), and so are fits that are not
+  finite (counted as `failures`). With `time_it`, each chunk's fit is timed
+  after compilation (`lgd_jax.evaluation.timing.median_seconds`):
+  `ms_per_fit` is the time per person.
 
   Returns:
     A JSON-ready dict: means of every `Scores` field, `per_step` curves of
@@ -227,7 +152,7 @@ def run_method(body: Body, method: Method, benchmark: Benchmark,
     for field, values in _score(body, thetas[-1], part)._asdict().items():
       totals[field] = totals.get(field, 0.0) + float(
           np.sum(np.asarray(values)[valid]))
-    mpjpe, pa_mpjpe = _per_step_errors(body, thetas, part)
+    mpjpe, pa_mpjpe = _per_step_errors(body, thetas, target_theta(part))
     curves.append((np.asarray(mpjpe)[:, valid].sum(-1),
                    np.asarray(pa_mpjpe)[:, valid].sum(-1)))
     people += int(valid.sum())
@@ -246,10 +171,11 @@ def run_method(body: Body, method: Method, benchmark: Benchmark,
   return result
 
 
-def evaluate(config: ml_collections.ConfigDict, methods: dict,
-             log: Callable[[str], None] = print,
-             on_result: Callable[[dict], None] = lambda report: None,
-             previous: Optional[dict] = None) -> dict:
+def evaluate_benchmarks(
+    config: ml_collections.ConfigDict, makers: dict,
+    log: Callable[[str], None] = print,
+    on_result: Callable[[dict], None] = lambda report: None,
+    previous: Optional[dict] = None) -> dict:
   """Runs every method on every benchmark of `config` (configs/evaluate.py).
 
   Args:
@@ -257,7 +183,8 @@ def evaluate(config: ml_collections.ConfigDict, methods: dict,
       full `sample_batch` config), `num_people`, `seed`, `chunk`,
       `timed_profile` (the benchmarks whose fits are timed), `body_model`,
       `pose_set`.
-    methods: name -> a function (body, keypoint_format) -> `Method`.
+    makers: name -> the method's `methods.MethodMaker` (e.g. from
+      `methods.make_method`).
     log: where each result line goes as it is ready.
     on_result: called with the report so far after each result (e.g. to
       save it, so that a crash loses nothing).
@@ -285,7 +212,7 @@ def evaluate(config: ml_collections.ConfigDict, methods: dict,
     raise ValueError("the previous report is of another config")
   done = {(r["method"], r["split"], r["profile"]): r
           for r in (previous or {}).get("results", ())}
-  for method_name, make in methods.items():
+  for method_name, make in makers.items():
     built = {}
     for split, profile, benchmark in benchmarks:
       if (method_name, split, profile) in done:

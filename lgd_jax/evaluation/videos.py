@@ -1,13 +1,13 @@
 """Evaluating video fits: tracking, warm start and smoothing.
 
 On synthetic videos projected from held-out mocap clips
-(`lgd_jax.evaluation.synthetic_videos`) every method fits the same detections; a method is
-a warm-start setting (`sequences.fit_tracks`) and a smoothing sigma
-(`sequences.smooth_tracks`, 0: none). Measured per method: MPJPE and
-PA-MPJPE (mm, 24 SMPL joints), jitter (mean joint acceleration of the
-pelvis-aligned joints, mm/frame^2) with the ground truth's own, the error of
-the acceleration, and the 2D error; and the tracker on the same videos with
-their ids hidden and rows shuffled.
+(`lgd_jax.evaluation.synthetic_videos`) every method fits the same
+detections; a method is a warm-start setting (`sequences.fit_tracks`) and a
+smoothing sigma (`sequences.smooth_tracks`, 0: none). Measured per method:
+MPJPE and PA-MPJPE (mm, 24 SMPL joints), jitter (mean joint acceleration of
+the pelvis-aligned joints, mm/frame^2) with the ground truth's own, the
+error of the acceleration, and the 2D error; and the tracker on the same
+videos with their ids hidden and rows shuffled.
 
 On the PoseTrack annotations (single annotated frames per video) tracking
 and fitting run and the 2D error is measured; jitter needs consecutive
@@ -28,13 +28,12 @@ import numpy as np
 from lgd_jax import fitting
 from lgd_jax import losses
 from lgd_jax.evaluation import metrics
+from lgd_jax.evaluation.metrics import MM
 from lgd_jax import sequences
 from lgd_jax.evaluation import synthetic_videos as videos_lib
 from lgd_jax.readers import read_keypoints
 from lgd_jax.body.cache import load_body
 from lgd_jax.weights import load_pretrained
-
-MM = 1e3
 
 
 def method_names(config: ml_collections.ConfigDict) -> list[tuple]:
@@ -47,8 +46,10 @@ def method_names(config: ml_collections.ConfigDict) -> list[tuple]:
   return out
 
 
-def _root_aligned(joints):
-  return joints - joints[..., :1, :]
+def _pelvis_aligned(joints):
+  """Joints relative to the pelvis: jitter measures the body's motion, not
+  its path through the scene."""
+  return metrics.root_aligned(joints, joints[..., 0, :])
 
 
 class _Totals:
@@ -74,12 +75,6 @@ class _Totals:
             if self.counts[k] else None for k in self.sums}
 
 
-def _triples(valid) -> int:
-  """Frames t with t - 1, t, t + 1 all valid, over the tracks."""
-  valid = np.asarray(valid, bool)
-  return int((valid[2:] & valid[1:-1] & valid[:-2]).sum())
-
-
 def score_video(result: fitting.FitResult, video: videos_lib.Video,
                 totals: _Totals) -> None:
   """Adds one method's errors on one video to `totals`."""
@@ -87,13 +82,14 @@ def score_video(result: fitting.FitResult, video: videos_lib.Video,
   pred, true = result.joints[ok], video.joints[ok]
   totals.add("mpjpe", MM * np.asarray(metrics.mpjpe(pred, true)))
   totals.add("pa_mpjpe", MM * np.asarray(metrics.pa_mpjpe(pred, true)))
-  count = _triples(ok)
+  count = metrics.acceleration_frames(ok)
   totals.add_mean("jitter", MM * metrics.mean_acceleration(
-      _root_aligned(result.joints), ok), count)
+      _pelvis_aligned(result.joints), ok), count)
   totals.add_mean("jitter_truth", MM * metrics.mean_acceleration(
-      _root_aligned(video.joints), ok), count)
+      _pelvis_aligned(video.joints), ok), count)
   totals.add_mean("acceleration_error", MM * metrics.acceleration_error(
-      _root_aligned(result.joints), _root_aligned(video.joints), ok), count)
+      _pelvis_aligned(result.joints), _pelvis_aligned(video.joints), ok),
+                   count)
   shape = video.xy.shape
   pixels, percent = losses.keypoint_errors(
       result.keypoints_2d.reshape((-1,) + shape[2:]),
@@ -262,7 +258,8 @@ def evaluate_posetrack(config, params, seed) -> dict:
     for name, result in static.items():
       ok = result.fit_ok
       static_totals[name].add_mean("jitter", MM * metrics.mean_acceleration(
-          _root_aligned(result.joints), ok), _triples(ok))
+          _pelvis_aligned(result.joints), ok),
+                                   metrics.acceleration_frames(ok))
       flat = lambda a: a.reshape((-1,) + a.shape[2:])
       clean = np.broadcast_to(arrays.xy[0], static_xy.shape)
       pixels, percent = losses.keypoint_errors(
@@ -288,7 +285,7 @@ def evaluate_posetrack(config, params, seed) -> dict:
   return out
 
 
-def evaluate(config: ml_collections.ConfigDict, log=print) -> dict:
+def evaluate_videos(config: ml_collections.ConfigDict, log=print) -> dict:
   """The whole sequence evaluation of `configs/sequences.py`."""
   start = time.perf_counter()
   params = load_pretrained(config.weights or None)

@@ -1,4 +1,6 @@
-"""Training the learned optimizer on mocap poses (METHOD.md §3).
+"""Training the learned optimizer on mocap poses: the network is unrolled
+for its steps on synthetic keypoints and trained on the error of every
+step's Θ against the ground truth (`parameter_loss`).
 
 `train_and_evaluate(config, workdir)` is the whole job: batches are sampled
 on device inside one jitted step (sampling, inner gradients, network, outer
@@ -96,8 +98,8 @@ def parameter_loss(setup: Setup, config, thetas: jax.Array,
   """Σ_n weighted L1 of Θ_n − Θ_gt over the steps (paper), or their mean.
 
   The global rotation is compared as rotation matrices: axis-angle L1 jumps
-  where the angle wraps at π. People with fewer than 6 visible keypoints are
-  left out, as in the paper.
+  where the angle wraps at π. People with too few visible keypoints to fit
+  (`cameras.enough_visible`) are left out, as in the paper.
   """
   weights = config.loss
   num_betas = setup.body.model.num_betas
@@ -131,8 +133,8 @@ def parameter_loss(setup: Setup, config, thetas: jax.Array,
   reduce = jnp.sum if weights.sum_over_steps else jnp.mean
   loss = reduce(jnp.sum(per_step * valid, -1), axis=0) / jnp.maximum(
       valid.sum(), 1)
-  scalars = {f"loss/{name}": jnp.sum(term[-1] * valid) / jnp.maximum(
-      valid.sum(), 1) for name, term in terms.items()}
+  scalars = {f"loss/{name}": metrics.valid_mean(term[-1], valid)
+             for name, term in terms.items()}
   return loss, scalars
 
 
@@ -192,19 +194,17 @@ def make_eval_step(setup: Setup, config):
 
   def eval_fn(params, batch):
     unrolled = run_optimizer(setup, config, params, batch)
-    # (N + 1, B, 24, 3)
-    pred = theta_lib.smpl_joints(unrolled.thetas, setup.body)
-    target = theta_lib.smpl_joints(sampling.target_theta(batch), setup.body)
+    mpjpe, pa_mpjpe = metrics.per_step_joint_errors(
+        setup.body, unrolled.thetas, sampling.target_theta(batch))
     valid = cameras.enough_visible(batch.confidence)
-    mean = lambda x: jnp.sum(x * valid, -1) / jnp.maximum(valid.sum(), 1)
-    return {"mpjpe": mean(1e3 * metrics.mpjpe(pred, target[None])),
-            "pa_mpjpe": mean(1e3 * metrics.pa_mpjpe(pred, target[None])),
-            "inner_loss": mean(unrolled.losses)}
+    return {"mpjpe": metrics.valid_mean(mpjpe, valid),
+            "pa_mpjpe": metrics.valid_mean(pa_mpjpe, valid),
+            "inner_loss": metrics.valid_mean(unrolled.losses, valid)}
 
   return jax.jit(eval_fn)
 
 
-def evaluate(eval_step, params, batches) -> dict:
+def mean_eval_metrics(eval_step, params, batches) -> dict:
   """Mean over batches of each per-step metric: {name: [step 0..N]}."""
   results = [eval_step(params, b) for b in batches]
   return {k: np.mean([np.asarray(r[k]) for r in results], axis=0).tolist()
@@ -270,7 +270,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
         bar.set_postfix(loss=f"{record['loss/total']:.4f}")
       if done % config.eval_every == 0 or done == config.train_steps:
         for split, batches in evals.items():
-          result = evaluate(eval_step, state.params, batches)
+          result = mean_eval_metrics(eval_step, state.params, batches)
           last_eval[split] = result
           for name, values in result.items():
             record[f"eval_{split}/{name}"] = values[-1]
@@ -299,7 +299,7 @@ def validation_report(weights, num_batches: int) -> list[dict]:
   report = []
   for split in config.eval.splits:
     batches = eval_batches(setup, config, split)
-    result = evaluate(eval_step, weights.params, batches)
+    result = mean_eval_metrics(eval_step, weights.params, batches)
     people = sum(int(cameras.enough_visible(b.confidence).sum())
                  for b in batches)
     report.append({"split": split, "people": people, **result})

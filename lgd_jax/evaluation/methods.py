@@ -1,0 +1,95 @@
+"""Fitting methods by kind, as the harness runs them.
+
+A `configs/evaluate.py` method entry names its `kind`; `make_method` turns
+the entry into a `MethodMaker` through the function registered for that
+kind with `register`. The learned optimizer (kind "learned", which with
+num_steps = 0 is direct lifting) is registered here; SMPLify and gradient
+descent by `lgd_jax.evaluation.baselines`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Callable, Optional
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+from lgd_jax import formats as kp
+from lgd_jax import unroll as unroll_lib
+from lgd_jax import weights as weights_lib
+from lgd_jax.body.cache import Body
+
+# A fitting method as the harness runs it: jitted (keypoints (B, C, 2),
+# confidence (B, C)) -> (Θ (T, B, P) after each recorded step or iteration,
+# the last being the result; (T,) the step or iteration number of each).
+Method = Callable[[jax.Array, jax.Array], tuple[jax.Array, jax.Array]]
+# (body, keypoint_format) -> `Method`: a method is compiled per format.
+MethodMaker = Callable[[Body, str], Method]
+# (method entry, pose set path or None) -> `MethodMaker`.
+MethodKind = Callable[[ml_collections.ConfigDict, Optional[str]],
+                      MethodMaker]
+
+_KINDS: dict[str, MethodKind] = {}
+# Modules that register kinds: imported by `make_method`, so that every
+# kind is known whichever module was imported first.
+_REGISTERING_MODULES = ("lgd_jax.evaluation.baselines",)
+
+
+def register(kind: str) -> Callable[[MethodKind], MethodKind]:
+  """Decorator: `make_method` builds entries of `kind` with the function."""
+
+  def add(make: MethodKind) -> MethodKind:
+    if kind in _KINDS:
+      raise ValueError(f"method kind {kind!r} is registered twice")
+    _KINDS[kind] = make
+    return make
+
+  return add
+
+
+def make_method(settings: ml_collections.ConfigDict,
+                pose_set_path: Optional[str] = None) -> MethodMaker:
+  """The `MethodMaker` of one `configs/evaluate.py` method entry.
+
+  Args:
+    settings: the entry: `kind` and that kind's fields ("learned": weights,
+      a file or "" for the bundled one; "smplify", "gradient_descent":
+      config, record_every).
+    pose_set_path: the pose set whose train split fits the baselines' pose
+      prior (None: the bundled one).
+  """
+  for module in _REGISTERING_MODULES:
+    importlib.import_module(module)
+  if settings.kind not in _KINDS:
+    raise ValueError(f"unknown method kind {settings.kind!r}: one of "
+                     f"{sorted(_KINDS)}")
+  return _KINDS[settings.kind](settings, pose_set_path)
+
+
+def learned_method(body: Body, weights: weights_lib.Pretrained,
+                   keypoint_format: str) -> Method:
+  """The learned optimizer (or, with num_steps = 0 and an initial network,
+  direct lifting) of a `lgd_jax.weights.Pretrained`."""
+  config = weights.config
+  points = kp.get_format(keypoint_format).canonical_index
+
+  @jax.jit
+  def run(keypoints, confidence):
+    thetas = unroll_lib.unroll(
+        weights.network, weights.params, body, keypoints, confidence,
+        config.num_steps,
+        grad_scale=config.grad_scale, loss_points=points).thetas
+    return thetas, jnp.arange(config.num_steps + 1)
+
+  return run
+
+
+@register("learned")
+def _learned(settings: ml_collections.ConfigDict,
+             pose_set_path: Optional[str]) -> MethodMaker:
+  del pose_set_path  # the network was trained on its own pose set
+  weights = weights_lib.load_pretrained(settings.weights or None)
+  return lambda body, keypoint_format: learned_method(body, weights,
+                                                      keypoint_format)
