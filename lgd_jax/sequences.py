@@ -22,9 +22,6 @@ from lgd_jax import theta as theta_lib
 from lgd_jax.body import rotations
 from lgd_jax.fitting import FitResult
 from lgd_jax.weights import Pretrained, load_pretrained
-# Re-exported only for lgd_jax.evaluation.videos, which imports them from
-# here; the tracking itself lives in lgd_jax.tracking.
-from lgd_jax.tracking import assign_tracks, track_arrays  # pylint: disable=unused-import
 
 # People per call when recomputing smoothed points: bounded memory however
 # long the video.

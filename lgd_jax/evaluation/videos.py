@@ -30,6 +30,7 @@ from lgd_jax import losses
 from lgd_jax.evaluation import metrics
 from lgd_jax.evaluation.metrics import MM
 from lgd_jax import sequences
+from lgd_jax import tracking
 from lgd_jax.evaluation import synthetic_videos as videos_lib
 from lgd_jax.readers import read_keypoints
 from lgd_jax.body.cache import load_body
@@ -132,7 +133,7 @@ def _track_video(xy, confidence, rng, tracking) -> dict:
   frame, person = np.nonzero(present)
   order = rng.permutation(len(frame))
   frame, person = frame[order], person[order]
-  predicted = sequences.assign_tracks(
+  predicted = tracking.assign_tracks(
       frame, xy[frame, person], confidence[frame, person],
       np.full(len(frame), -1), threshold=tracking.threshold,
       max_gap=tracking.max_gap)
@@ -220,8 +221,8 @@ def evaluate_posetrack(config, params, seed) -> dict:
     rows = np.flatnonzero(video_of == video)
     frame, xy = people.frame[rows], people.xy[rows]
     confidence = people.confidence[rows]
-    track = sequences.assign_tracks(frame, xy, confidence, people.track[rows])
-    arrays = sequences.track_arrays(frame, track, xy, confidence)
+    track = tracking.assign_tracks(frame, xy, confidence, people.track[rows])
+    arrays = tracking.track_arrays(frame, track, xy, confidence)
     results, _ = _run_methods(
         arrays.xy, arrays.confidence, methods=methods,
         keypoint_format=people.keypoint_format, camera=None, params=params,
