@@ -23,4 +23,21 @@ def get_config() -> ml_collections.ConfigDict:
       "bandai-namco-1": ("position", 10, 3),
       "bandai-namco-2": ("file_id", 10, 6),
   }
+  # The staged sources (`lgd_jax.build.sources`), clips numbered by position
+  # in sorted order: a (clip number, modulus, remainder) rule for those
+  # trained on, or the split that all of a source's clips go to.
+  # cmu-daz: 10 of 97 clips; remainder 3 keeps its trials 07_01, 08_02 and
+  # 09_11 in train with the AMP walk and run made from them. AMP: its hop,
+  # likely from CMU 01_01 (forward jumps, CMU's split), stays out of train.
+  # DeepMimic: jog and walk, which have near twins (run, stealthy walk) in
+  # train, so no unique motion is lost. HDM05 is CC BY-SA 3.0, which cannot
+  # join Bandai-Namco's NC terms in a trained network: evaluation only.
+  config.other_sources = {
+      "cmu-daz": ("position", 10, 3),
+      "deepmimic": ("position", 10, 9),
+      "amp-cmu": ("position", 10, 4),
+      "hdm05": "hdm05",
+  }
+  config.grid = "docs/pose_set_v2.png"  # "" skips the grid of poses
+  config.grid_columns = 6
   return config

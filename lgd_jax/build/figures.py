@@ -94,3 +94,31 @@ def save_retarget_figure(path, samples, model, columns: int = 4):
     ax.axis("off")
   fig.tight_layout()
   save_figure(fig, path, dpi=100)
+
+
+def save_pose_grid(path, rows, model, extent: float = 1.0):
+  """Saves a grid of bodies: one row per (label, poses (n, 72)) of `rows`.
+
+  Each body is seen from the front of its hips (its heading removed, world
+  up kept, so lying and upside-down poses show as such), pelvis at the
+  centre of a square of +-`extent` metres, the same for every panel so
+  heights compare.
+  """
+  columns = max(len(poses) for _, poses in rows)
+  fig = Figure(figsize=(1.6 * columns, 1.8 * len(rows)))
+  axes = np.atleast_2d(fig.subplots(len(rows), columns))
+  for (label, poses), row_axes in zip(rows, axes):
+    poses = jnp.asarray(poses, jnp.float32)
+    out = smpl_forward(model, poses, jnp.zeros((len(poses),
+                                                model.num_betas)))
+    for ax, vertices, joints in zip(row_axes, np.asarray(out.vertices),
+                                    np.asarray(out.joints)):
+      draw_mesh(ax, _turn(vertices - joints[0], _facing_yaw(joints)),
+                np.asarray(model.faces), "front")
+      ax.set_xlim(-extent, extent)
+      ax.set_ylim(-extent, extent)
+    row_axes[0].set_ylabel(label, fontsize=8)
+    for ax in row_axes[len(poses):]:
+      ax.axis("off")
+  fig.tight_layout()
+  save_figure(fig, path, dpi=90)

@@ -1,7 +1,8 @@
 """Building the mocap pose set from the source clips (build time only).
 
-Reads the Bandai-Namco BVH and CMU ASF/AMC files, retargets them to the
-SMPL layout, deduplicates and writes the file that
+Reads the Bandai-Namco BVH and CMU ASF/AMC files and the staged sources of
+`lgd_jax.build.sources` (CMU-daz, DeepMimic, AMP, HDM05), retargets them to
+the SMPL layout, deduplicates and writes the file that
 `lgd_jax.training.pose_set.load_pose_set` reads.
 """
 
@@ -15,7 +16,8 @@ from typing import Optional
 
 import numpy as np
 
-from lgd_jax.build import asf_amc, bvh, retarget
+from lgd_jax.build import asf_amc, bvh, coverage, retarget, sources
+from lgd_jax.build.retarget import LIMBS
 from lgd_jax.build.skeleton import WorldPose
 from lgd_jax.files import atomic_path
 from lgd_jax.training.pose_set import NOTICE
@@ -38,6 +40,7 @@ class Clip:
   fps: float
   world: Optional[WorldPose] = None
   group: tuple = ()  # clips of one group share a skeleton's bone axes
+  skeleton: str = ""  # its `retarget.SKELETONS` key ("" for AMASS)
   split: str = "train"
   poses: Optional[np.ndarray] = None
   kept: Optional[np.ndarray] = None
@@ -70,7 +73,7 @@ def read_bandai_namco(folder, dataset: str, number_by: str) -> list[Clip]:
         style=styles[labels["style"]],
         number=int(path.stem.rsplit("_", 1)[1]) if number_by == "file_id"
         else position, fps=motion.fps, world=motion.forward_kinematics(),
-        group=(dataset, offsets.tobytes())))
+        group=(dataset, offsets.tobytes()), skeleton="bandai-namco"))
   return clips
 
 
@@ -85,7 +88,22 @@ def read_cmu(folder, step: int) -> list[Clip]:
       clips.append(Clip(
           name=path.stem, dataset="cmu", content=f"subject-{subject.name}",
           style="", number=int(path.stem.split("_")[1]), fps=motion.fps,
-          world=motion.forward_kinematics(), group=("cmu", subject.name)))
+          world=motion.forward_kinematics(), group=("cmu", subject.name),
+          skeleton="cmu"))
+  return clips
+
+
+def read_source(folder, dataset: str) -> list[Clip]:
+  """Every clip of a staged source (`sources.READERS[dataset]`), numbered
+  by its 1-based position in the reader's sorted order."""
+  clips = []
+  for number, clip in enumerate(sources.READERS[dataset](folder), 1):
+    content, style = sources.clip_labels(dataset, clip.name)
+    clips.append(Clip(
+        name=clip.name, dataset=dataset, content=content, style=style,
+        number=number, fps=float(clip.motion.fps),
+        world=clip.motion.forward_kinematics(), group=clip.group,
+        skeleton=clip.skeleton))
   return clips
 
 
@@ -122,31 +140,41 @@ def deduplicate(joints, threshold: float) -> np.ndarray:
   return np.asarray(kept)
 
 
-LIMBS = tuple(f"{side}_{a}->{side}_{b}" for side in ("left", "right")
-              for a, b in (("shoulder", "elbow"), ("elbow", "wrist"),
-                           ("hip", "knee"), ("knee", "ankle")))
-_FEET = {"bandai-namco": ("Foot_L", "Foot_R", "Toes_L", "Toes_R"),
-         "cmu": ("lfoot", "rfoot", "ltoes", "rtoes")}
+# SMPL joints whose source joints the floor check (`_report`) reads.
+_FEET = ("left_ankle", "right_ankle", "left_foot", "right_foot")
 
 
-def _table_name(dataset: str) -> str:
-  return "cmu" if dataset == "cmu" else "bandai-namco"
-
-
-def read_all(mocap_root, validation, cmu_step: int) -> list[Clip]:
+def read_all(mocap_root, validation, cmu_step: int,
+             other_sources=()) -> list[Clip]:
   """Every clip under `mocap_root` (bandai-namco-1/, bandai-namco-2/,
-  cmu/); `validation` maps each Bandai-Namco folder to its split rule
+  cmu/, and the `other_sources` folders, `sources.READERS` keys);
+  `validation` maps each Bandai-Namco folder to its split rule
   (number_by, modulus, remainder)."""
   root = Path(mocap_root)
   clips = []
   for dataset, (number_by, _, _) in sorted(validation.items()):
     clips += read_bandai_namco(root / dataset, dataset, number_by)
-  return clips + read_cmu(root / "cmu", cmu_step)
+  clips += read_cmu(root / "cmu", cmu_step)
+  for dataset in sorted(other_sources):
+    clips += read_source(root / dataset, dataset)
+  return clips
+
+
+def split_of(clip: Clip, rules) -> str:
+  """The split of `clip`: `rules[clip.dataset]` is either (number_by,
+  modulus, remainder), "val" when the clip number is remainder mod modulus
+  and "train" otherwise, or a split name; a dataset without a rule (CMU) is
+  its own split."""
+  rule = rules.get(clip.dataset, clip.dataset)
+  if isinstance(rule, str):
+    return rule
+  _, modulus, remainder = rule
+  return "val" if clip.number % modulus == remainder else "train"
 
 
 def build_pose_set(mocap_root, output, model, *, validation,
-                   dedup_threshold: float = 0.03, cmu_step: int = 4,
-                   num_pictures: int = 12, seed: int = 0):
+                   other_sources=None, dedup_threshold: float = 0.03,
+                   cmu_step: int = 4, num_pictures: int = 12, seed: int = 0):
   """Builds the pose-set file from the mocap folders.
 
   Reads every clip, retargets it (one rest alignment per skeleton group:
@@ -156,12 +184,16 @@ def build_pose_set(mocap_root, output, model, *, validation,
   writes `output` (`write_pose_set`).
 
   Args:
-    mocap_root: the folder holding bandai-namco-1/, bandai-namco-2/, cmu/.
+    mocap_root: the folder holding bandai-namco-1/, bandai-namco-2/, cmu/
+      and the `other_sources` folders.
     output: the `.npz` to write.
     model: the body model the poses are made for.
     validation: Bandai-Namco folder -> (number_by, modulus, remainder): a
       clip whose number (`read_bandai_namco`) is remainder mod modulus goes
       to "val", the others to "train"; CMU clips go to "cmu".
+    other_sources: staged source (`sources.READERS` key) -> its split rule
+      (`split_of`): (number_by, modulus, remainder), numbering clips by
+      position, or the name of the split all its clips go to.
     dedup_threshold: metres of mean joint distance (`deduplicate`).
     cmu_step: CMU frame subsampling (4: 120 -> 30 fps).
     num_pictures: random kept frames returned for the pictures.
@@ -171,15 +203,16 @@ def build_pose_set(mocap_root, output, model, *, validation,
     (report dict for JSON, list of picture samples: dicts with the clip,
     the frame, the source `WorldPose` of that frame and the pose).
   """
+  other_sources = dict(other_sources or {})
   start = time.time()
-  clips = read_all(mocap_root, validation, cmu_step)
+  clips = read_all(mocap_root, validation, cmu_step, other_sources)
   read_seconds = time.time() - start
-  retarget_clips(clips, model, validation)
+  retarget_clips(clips, model, {**validation, **other_sources})
   sums = {}
   for clip in clips:
     clip.poses = clip.poses.astype(np.float16)
     joints = retarget.posed_joints(model, clip.poses)
-    table = retarget.SKELETONS[_table_name(clip.dataset)]
+    table = retarget.SKELETONS[clip.skeleton]
     for bone, cos in retarget.bone_cosines(table, clip.world,
                                            joints).items():
       total = sums.setdefault(clip.dataset, {}).setdefault(
@@ -197,14 +230,17 @@ def build_pose_set(mocap_root, output, model, *, validation,
     frame = arrays["frame_index"][row]
     samples.append(dict(
         clip=clip.name, dataset=clip.dataset, frame=int(frame),
-        pose=arrays["poses"][row].astype(np.float32),
+        skeleton=clip.skeleton, pose=arrays["poses"][row].astype(np.float32),
         world=WorldPose(clip.world.names, clip.world.parents,
                         clip.world.rotations[frame][None],
                         clip.world.positions[frame][None])))
   report = _report(clips, sums)
   report.update(
+      coverage=_coverage_report(clips, model),
       dedup_threshold_m=dedup_threshold, cmu_fps=120.0 / cmu_step,
       validation_rule={k: list(v) for k, v in validation.items()},
+      other_sources_rule={k: v if isinstance(v, str) else list(v)
+                          for k, v in other_sources.items()},
       file=str(output), file_mb=round(Path(output).stat().st_size / 2**20,
                                       3),
       read_seconds=round(read_seconds, 1),
@@ -259,7 +295,8 @@ def _report(clips, sums) -> dict:
   checks = {}
   for clip in clips:
     world = clip.world
-    feet = [world.index(n) for n in _FEET[_table_name(clip.dataset)]]
+    feet = [world.index(row.source) for row in retarget.SKELETONS[
+        clip.skeleton] if row.smpl in _FEET]
     lowest = float(world.positions[:, feet, 1].min())
     # Bones from the root joint place the skeleton; they are not bones.
     child = [j for j, p in enumerate(world.parents) if p > 0]
@@ -279,6 +316,19 @@ def _report(clips, sums) -> dict:
               total_kept_frames=sum(len(c.kept) for c in clips))
 
 
+def _coverage_report(clips, model) -> dict:
+  """`coverage.coverage` of the kept poses per split and per split/dataset."""
+  groups = {}
+  for clip in clips:
+    for key, value in (("split", clip.split),
+                       ("split/dataset", f"{clip.split}/{clip.dataset}")):
+      groups.setdefault(key, {}).setdefault(value, []).append(
+          clip.poses[clip.kept])
+  return {key: {value: coverage.coverage(model, np.concatenate(poses))
+                for value, poses in members.items()}
+          for key, members in groups.items()}
+
+
 def retarget_clips(clips, model, validation) -> None:
   """Fills in each clip's `poses` (T, 72) float32, every frame, and its
   `split`, in place: one rest alignment per skeleton group, calibrated over
@@ -289,20 +339,14 @@ def retarget_clips(clips, model, validation) -> None:
     clips: `Clip`s from `read_all` (all of them: calibration uses every
       clip of a group).
     model: the body model the poses are made for.
-    validation: as in `build_pose_set`.
+    validation: the split rules (`split_of`) by dataset.
   """
   rest = np.asarray(model.joint_template, np.float64)
   groups = {}
   for clip in clips:
     groups.setdefault(clip.group, []).append(clip)
   for members in groups.values():
-    table = retarget.SKELETONS[_table_name(members[0].dataset)]
-    alignments = retarget.calibrate(table, [c.world for c in members], rest)
-    for clip in members:
-      clip.poses = retarget.retarget(table, alignments, clip.world).astype(
-          np.float32)
-      if clip.dataset == "cmu":
-        clip.split = "cmu"
-      else:
-        _, modulus, remainder = validation[clip.dataset]
-        clip.split = "val" if clip.number % modulus == remainder else "train"
+    for clip, poses in zip(members, sources.retarget_group(
+        members, [c.world for c in members], rest)):
+      clip.poses = poses.astype(np.float32)
+      clip.split = split_of(clip, validation)

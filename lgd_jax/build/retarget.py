@@ -41,6 +41,12 @@ from lgd_jax.body.model import BodyModel, SMPL_JOINT_NAMES, SMPL_PARENTS
 from lgd_jax.build.skeleton import WorldPose, map_frames
 
 
+# The limb bones whose direction cosines judge a retargeting.
+LIMBS = tuple(f"{side}_{a}->{side}_{b}" for side in ("left", "right")
+              for a, b in (("shoulder", "elbow"), ("elbow", "wrist"),
+                           ("hip", "knee"), ("knee", "ankle")))
+
+
 class Bone(NamedTuple):
   """How one SMPL joint is driven by a source bone.
 

@@ -16,7 +16,6 @@ from typing import NamedTuple
 import numpy as np
 
 from lgd_jax.build import amp, asf_amc, bvh, deepmimic, retarget
-from lgd_jax.build.pose_set import LIMBS
 from lgd_jax.build.skeleton import Motion, WorldPose
 
 # CMU's own BVH conversion keeps the ASF's length unit: inches * 0.45.
@@ -84,6 +83,19 @@ READERS = {"cmu-daz": read_cmu_daz, "deepmimic": read_deepmimic_folder,
            "amp-cmu": read_amp_folder, "hdm05": read_hdm05}
 
 
+def clip_labels(source: str, name: str) -> tuple[str, str]:
+  """(content, style) of a clip from its file name: cmu-daz's dance or
+  martial-arts style (`salsa_01`) or CMU subject (`07_01`); DeepMimic's and
+  AMP's motion; HDM05's action and actor (`HDM_bd_squat_001_120`)."""
+  if source == "hdm05":
+    _, actor, action = name.split("_")[:3]
+    return action, actor
+  if source == "cmu-daz":
+    first = name.split("_")[0]
+    return (f"subject-{first}" if first.isdigit() else first), ""
+  return name.removeprefix("humanoid3d_").removeprefix("amp_humanoid_"), ""
+
+
 def retarget_group(clips, worlds, rest_joints) -> list[np.ndarray]:
   """(T, 72) poses of `clips` (one calibration group) from their posed
   skeletons `worlds`."""
@@ -128,8 +140,8 @@ def cosine_report(clips, model) -> tuple[dict, list]:
   mean = {bone: s / n for bone, (s, n) in sums.items()}
   report = dict(
       clips=len(clips), frames=int(sum(len(p) for p in poses)),
-      limbs_mean=float(np.mean([mean[b] for b in LIMBS])),
-      limbs_worst_frame=min(worst[b] for b in LIMBS),
+      limbs_mean=float(np.mean([mean[b] for b in retarget.LIMBS])),
+      limbs_worst_frame=min(worst[b] for b in retarget.LIMBS),
       per_bone_mean=mean)
   return report, (worlds, poses)
 

@@ -4,9 +4,11 @@
 axis-angle numbers, global orientation first, float16) of every clip, with
 per-clip names, dataset, content, style and split. It is built by
 `lgd_jax.build.pose_set.build_pose_set` (launcher:
-`experiments/build_pose_set.py`) from the Bandai-Namco BVH and CMU ASF/AMC
-files, and loaded by `load_pose_set`.
-Bandai-Namco data and everything derived from it are CC BY-NC 4.0.
+`experiments/build_pose_set.py`) from Bandai-Namco, CMU, CMU-daz, DeepMimic,
+AMP and HDM05 mocap, and loaded by `load_pose_set`.
+Bandai-Namco data and everything derived from it (this file, and anything
+trained on it) are CC BY-NC 4.0; the hdm05 split is CC BY-SA 3.0 and for
+evaluation only.
 """
 
 from __future__ import annotations
@@ -17,18 +19,44 @@ from pathlib import Path
 
 import numpy as np
 
-SPLITS = ("train", "val", "cmu")
+SPLITS = ("train", "val", "cmu", "hdm05")
+# The datasets the bundled network (lgd_default.npz) was trained on: their
+# val clips are the held-out poses its figures were measured on.
+BANDAI_NAMCO = ("bandai-namco-1", "bandai-namco-2")
 BUNDLED_POSE_SET = "pose_set.npz"
 NOTICE = (
-    "Poses retargeted to the SMPL layout from two motion-capture sources. "
-    "Bandai-Namco-Research-Motiondataset (clips of datasets bandai-namco-1 "
-    "and bandai-namco-2): CC BY-NC 4.0 "
+    "Poses retargeted to the SMPL layout from six motion-capture sources. "
+    "The file as a whole, and anything trained on it, is CC BY-NC 4.0 "
+    "because of its Bandai-Namco poses; split hdm05 is also CC BY-SA 3.0 "
+    "(evaluation only). "
+    "Bandai-Namco-Research-Motiondataset (datasets bandai-namco-1 and "
+    "bandai-namco-2, splits train and val): CC BY-NC 4.0 "
     "(https://creativecommons.org/licenses/by-nc/4.0/); these poses are a "
     "derived work under the same licence. Cite: Kobayashi et al., \"Motion "
     "Capture Dataset for Practical Use of AI-based Motion Editing and "
-    "Stylization\", arXiv 2306.08861. CMU clips (split cmu): The data used "
-    "in this project was obtained from mocap.cs.cmu.edu. The database was "
-    "created with funding from NSF EIA-0196217.")
+    "Stylization\", arXiv 2306.08861. "
+    "CMU Graphics Lab Motion Capture Database (dataset cmu, split cmu: "
+    "subjects 01 and 02; dataset cmu-daz, splits train and val: CMU clips "
+    "in BVH from github.com/Przestr/motion-capture and "
+    "github.com/papagina/Auto_Conditioned_RNN_motion): The data used in this "
+    "project was obtained from mocap.cs.cmu.edu. The database was created "
+    "with funding from NSF EIA-0196217. "
+    "DeepMimic (dataset deepmimic, splits train and val): motion clips of "
+    "github.com/xbpeng/DeepMimic, MIT License, Copyright (c) 2018 Xue Bin "
+    "Peng. "
+    "AMP (dataset amp-cmu, splits train and val): motion clips of "
+    "github.com/NVIDIA-Omniverse/IsaacGymEnvs (assets/amp/motions), BSD "
+    "3-Clause License, Copyright (c) 2018-2023, NVIDIA Corporation; made "
+    "from CMU trials: The data used in this project was obtained from "
+    "mocap.cs.cmu.edu. The database was created with funding from NSF "
+    "EIA-0196217. "
+    "HDM05 (dataset hdm05, split hdm05 only, never trained on): M. Mueller, "
+    "T. Roeder, M. Clausen, B. Eberhardt, B. Krueger, A. Weber, "
+    "\"Documentation Mocap Database HDM05\", Technical Report CG-2007-2, "
+    "Universitaet Bonn, 2007; CC BY-SA 3.0 "
+    "(https://creativecommons.org/licenses/by-sa/3.0/); these poses are a "
+    "derived work under the same licence. Changes to every source: "
+    "retargeted to the SMPL layout, deduplicated, stored as float16.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,13 +88,17 @@ def bundled_pose_set_path() -> Path:
                   BUNDLED_POSE_SET))
 
 
-def load_pose_set(split: str = "train", path=None) -> PoseSet:
+def load_pose_set(split: str = "train", path=None,
+                  datasets=None) -> PoseSet:
   """Loads one split of the pose set.
 
   Args:
-    split: "train" or "val" (Bandai-Namco, split by clip) or "cmu" (the CMU
-      out-of-domain set).
+    split: "train" or "val" (Bandai-Namco, CMU-daz, DeepMimic and AMP, split
+      by clip), "cmu" (CMU subjects 01-02) or "hdm05" (HDM05), the
+      out-of-domain sets no network is trained on.
     path: a pose-set `.npz`; None for the bundled one.
+    datasets: only the poses of these datasets (e.g. `BANDAI_NAMCO`, the
+      val clips the bundled network was measured on); None for all.
 
   Returns:
     A `PoseSet`.
@@ -79,6 +111,8 @@ def load_pose_set(split: str = "train", path=None) -> PoseSet:
                      f"{', '.join(SPLITS)}")
   with np.load(path or bundled_pose_set_path(), allow_pickle=False) as f:
     in_split = f["clip_splits"][f["clip_ids"]] == split
+    if datasets is not None:
+      in_split &= np.isin(f["clip_datasets"][f["clip_ids"]], list(datasets))
     return PoseSet(
         poses=f["poses"][in_split].astype(np.float32),
         clip_ids=f["clip_ids"][in_split].astype(np.int32),
