@@ -36,8 +36,14 @@ def get_config() -> ml_collections.ConfigDict:
       noise=(0.0, 0.02),  # 2D noise std, fraction of the person's height
       pitch_deg=10.0, roll_deg=5.0,
       perspective_prob=0.5, distance=(2.0, 12.0),
-      occlude_prob=0.0,  # one whole limb missing (evaluation profiles)
-      max_betas=2.5))
+      max_betas=2.5,
+      # Off here; the evaluation profiles turn them on (see sample_batch).
+      pitch_range_deg=None, roll_range_deg=None,  # uniform tilt instead
+      truncate_prob=0.0,  # an image edge cuts the person off
+      detector=False,  # confidence-driven drops, noisier extremities
+      swap_prob=0.0,  # left/right arms or legs swapped
+      occlude_prob=0.0,  # one whole limb missing
+      mirror_prob=0.0, mix_prob=0.0))  # pose augmentation
 
   config.optimizer = ml_collections.ConfigDict(dict(
       learning_rate=1e-3, warmup_steps=200, decay_every=1000,

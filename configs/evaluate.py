@@ -3,12 +3,12 @@
   --config=configs/evaluate.py             # methods × every benchmark
   --config=configs/evaluate.py:ablations   # the ablation networks, realistic
 
-Each benchmark is a pose-set split (held-out Bandai-Namco clips, CMU) under a
-detector profile. Profiles override `configs/default.py`'s `data`; all use
-COCO-17 input and any heading. Focal length does not appear: keypoints are
-normalised to the person's box, so only the perspective distortion (the
-distance in body sizes) matters, and "perspective" spans 2-12 m while
-"perspective_near" puts people 1.5-3 m from the camera.
+Each benchmark is a pose-set split (held-out Bandai-Namco clips, CMU, HDM05)
+under a detector profile. Profiles override `configs/default.py`'s `data`;
+all use COCO-17 input and any heading. Focal length does not appear:
+keypoints are normalised to the person's box, so only the perspective
+distortion (the distance in body sizes) matters, and "perspective" spans
+2-12 m while "perspective_near" puts people 1.5-3 m from the camera.
 """
 
 import ml_collections
@@ -19,6 +19,7 @@ from configs import smplify
 
 _COCO = dict(formats=("coco17",), format_weights=(1,))
 _WEAK = dict(perspective_prob=0.0)
+_REALISTIC = dict(noise=(0.01, 0.01), keep_prob=0.8, **_WEAK)
 PROFILES = {
     "clean": dict(noise=(0.0, 0.0), keep_prob=1.0, **_WEAK),
     "noise": dict(noise=(0.02, 0.02), keep_prob=1.0, **_WEAK),
@@ -31,6 +32,15 @@ PROFILES = {
                         perspective_prob=1.0, distance=(2.0, 12.0)),
     "perspective_near": dict(noise=(0.01, 0.01), keep_prob=0.8,
                              perspective_prob=1.0, distance=(1.5, 3.0)),
+    # Realistic, and: cameras looking down by -20 to +60 degrees (studio,
+    # surveillance), rolled up to ±10;
+    "elevated": dict(_REALISTIC, pitch_range_deg=(-20.0, 60.0),
+                     roll_range_deg=(-10.0, 10.0)),
+    # everyone cut by an image edge, mostly the bottom one;
+    "truncated": dict(_REALISTIC, truncate_prob=1.0),
+    # a detector's drops (hands, feet, the far side), noisier extremities,
+    # 5 % of the people with their arms or legs swapped.
+    "detector": dict(_REALISTIC, detector=True, swap_prob=0.05),
 }
 ABLATIONS = ("", "inputs=x", "inputs=x+grad", "inputs=x+theta",
              "inputs=theta+grad", "steps=1", "steps=2", "steps=3", "steps=5",
@@ -50,7 +60,7 @@ def get_config(which: str = ""):
   config.body_model = None  # None: the bundled model
   config.pose_set = None
   config.num_betas = 10
-  config.splits = ("val", "cmu")
+  config.splits = ("val", "cmu", "hdm05")
   config.profiles = tuple(PROFILES)
   config.timed_profile = "realistic"
   config.figure_profile = "realistic"

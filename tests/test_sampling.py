@@ -3,10 +3,16 @@
 import chex
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
 
 import lgd_jax
+import lgd_jax.body.rotations
+import lgd_jax.cameras
+import lgd_jax.theta
+from lgd_jax.body import lbs
+from lgd_jax.body.model import SMPL_JOINT_NAMES, SMPL_PARENTS
 from lgd_jax.training.pose_set import load_pose_set
 from lgd_jax import formats as kp
 from lgd_jax import unroll as optimizer
@@ -122,3 +128,240 @@ def test_noise_is_a_fraction_of_the_person_height(setup):
   shift = np.linalg.norm(np.asarray(noisy.keypoints - clean.keypoints),
                          axis=-1)[np.asarray(clean.confidence) > 0]
   assert 0.05 < shift.mean() < 0.25
+
+
+# The new options, at what turns them off.
+_OFF = dict(pitch_range_deg=None, roll_range_deg=None, truncate_prob=0.0,
+            detector=False, swap_prob=0.0, mirror_prob=0.0, mix_prob=0.0)
+_COCO_CLEAN = dict(formats=("coco17",), format_weights=(1,), keep_prob=1.0,
+                   noise=(0.0, 0.0), perspective_prob=0.0)
+
+
+def _without_and_with(setup, seed, batch_size, **option):
+  """Clean COCO-17 batches of one key without and with `option`, and the
+  config with it."""
+  body, poses = setup
+  key = jax.random.PRNGKey(seed)
+  config = _config(**_COCO_CLEAN, batch_size=batch_size)
+  without = sampling.sample_batch(key, poses, body, config)
+  config.update(option)
+  return without, sampling.sample_batch(key, poses, body, config), config
+
+
+def test_options_off_sample_what_configs_without_them_do(setup):
+  body, poses = setup
+  key = jax.random.PRNGKey(5)
+  config = _config(**_OFF)
+  batch = sampling.sample_batch(key, poses, body, config)
+  # Weight files saved before the fields existed hold configs without them.
+  for name in _OFF:
+    del config[name]
+  chex.assert_trees_all_equal(
+      sampling.sample_batch(key, poses, body, config), batch)
+
+
+def test_every_option_on_is_deterministic_under_jit(setup):
+  body, poses = setup
+  config = ml_collections.FrozenConfigDict(_config(
+      pitch_range_deg=(-20.0, 60.0), roll_range_deg=(-10.0, 10.0),
+      truncate_prob=0.5, detector=True, swap_prob=0.2, mirror_prob=0.5,
+      mix_prob=0.5, occlude_prob=0.2))
+  sample = jax.jit(lambda key: sampling.sample_batch(key, poses, body,
+                                                     config))
+  batch = sample(jax.random.PRNGKey(6))
+  chex.assert_tree_all_finite(batch)
+  chex.assert_trees_all_equal(batch, sample(jax.random.PRNGKey(6)))
+  assert set(np.unique(np.asarray(batch.confidence))) <= {0.0, 1.0}
+
+
+def _standing_people():
+  """A pose set of one person standing upright, facing +z: the batch's
+  global orientation is then the view itself."""
+  return jnp.zeros((1, 72))
+
+
+def test_elevated_views_tilt_uniformly_within_the_range(setup):
+  body, _ = setup
+  config = _config(pitch_range_deg=(-20.0, 60.0),
+                   roll_range_deg=(-10.0, 10.0), batch_size=2048)
+  batch = sampling.sample_batch(jax.random.PRNGKey(7), _standing_people(),
+                                body, config)
+  view = np.asarray(lgd_jax.body.rotations.axis_angle_to_matrix(
+      batch.pose[:, :3]))
+  # view = R_x(pitch) R_z(roll) R_y(yaw) takes up (0, 1, 0) to
+  # (-sin roll, cos roll cos pitch, cos roll sin pitch).
+  up = view[:, :, 1]
+  pitch = np.rad2deg(np.arctan2(up[:, 2], up[:, 1]))
+  roll = np.rad2deg(np.arcsin(-up[:, 0]))
+  assert pitch.min() >= -20.0 - 1e-3 and pitch.max() <= 60.0 + 1e-3
+  assert roll.min() >= -10.0 - 1e-3 and roll.max() <= 10.0 + 1e-3
+  assert pitch.min() < -18 and pitch.max() > 58
+  assert np.mean(pitch) == pytest.approx(20.0, abs=1.5)
+
+
+def test_positive_pitch_looks_down_at_the_person(setup):
+  body, _ = setup
+
+  def standing(pitch):
+    config = _config(**dict(_COCO_CLEAN, formats=("smpl24",)),
+                     pitch_range_deg=(pitch, pitch), roll_range_deg=(0, 0))
+    config.perspective_prob, config.distance = 1.0, (2.0, 2.0)
+    batch = sampling.sample_batch(jax.random.PRNGKey(8), _standing_people(),
+                                  body, config)
+    points = lgd_jax.cameras.to_camera_axes(lgd_jax.theta.keypoints(
+        sampling.target_theta(batch), body)[0])
+    return batch, points
+
+  index = kp.CANONICAL_NAMES.index
+  for pitch, head_nearer in ((30.0, True), (-30.0, False)):
+    batch, points = standing(pitch)
+    # Depth (camera z) of the head against the ankles: a camera above the
+    # person is nearer its head.
+    depth = np.asarray(points[..., 2])
+    ankles = depth[:, [index("left_ankle"), index("right_ankle")]].mean(-1)
+    assert np.all((depth[:, index("head")] < ankles) == head_nearer)
+    # Upright in the image either way: the head above (lower y) the feet.
+    xy = np.asarray(batch.keypoints)
+    assert np.all(xy[:, index("head"), 1] < xy[:, index("left_ankle"), 1])
+  # So from above, perspective enlarges the shoulders against the hips.
+
+  def shoulders_over_hips(pitch):
+    xy = np.asarray(standing(pitch)[0].keypoints)
+    width = lambda joint: np.linalg.norm(
+        xy[:, index(f"left_{joint}")] - xy[:, index(f"right_{joint}")], axis=-1)
+    return np.median(width("shoulder") / width("hip"))
+
+  assert shoulders_over_hips(30.0) > 1.05 * shoulders_over_hips(-30.0)
+
+
+# Image directions of the frame edges (y down): bottom, top, right, left.
+_EDGES = ((0, 1), (0, -1), (1, 0), (-1, 0))
+
+
+def test_truncation_cuts_beyond_one_image_edge(setup):
+  full, truncated, config = _without_and_with(setup, 9, 1024,
+                                             truncate_prob=0.5)
+  seen, kept = (np.asarray(b.confidence) > 0 for b in (full, truncated))
+  assert not np.any(kept & ~seen)
+  hidden = seen & ~kept
+  people = np.flatnonzero(hidden.any(-1))
+  assert len(people) / len(hidden) == pytest.approx(0.5, abs=0.06)
+  xy = np.asarray(full.keypoints)
+  for i in people:
+    # Some edge has every cut point beyond every kept one.
+    along = xy[i] @ np.asarray(_EDGES, np.float32).T  # (C, 4)
+    assert np.any(along[hidden[i]].min(0) > along[kept[i]].max(0)), i
+  index = kp.CANONICAL_NAMES.index
+  legs = [index(f"coco_{side}_{joint}") for side in ("left", "right")
+          for joint in ("knee", "ankle")]
+  assert np.mean(hidden[people][:, legs].all(-1)) > 0.3
+  # The frame cuts the clean positions: noise moves no point across it.
+  config.noise = (0.02, 0.02)
+  body, poses = setup
+  chex.assert_trees_all_equal(
+      sampling.sample_batch(jax.random.PRNGKey(9), poses, body,
+                            config).confidence,
+      truncated.confidence)
+
+
+def test_detector_misses_extremities_and_the_far_side(setup):
+  body, poses = setup
+  key = jax.random.PRNGKey(10)
+  config = _config(**_COCO_CLEAN, batch_size=2048, detector=True)
+  batch = sampling.sample_batch(key, poses, body, config)
+  visible = np.asarray(batch.confidence) > 0
+  rate = lambda *names: visible[:, [kp.CANONICAL_NAMES.index(
+      f"coco_{side}_{name}") for name in names
+      for side in ("left", "right")]].mean()
+  assert rate("wrist", "ankle") < rate("hip", "shoulder") - 0.1
+  assert rate("hip", "shoulder") > 0.85
+  # The side turned away from the camera is missed more often.
+  points = lgd_jax.cameras.to_camera_axes(lgd_jax.theta.keypoints(
+      sampling.target_theta(batch), body)[0])
+  away = np.asarray(sampling.left_side_away(points))
+  left, right = (visible[:, kp.CANONICAL_NAMES.index(f"coco_{side}_wrist")]
+                 for side in ("left", "right"))
+  assert left[away > 0.7].mean() < right[away > 0.7].mean() - 0.3
+  assert right[away < -0.7].mean() < left[away < -0.7].mean() - 0.3
+  scores = np.asarray(sampling.detector_scores(key, points))
+  assert np.all((scores > 0) & (scores <= 1))
+  assert len(np.unique(scores)) > scores.size // 2  # continuous
+  # The noise grows towards the extremities.
+  config.noise = (0.02, 0.02)
+  noisy = sampling.sample_batch(key, poses, body, config)
+  shift = np.linalg.norm(np.asarray(noisy.keypoints - batch.keypoints), axis=-1)
+  moved = lambda name: np.mean(shift[:, kp.CANONICAL_NAMES.index(name)][
+      visible[:, kp.CANONICAL_NAMES.index(name)]])
+  assert moved("coco_left_wrist") > 1.3 * moved("coco_left_hip")
+
+
+def test_swaps_trade_one_limb_pair_at_the_configured_rate(setup):
+  full, swapped, _ = _without_and_with(setup, 11, 2048, swap_prob=0.2)
+  differs = np.any(np.asarray(swapped.keypoints != full.keypoints), (1, 2))
+  assert differs.mean() == pytest.approx(0.2, abs=0.03)
+  swaps = sampling._limb_swap_index()  # arms, legs
+  for i in np.flatnonzero(differs):
+    assert any(
+        np.array_equal(swapped.keypoints[i], full.keypoints[i][index]) and
+        np.array_equal(swapped.confidence[i], full.confidence[i][index])
+        for index in swaps), i
+
+
+def _symmetric_rest_joints():
+  """The bundled model's rest joints made exactly left/right symmetric."""
+  joints = np.asarray(lgd_jax.load_body_model().joint_template)
+  mirror = [SMPL_JOINT_NAMES.index(kp.mirror(n)) for n in SMPL_JOINT_NAMES]
+  return (joints + joints[mirror] * [-1, 1, 1]) / 2, mirror
+
+
+def test_mirror_pose_mirrors_the_body(setup):
+  _, poses = setup
+  pose = jnp.concatenate([poses[:50], 0.5 * jax.random.normal(
+      jax.random.PRNGKey(12), (50, 72))])
+  mirrored = sampling.mirror_pose(pose)
+  chex.assert_trees_all_close(sampling.mirror_pose(mirrored), pose)
+  rest, mirror = _symmetric_rest_joints()
+
+  def joints(p):
+    local = lgd_jax.body.rotations.axis_angle_to_matrix(p.reshape(-1, 24, 3))
+    return lbs.forward_kinematics(local, jnp.asarray(rest, jnp.float32),
+                                  SMPL_PARENTS).positions
+
+  expected = np.asarray(joints(pose))[:, mirror] * [-1, 1, 1]
+  np.testing.assert_allclose(joints(mirrored), expected, atol=1e-5)
+  # The bundled model is symmetric to a few millimetres.
+  model = lgd_jax.load_body_model()
+  betas = jnp.zeros((len(pose), model.num_betas))
+  np.testing.assert_allclose(
+      lgd_jax.smpl_forward(model, mirrored, betas).joints,
+      np.asarray(lgd_jax.smpl_forward(model, pose, betas).joints)[:, mirror] *
+      [-1, 1, 1], atol=0.01)
+
+
+def test_mirror_prob_mirrors_that_share_of_the_poses(setup):
+  full, batch, _ = _without_and_with(setup, 13, 1024, mirror_prob=0.3)
+  body_pose, full_pose = np.asarray(batch.pose[:, 3:]), np.asarray(
+      full.pose[:, 3:])
+  flipped = np.asarray(sampling.mirror_pose(full.pose))[:, 3:]
+  mirrored = np.all(body_pose == flipped, -1) & ~np.all(
+      body_pose == full_pose, -1)
+  assert np.all(mirrored | np.all(body_pose == full_pose, -1))
+  assert mirrored.mean() == pytest.approx(0.3, abs=0.05)
+
+
+def test_mix_takes_the_legs_of_another_pose(setup):
+  full, mixed, _ = _without_and_with(setup, 14, 1024, mix_prob=0.5)
+  poses = setup[1]
+  legs = np.zeros((24, 3), bool)
+  legs[[SMPL_JOINT_NAMES.index(f"{side}_{joint}")
+        for side in ("left", "right")
+        for joint in ("hip", "knee", "ankle", "foot")]] = True
+  legs = legs.reshape(72)
+  # The global orientation (so the view) and the upper body stay.
+  np.testing.assert_array_equal(mixed.pose[:, ~legs], full.pose[:, ~legs])
+  changed = np.any(np.asarray(mixed.pose[:, legs] != full.pose[:, legs]), -1)
+  assert changed.mean() == pytest.approx(0.5, abs=0.06)
+  # The new legs are one pose's of the set, whole.
+  leg_set = np.asarray(poses)[:, legs]
+  for i in np.flatnonzero(changed):
+    assert np.any(np.all(leg_set == np.asarray(mixed.pose[i, legs]), -1)), i

@@ -4,6 +4,15 @@ A pure function of a PRNG key: sample poses from the pose set, shapes from
 the shape space, a view and a camera; project the canonical keypoints; drop
 and perturb them as a detector would; normalise them to the person's box.
 Everything runs inside `jit`, so training never waits on Python.
+
+Options beyond the basic view, camera, dropout and noise (each off unless
+its config field is set, and read with `.get` so that configs saved before
+the field existed sample what they always did): elevated views, a frame
+that truncates the person, a detector model (confidence-driven drops,
+left/right limb swaps, noisier extremities), one occluded limb, and pose
+augmentation (mirroring, mixing the legs of one pose with the rest of
+another). Each option draws from its own `fold_in` stream, so turning one on
+leaves every other random draw of the batch as it was.
 """
 
 from __future__ import annotations
@@ -20,8 +29,25 @@ from lgd_jax import formats as kp
 from lgd_jax import theta as theta_lib
 from lgd_jax.body import keypoint_path
 from lgd_jax.body.cache import Body
+from lgd_jax.body.model import NUM_JOINTS, SMPL_JOINT_NAMES
 from lgd_jax.body.shapes import sample_betas
 from lgd_jax.body import rotations
+
+
+# `fold_in` numbers of the optional draws: new ones, not more `split`s, so
+# the basic draws stay as they were.
+_OCCLUSION, _TRUNCATION, _DETECTOR, _SWAP, _MIX, _MIRROR = range(10, 16)
+
+# The detector model: a point is reported when its score exceeds this, i.e.
+# the batch shows what `fit(..., min_confidence=0.5)` would keep.
+DETECTOR_MIN_CONFIDENCE = 0.5
+
+# Truncation: which frame edge cuts the person (bottom, top, left, right as
+# image directions, y down) and how often; the share of the person's box
+# (along the edge's direction) that stays in the frame, uniform.
+_FRAME_EDGES = np.array([(0, 1), (0, -1), (-1, 0), (1, 0)], np.float32)
+_FRAME_EDGE_WEIGHTS = np.array([0.7, 0.1, 0.1, 0.1], np.float32)
+_FRAME_KEEP = (0.4, 0.9)
 
 
 class Batch(NamedTuple):
@@ -81,6 +107,11 @@ def best_weak_camera(points: jax.Array, xy: jax.Array,
                           mean_x - scale[:, None] * mean_p], axis=-1)
 
 
+def _chance(key: jax.Array, size: int, prob: float) -> jax.Array:
+  """(size,) True for a `prob` share of the people."""
+  return jax.random.bernoulli(key, prob, (size,))
+
+
 def _occluded_limb(key: jax.Array, size: int, prob: float) -> jax.Array:
   """(size, C) 1 on the points of one random limb, for a `prob` share of
   the people, else 0."""
@@ -89,8 +120,140 @@ def _occluded_limb(key: jax.Array, size: int, prob: float) -> jax.Array:
     chains[i, list(points)] = 1
   which_key, whether_key = jax.random.split(key)
   limb = jax.random.randint(which_key, (size,), 0, len(chains))
-  occluded = jax.random.bernoulli(whether_key, prob, (size,))
-  return jnp.asarray(chains)[limb] * occluded[:, None]
+  return jnp.asarray(chains)[limb] * _chance(whether_key, size, prob)[:, None]
+
+
+def _mirror_index(names) -> np.ndarray:
+  return np.array([names.index(kp.mirror(name)) for name in names])
+
+
+def mirror_pose(pose: jax.Array) -> jax.Array:
+  """(..., 72) -> the pose of the body mirrored across its x = 0 plane.
+
+  SMPL's layout is left/right symmetric (its left is +x), so the mirror
+  image is exact: left and right joints trade rotations, and each rotation
+  R becomes M R M with M = diag(-1, 1, 1), whose axis-angle is the original
+  one with y and z negated. The global orientation is mirrored likewise (a
+  y-up pose stays y up).
+  """
+  joints = pose.reshape(pose.shape[:-1] + (NUM_JOINTS, 3))
+  mirrored = joints[..., _mirror_index(SMPL_JOINT_NAMES), :] * jnp.array(
+      [1.0, -1.0, -1.0], pose.dtype)
+  return mirrored.reshape(pose.shape)
+
+
+# The legs: hips, knees, ankles, feet (the pelvis's leg chains), as entries
+# of the 72-vector.
+_LEG_POSE = np.repeat([any(part in name for part in ("hip", "knee", "ankle",
+                                                      "foot"))
+                       for name in SMPL_JOINT_NAMES], 3)
+
+
+def _mix_legs(key: jax.Array, pose: jax.Array, poses: jax.Array,
+              prob: float) -> jax.Array:
+  """For a `prob` share of the people, the legs of another random pose of
+  the set; the rest, the global orientation included, stays."""
+  legs_key, whether_key = jax.random.split(key)
+  legs = poses[jax.random.randint(legs_key, pose.shape[:1], 0,
+                                  poses.shape[0])]
+  mixed = _chance(whether_key, pose.shape[0], prob)[:, None] & _LEG_POSE
+  return jnp.where(mixed, legs, pose)
+
+
+def _tilt(key: jax.Array, size: int, std_deg: float, range_deg) -> jax.Array:
+  """(size,) radians: Gaussian with `std_deg`, or uniform in `range_deg`
+  (min, max) when given."""
+  if range_deg is None:
+    return jnp.deg2rad(std_deg) * jax.random.normal(key, (size,))
+  return jnp.deg2rad(jax.random.uniform(key, (size,), minval=range_deg[0],
+                                        maxval=range_deg[1]))
+
+
+def _in_frame(key: jax.Array, clean: jax.Array, present: jax.Array,
+              prob: float) -> jax.Array:
+  """(B, C) 0 on the points an image edge cuts off, for a `prob` share of
+  the people, else 1.
+
+  The edge is the bottom for 70 % of them, else the top, left or right; it
+  keeps a uniform 40-90 % share of the box of the person's `present` (the
+  format's) clean points, measured from the opposite side. A bottom edge at
+  under about half the box leaves the person seen from the waist up.
+  """
+  edge_key, keep_key, whether_key = jax.random.split(key, 3)
+  size = clean.shape[0]
+  edge = jnp.asarray(_FRAME_EDGES)[jax.random.choice(
+      edge_key, len(_FRAME_EDGES), (size,), p=jnp.asarray(_FRAME_EDGE_WEIGHTS))]
+  along = jnp.einsum("bcd,bd->bc", clean, edge)  # grows towards the edge
+  lo = jnp.min(jnp.where(present > 0, along, jnp.inf), axis=-1)
+  hi = jnp.max(jnp.where(present > 0, along, -jnp.inf), axis=-1)
+  keep = jax.random.uniform(keep_key, (size,), minval=_FRAME_KEEP[0],
+                            maxval=_FRAME_KEEP[1])
+  cut = _chance(whether_key, size, prob)[:, None] & (
+      along > (lo + keep * (hi - lo))[:, None])
+  return 1.0 - cut.astype(jnp.float32)
+
+
+def _names_table(value) -> np.ndarray:
+  return np.array([value(name) for name in kp.CANONICAL_NAMES], np.float32)
+
+
+# +1 on left points, -1 on right ones, 0 on the midline.
+_SIDE = _names_table(lambda n: ("left" in n) - ("right" in n))
+# 1 at the hands and feet, 0.5 at elbows and knees, 0 on the trunk and head:
+# what detectors find hardest, and where they err the most.
+_EXTREMITY = _names_table(
+    lambda n: 1.0 if any(p in n for p in ("wrist", "hand", "ankle", "foot",
+                                          "toe", "heel")) else
+    0.5 if any(p in n for p in ("elbow", "knee")) else 0.0)
+
+
+def left_side_away(camera_points: jax.Array) -> jax.Array:
+  """(B, C, 3) canonical points in camera axes (z: depth) -> (B,) in
+  [-1, 1]: how far the body's left side is turned away from the camera (the
+  depth component of the unit vector from the right to the left shoulder and
+  hip joints; 1: seen from its right, -1: from its left, 0: facing or
+  turned away from the camera)."""
+  index = kp.CANONICAL_NAMES.index
+  across = sum(camera_points[:, index(f"left_{joint}")] -
+               camera_points[:, index(f"right_{joint}")]
+               for joint in ("shoulder", "hip"))
+  return across[:, 2] / jnp.maximum(jnp.linalg.norm(across, axis=-1), 1e-9)
+
+
+def detector_scores(key: jax.Array, camera_points: jax.Array) -> jax.Array:
+  """(B, C, 3) canonical points in camera axes -> (B, C) confidences in
+  (0, 1], as a detector's: sigmoid(3 - 1.5 extremity - 2.5 far + N(0, 1)),
+  with extremity 1 at the hands and feet (0.5 at elbows and knees) and far
+  the share of the point's side turned away from the camera (0 on the
+  midline and the near side). Trunk points facing the camera score ~0.95,
+  a far-side wrist seen side-on ~0.3."""
+  away = left_side_away(camera_points)
+  far = jnp.maximum(jnp.asarray(_SIDE) * away[:, None], 0.0)
+  logit = (3.0 - 1.5 * jnp.asarray(_EXTREMITY) - 2.5 * far +
+           jax.random.normal(key, far.shape))
+  return jax.nn.sigmoid(logit)
+
+
+def _limb_swap_index() -> np.ndarray:
+  """(2, C) canonical index that swaps the left and right arm (row 0) or
+  leg (row 1), identity elsewhere."""
+  mirrored = _mirror_index(kp.CANONICAL_NAMES)
+  index = np.tile(np.arange(kp.NUM_CANONICAL), (2, 1))
+  for row, limb in enumerate(("arm", "leg")):
+    points = list(kp.LIMB_CHAINS[f"left_{limb}"] +
+                  kp.LIMB_CHAINS[f"right_{limb}"])
+    index[row, points] = mirrored[points]
+  return index
+
+
+def _swapped_limbs(key: jax.Array, size: int, prob: float) -> jax.Array:
+  """(size, C) the index of each reported point: for a `prob` share of the
+  people, the arms' or the legs' left and right points trade places."""
+  which_key, whether_key = jax.random.split(key)
+  limb = jax.random.randint(which_key, (size,), 0, 2)
+  return jnp.where(_chance(whether_key, size, prob)[:, None],
+                   jnp.asarray(_limb_swap_index())[limb],
+                   jnp.arange(kp.NUM_CANONICAL))
 
 
 def sample_batch(key: jax.Array, poses: jax.Array, body: Body,
@@ -104,23 +267,49 @@ def sample_batch(key: jax.Array, poses: jax.Array, body: Body,
     config: `batch_size`, `formats` and `format_weights`, `keep_prob`,
       `noise` (min, max) 2D noise std as a fraction of the person's height,
       `pitch_deg`, `roll_deg` (std of the view's tilt), `perspective_prob`,
-      `distance` (min, max metres), `max_betas`, and optionally
+      `distance` (min, max metres), `max_betas`, and optionally (off when
+      absent):
+      `pitch_range_deg`, `roll_range_deg`: (min, max) degrees: the tilt
+        uniform in this range instead of Gaussian (positive pitch: the
+        camera looks down at the person);
+      `truncate_prob`: the chance that an image edge cuts the person off
+        (`_in_frame`; mostly the bottom edge, often the whole lower body);
+      `detector`: True to drop points by a detector's confidence
+        (`detector_scores`: more at the hands and feet and on the far side
+        of the body; reported: score > `DETECTOR_MIN_CONFIDENCE`) and to
+        make the noise grow towards the extremities (×1.5 at elbows and
+        knees, ×2 at hands and feet: single poses have no limb speed, the
+        usual cause, and the extremities are where it is largest);
+      `swap_prob`: the chance that the left and right arm (elbow, wrist,
+        hand) or leg (knee down) trade places, positions and confidences;
       `occlude_prob`: the chance that one limb (a random arm or leg below
-      the shoulder or hip, `keypoints.LIMB_CHAINS`) is entirely missing.
+        the shoulder or hip, `keypoints.LIMB_CHAINS`) is entirely missing;
+      `mirror_prob`: the chance that the pose is mirrored (`mirror_pose`);
+      `mix_prob`: the chance that the legs come from another pose.
 
   Returns:
-    A `Batch`.
+    A `Batch`. Its `confidence` stays 0/1, the visibilities the network was
+    trained on and `fit` derives from a detector's scores.
   """
   keys = jax.random.split(key, 10)
   size = config.batch_size
+  stream = lambda number: jax.random.fold_in(key, number)
   pose = poses[jax.random.randint(keys[0], (size,), 0, poses.shape[0])]
+  pose = _mix_legs(stream(_MIX), pose, poses, config.get("mix_prob", 0.0))
+  pose = jnp.where(_chance(stream(_MIRROR), size,
+                           config.get("mirror_prob", 0.0))[:, None],
+                   mirror_pose(pose), pose)
   betas = sample_betas(keys[1], (size,), body.model.num_betas,
                        config.max_betas)
 
-  # A random view: any heading, a slight camera tilt.
+  # A random view: any heading, a camera tilt.
   yaw = jax.random.uniform(keys[2], (size,), minval=-jnp.pi, maxval=jnp.pi)
-  pitch = jnp.deg2rad(config.pitch_deg) * jax.random.normal(keys[3], (size,))
-  roll = jnp.deg2rad(config.roll_deg) * jax.random.normal(keys[4], (size,))
+  pitch = _tilt(keys[3], size, config.pitch_deg,
+                config.get("pitch_range_deg", None))
+  roll = _tilt(keys[4], size, config.roll_deg,
+               config.get("roll_range_deg", None))
+  # Rotating the body by +pitch about x tilts its top towards the camera:
+  # the camera looks down at it.
   view = (_axis_rotation(pitch, 0) @ _axis_rotation(roll, 2) @
           _axis_rotation(yaw, 1))
   global_rot = view @ rotations.axis_angle_to_matrix(pose[:, :3])
@@ -152,18 +341,28 @@ def sample_batch(key: jax.Array, poses: jax.Array, body: Body,
   confidence = masks[fmt] * jax.random.bernoulli(
       keep_key, config.keep_prob, masks[fmt].shape).astype(jnp.float32)
   confidence = confidence * (1.0 - _occluded_limb(
-      # fold_in, not an 11th split: the other streams stay as they were.
-      # .get: weight files saved before the field existed hold configs
-      # without it.
-      jax.random.fold_in(key, 10), size, config.get("occlude_prob", 0.0)))
+      stream(_OCCLUSION), size, config.get("occlude_prob", 0.0)))
+  # The frame cuts the clean positions: noise does not move points across.
+  confidence = confidence * _in_frame(stream(_TRUNCATION), clean, masks[fmt],
+                                      config.get("truncate_prob", 0.0))
+  noise_scale = jnp.ones(kp.NUM_CANONICAL)
+  if config.get("detector", False):
+    scores = detector_scores(stream(_DETECTOR),
+                             cameras.to_camera_axes(points))
+    confidence = confidence * (scores > DETECTOR_MIN_CONFIDENCE)
+    noise_scale = 1.0 + jnp.asarray(_EXTREMITY)
   height = jnp.ptp(clean[..., 1], axis=-1)
   noise_std = height * jax.random.uniform(
       noise_key, (size,), minval=config.noise[0], maxval=config.noise[1])
-  observed = clean + noise_std[:, None, None] * jax.random.normal(
-      jax.random.fold_in(noise_key, 1), clean.shape)
+  observed = clean + noise_std[:, None, None] * noise_scale[:, None] * (
+      jax.random.normal(jax.random.fold_in(noise_key, 1), clean.shape))
+  # A detector's left/right mix-up: the observation, not the truth, swaps.
+  swap = _swapped_limbs(stream(_SWAP), size, config.get("swap_prob", 0.0))
+  observed = jnp.take_along_axis(observed, swap[..., None], axis=1)
+  reported = jnp.take_along_axis(confidence, swap, axis=1)
 
-  norm = cameras.normalization(observed, confidence)
+  norm = cameras.normalization(observed, reported)
   keypoints = norm.apply(observed)
   gt_camera = best_weak_camera(points, norm.apply(clean), confidence)
-  return Batch(keypoints * confidence[..., None], confidence, pose, betas,
+  return Batch(keypoints * reported[..., None], reported, pose, betas,
                gt_camera)
