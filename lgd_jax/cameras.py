@@ -17,6 +17,7 @@ from typing import NamedTuple, Union
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 MIN_VISIBLE = 6  # fewer visible keypoints: too few to fit (as in the paper)
 MIN_DEPTH = 1e-3  # metres; points nearer (or behind) the camera are clamped
@@ -163,6 +164,18 @@ def normalization(xy: jax.Array, confidence: jax.Array) -> Normalization:
   num_visible = jnp.sum(visible, axis=-1)
   return Normalization(center, scale, num_visible,
                        enough_visible(visible))
+
+
+def person_size(xy, visible):
+  """(..., K, 2) points, (..., K) visibilities -> (...) the person's size:
+  the long side of the visible points' box (0 with fewer than two). NumPy
+  in, NumPy out (the tracker's float64 bookkeeping); JAX arrays otherwise.
+  `normalization`'s scale is half of it."""
+  xp = np if isinstance(xy, np.ndarray) else jnp
+  visible = xp.asarray(visible, bool)
+  lo = xp.min(xp.where(visible[..., None], xy, xp.inf), axis=-2)
+  hi = xp.max(xp.where(visible[..., None], xy, -xp.inf), axis=-2)
+  return xp.where(visible.sum(-1) >= 2, xp.max(hi - lo, axis=-1), 0.0)
 
 
 def enough_visible(visible: jax.Array) -> jax.Array:

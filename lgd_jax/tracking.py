@@ -15,6 +15,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from lgd_jax import cameras
+
 # Association defaults (`assign_tracks`): a person continues a track when
 # their mean keypoint distance to the track's predicted points is below
 # THRESHOLD person sizes; a track can be matched up to MAX_GAP frames after
@@ -72,7 +74,7 @@ def assign_tracks(frame, xy, confidence, given_track=None, *,
   xy = np.asarray(xy, np.float64)
   visible = (np.asarray(confidence) > 0) & np.all(np.isfinite(xy), -1)
   xy = np.where(visible[..., None], xy, 0.0)
-  size = _box_size(xy, visible)
+  size = cameras.person_size(xy, visible)
   track = np.full(n, -1, np.int32)
   # Per track: last keypoints, their visibility, size, frame, velocity.
   last_xy, last_visible, last_size, last_frame, velocity = [], [], [], [], []
@@ -116,15 +118,6 @@ def assign_tracks(frame, xy, confidence, given_track=None, *,
     active = alive + [j for j in track[rows] if j not in alive]
     start = stop
   return track
-
-
-def _box_size(xy, visible):
-  """(N,) long side of the visible points' box; 0 with fewer than two."""
-  big = np.inf
-  lo = np.min(np.where(visible[..., None], xy, big), axis=-2)
-  hi = np.max(np.where(visible[..., None], xy, -big), axis=-2)
-  size = np.max(hi - lo, axis=-1)
-  return np.where(visible.sum(-1) >= 2, size, 0.0)
 
 
 def _centre(xy, visible):

@@ -14,6 +14,7 @@ import functools
 import jax
 import numpy as np
 
+from lgd_jax import batching
 from lgd_jax.body import lbs
 from lgd_jax.errors import FileProblemError
 from lgd_jax.body import rotations
@@ -26,20 +27,17 @@ def map_frames(fn, *arrays, constants=(), **static):
   """Applies a jitted `fn(*constants, *arrays, **static)` to (T, ...) arrays
   in fixed-size chunks of frames.
 
-  Clips differ in length; padding them to `CHUNK` frames compiles `fn` once
-  instead of once per clip length. `constants` (e.g. a body model) are
-  passed whole. Returns the outputs' leaves as float64 NumPy arrays.
+  Clips differ in length; padding them to `CHUNK` frames
+  (`lgd_jax.batching`) compiles `fn` once instead of once per clip length.
+  `constants` (e.g. a body model) are passed whole. Returns the outputs'
+  leaves as float64 NumPy arrays.
   """
   jitted = _jitted(fn, tuple(sorted(static.items())))
-  num = arrays[0].shape[0]
-  outs = []
-  for start in range(0, num, CHUNK):
-    chunk = [np.asarray(a[start:start + CHUNK], np.float32) for a in arrays]
-    pad = CHUNK - chunk[0].shape[0]
-    chunk = [np.pad(c, [(0, pad)] + [(0, 0)] * (c.ndim - 1)) for c in chunk]
-    outs.append([np.asarray(o, np.float64)[:CHUNK - pad]
-                 for o in jax.tree.leaves(jitted(*constants, *chunk))])
-  return [np.concatenate(parts) for parts in zip(*outs)]
+  outs = batching.in_chunks(
+      lambda *chunk: jax.tree.leaves(jitted(*constants, *chunk)),
+      tuple(np.asarray(a, np.float32) for a in arrays), CHUNK,
+      full_chunks=True)
+  return [np.asarray(o, np.float64) for o in outs]
 
 
 @functools.cache

@@ -18,3 +18,20 @@ def median_seconds(fn, *args, min_seconds: float = 1.0,
     jax.block_until_ready(fn(*args))
     times.append(time.perf_counter() - t0)
   return float(np.median(times))
+
+
+def interleaved_median_seconds(fns: dict, *args, calls: int = 200) -> dict:
+  """Median seconds per call of each `fn(*args)` of `fns` (name -> fn),
+  calling them in turn, so that all of them see the same machine load:
+  ratios between them hold on a busy machine too."""
+  for fn in fns.values():
+    jax.block_until_ready(fn(*args))
+    jax.block_until_ready(fn(*args))
+  times = {name: [] for name in fns}
+  for _ in range(calls):
+    for name, fn in fns.items():
+      t0 = time.perf_counter()
+      jax.block_until_ready(fn(*args))
+      times[name].append(time.perf_counter() - t0)
+  return {name: float(np.median(t)) for name, t in times.items()}
+

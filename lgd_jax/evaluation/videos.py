@@ -25,6 +25,7 @@ from pathlib import Path
 import ml_collections
 import numpy as np
 
+from lgd_jax import cameras
 from lgd_jax import fitting
 from lgd_jax import losses
 from lgd_jax.evaluation import metrics
@@ -243,9 +244,7 @@ def evaluate_posetrack(config, params, seed) -> dict:
     # Perturbed static sequences: each annotated frame's people, repeated.
     num = settings.frames
     present = arrays.confidence[0] > 0  # (P, K) the annotation's points
-    lo = np.min(np.where(present[..., None], arrays.xy[0], np.inf), 1)
-    hi = np.max(np.where(present[..., None], arrays.xy[0], -np.inf), 1)
-    size = np.max(np.where(present.any(-1)[:, None], hi - lo, 0.0), -1)
+    size = cameras.person_size(np.asarray(arrays.xy[0]), present)
     noise = settings.noise * size[None, :, None, None] * rng.standard_normal(
         (num,) + arrays.xy.shape[1:])
     kept = present[None] & (rng.random((num,) + present.shape) <
