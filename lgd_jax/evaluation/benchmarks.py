@@ -51,18 +51,20 @@ _sample_batch = jax.jit(sampling.sample_batch, static_argnums=3)
 
 
 def make_benchmark(body: Body, split: str, data: ml_collections.ConfigDict,
-                   seed: int, pose_set_path=None) -> Benchmark:
+                   seed: int, pose_set_path=None, datasets=None) -> Benchmark:
   """Samples `data.batch_size` people of a pose-set split.
 
   Args:
     data: a `sample_batch` config with one keypoint format (the detector
       profile: keep_prob, noise, occlude_prob, perspective_prob, ...).
     seed: the same seed gives the same people, views and noise.
+    datasets: only the split's clips of these sources (`load_pose_set`).
   """
   if len(data.formats) != 1:
     raise ValueError(f"a benchmark has one keypoint format, got "
                      f"{tuple(data.formats)}")
-  poses = jnp.asarray(pose_set.load_pose_set(split, pose_set_path).poses)
+  poses = jnp.asarray(pose_set.load_pose_set(split, pose_set_path,
+                                             datasets).poses)
   return Benchmark(data.formats[0], _sample_batch(
       jax.random.PRNGKey(seed), poses, body,
       ml_collections.FrozenConfigDict(data)))
