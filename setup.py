@@ -35,6 +35,10 @@ setup(
     extras_require={
         "test": [
             "pytest>=8",
+            # Two test processes (pytest.ini): most of the suite's time is
+            # single-threaded XLA compilation and subprocess start-up, so a
+            # second process uses the second core.
+            "pytest-xdist>=3.5",
             # Independent SMPL implementation to cross-check smpl_forward
             # (NumPy backend only: pulls no torch).
             "body-models==0.26.2",

@@ -14,6 +14,13 @@ def get_config() -> ml_collections.ConfigDict:
   config.pose_set = config_dict.placeholder(str)
   config.num_betas = 10
   config.num_steps = 4  # N, the unrolled updates
+  # Steps unrolled in training (None: num_steps); more than N train the
+  # later steps from the network's own outputs.
+  config.train_unroll_steps = config_dict.placeholder(int)
+  # Training starts beyond Θ_0: a share of the people start from the truth
+  # perturbed at a log-uniform scale (lgd_jax.training.starts).
+  config.starts = ml_collections.ConfigDict(dict(perturbed_prob=0.0,
+                                                 scale=(0.03, 1.0)))
   config.grad_scale = 1.0
   config.stop_inner_gradient = True
 
@@ -40,7 +47,7 @@ def get_config() -> ml_collections.ConfigDict:
       # Off here; the evaluation profiles turn them on (see sample_batch).
       pitch_range_deg=None, roll_range_deg=None,  # uniform tilt instead
       truncate_prob=0.0,  # an image edge cuts the person off
-      detector=False,  # confidence-driven drops, noisier extremities
+      detector=0.0,  # share with confidence-driven drops, noisier ends
       swap_prob=0.0,  # left/right arms or legs swapped
       occlude_prob=0.0,  # one whole limb missing
       mirror_prob=0.0, mix_prob=0.0))  # pose augmentation
@@ -60,6 +67,7 @@ def get_config() -> ml_collections.ConfigDict:
   # person's height, weak perspective; held-out Bandai-Namco clips and CMU.
   config.eval = ml_collections.ConfigDict(dict(
       splits=("val", "cmu"), seed=1234, num_batches=4,
+      num_steps=16,  # steps evaluated: convergence past N shows in the log
       data=ml_collections.ConfigDict(dict(
           batch_size=512, formats=("coco17",), format_weights=(1,),
           keep_prob=0.8, noise=(0.01, 0.01), perspective_prob=0.0))))

@@ -2,6 +2,7 @@
 
   --config=configs/evaluate.py             # methods × every benchmark
   --config=configs/evaluate.py:ablations   # the ablation networks, realistic
+  --config=configs/evaluate.py:converge    # training ingredients, 16 steps
 
 Each benchmark is a pose-set split (held-out Bandai-Namco clips, CMU, HDM05)
 under a detector profile. Profiles override `configs/default.py`'s `data`;
@@ -12,6 +13,7 @@ distortion (the distance in body sizes) matters, and "perspective" spans
 """
 
 import ml_collections
+from ml_collections import config_dict
 
 from configs import default
 from configs import gradient_descent
@@ -40,16 +42,25 @@ PROFILES = {
     "truncated": dict(_REALISTIC, truncate_prob=1.0),
     # a detector's drops (hands, feet, the far side), noisier extremities,
     # 5 % of the people with their arms or legs swapped.
-    "detector": dict(_REALISTIC, detector=True, swap_prob=0.05),
+    "detector": dict(_REALISTIC, detector=1.0, swap_prob=0.05),
 }
 ABLATIONS = ("", "inputs=x", "inputs=x+grad", "inputs=x+theta",
              "inputs=theta+grad", "steps=1", "steps=2", "steps=3", "steps=5",
              "released")
 
 
+# The training-ingredient networks (configs/ablation.py `with=`), run for 16
+# steps to show convergence; `experiments/train_ablations.sh converge`.
+CONVERGE_ABLATIONS = (
+    "with=views", "with=views+starts", "with=views+starts+unroll8",
+    "with=views+mirror+mix")
+CONVERGE_PROFILES = ("realistic", "elevated", "truncated", "detector")
+
+
 def ablation_weights(spec: str) -> str:
   """Where `experiments/train_ablations.sh` exports each ablation network."""
-  return f"outputs/ablations/{spec.replace('=', '_') or 'reference'}.npz"
+  name = spec.replace("=", "_").replace("+", "_")
+  return f"outputs/ablations/{name or 'reference'}.npz"
 
 
 def get_config(which: str = ""):
@@ -61,6 +72,9 @@ def get_config(which: str = ""):
   config.pose_set = None
   config.num_betas = 10
   config.splits = ("val", "cmu", "hdm05")
+  # Only the splits' clips of these sources (empty: all); e.g.
+  # "('bandai-namco-1','bandai-namco-2')": the val the v1 figures used.
+  config.datasets = ()
   config.profiles = tuple(PROFILES)
   config.timed_profile = "realistic"
   config.figure_profile = "realistic"
@@ -77,9 +91,23 @@ def get_config(which: str = ""):
         spec or "reference": dict(kind="learned",
                                   weights=ablation_weights(spec))
         for spec in ABLATIONS})
+  elif which == "converge":
+    config.num_people = 256
+    config.profiles = CONVERGE_PROFILES
+    config.timed_profile = ""
+    # The bundled network first: how far 16 steps take it today.
+    entries = {"bundled": dict(kind="learned", weights="", num_steps=16)}
+    entries.update({
+        spec[len("with="):]: dict(
+            kind="learned", weights=ablation_weights(spec), num_steps=16)
+        for spec in CONVERGE_ABLATIONS})
+    config.methods = ml_collections.ConfigDict(entries)
   elif not which:
     config.methods = ml_collections.ConfigDict(dict(
-        lgd=dict(kind="learned", weights=""),  # "": the bundled weights
+        # "": the bundled weights; num_steps None: the trained N;
+        # num_starts 2: also from the start turned half round.
+        lgd=dict(kind="learned", weights="",
+                 num_steps=config_dict.placeholder(int), num_starts=1),
         smplify=dict(kind="smplify", config=smplify.get_config(),
                      record_every=25),
         gd=dict(kind="gradient_descent",
@@ -90,5 +118,6 @@ def get_config(which: str = ""):
         lifting=dict(kind="learned", weights="outputs/lifting.npz"),
     ))
   else:
-    raise ValueError(f"unknown evaluation {which!r}: '' or 'ablations'")
+    raise ValueError(f"unknown evaluation {which!r}: '', 'ablations' or "
+                     "'converge'")
   return config

@@ -9,7 +9,8 @@ mesh overlays on the photos.
 Ground-truth annotation files only: COCO, OCHuman, CrowdPose, MPII,
 PoseTrack (combined and per video) and Human-Art; detection files
 (`*_det_*`, `*_detections*`) and MPII-TRB (40 points, not a supported
-format) are left out.
+format) are left out. `--compare` methods (default SMPLify, as in
+configs/evaluate.py) fit the same people, for their 2D errors beside.
 """
 
 import json
@@ -18,7 +19,10 @@ from pathlib import Path
 from absl import app
 from absl import flags
 
+from configs import evaluate as evaluate_config
+from lgd_jax.body.cache import load_body
 from lgd_jax.evaluation import images as image_evaluation
+from lgd_jax.evaluation import methods
 from lgd_jax.files import atomic_path
 
 _KEYPOINTS = flags.DEFINE_string("keypoints", "../shared/data/keypoints",
@@ -31,6 +35,9 @@ _OVERLAYS = flags.DEFINE_string("overlays", "outputs/image_eval",
                                 "Folder for overlay PNGs.")
 _MAX_OVERLAYS = flags.DEFINE_integer("max_overlays", 8,
                                      "Overlays per annotation file.")
+_COMPARE = flags.DEFINE_list(
+    "compare", ["smplify"], "Methods of configs/evaluate.py also fitted to "
+    "every file, their 2D errors beside the learned optimizer's.")
 
 # Annotation file -> the folder of its images (relative to --keypoints).
 FILES = {
@@ -49,6 +56,10 @@ FILES = {
 def main(argv):
   del argv
   root = Path(_KEYPOINTS.value)
+  evaluation = evaluate_config.get_config()
+  body = load_body(evaluation.body_model, evaluation.num_betas)
+  compared = {name: methods.make_method(evaluation.methods[name])
+              for name in _COMPARE.value}
   rows = []
   for name, images in FILES.items():
     row = image_evaluation.fit_annotations(
@@ -59,6 +70,12 @@ def main(argv):
           f"{row['people_fitted']:3d}  2D error median "
           f"{row['error_pct_median']:5.1f}% ({row['error_px_median']:6.1f} "
           f"px), mean {row['error_pct_mean']:5.1f}%", flush=True)
+    for method, make in compared.items():
+      row[method] = image_evaluation.method_errors(root / name, make, body)
+      errors = row[method]
+      print(f"{'':52s} {method:12s} 2D error median "
+            f"{errors['error_pct_median']:5.1f}%, mean "
+            f"{errors['error_pct_mean']:5.1f}%", flush=True)
     rows.append(row)
   with atomic_path(_OUTPUT.value) as tmp:
     Path(tmp).write_text(json.dumps(rows, indent=1, default=str))

@@ -4,6 +4,9 @@ r"""Markdown tables of evaluation reports, as the README shows them.
       --report=experiments/reports/evaluate.json \
       [--timing=experiments/reports/evaluate_timing.json] \
       [--ablations=experiments/reports/ablations.json]
+  python -m experiments.report_tables --convergence \
+      --report=experiments/reports/evaluate_converging.json \
+      --against=experiments/reports/evaluate_v2.json
 """
 
 import json
@@ -16,6 +19,13 @@ _REPORT = flags.DEFINE_string("report", "experiments/reports/evaluate.json",
 _TIMING = flags.DEFINE_string("timing", None, "A timed report, optional.")
 _ABLATIONS = flags.DEFINE_string("ablations", None,
                                  "Ablation report, optional.")
+_CONVERGENCE = flags.DEFINE_bool(
+    "convergence", False, "Instead: PA-MPJPE after steps of --report's "
+    "methods (recorded for 16 steps), and × --against's SMPLify.")
+_AGAINST = flags.DEFINE_string("against", None,
+                               "A report with SMPLify on the same people.")
+_STEPS = flags.DEFINE_list("steps", ["1", "4", "8", "16"],
+                           "Steps shown by --convergence.")
 
 
 def _rows(path):
@@ -59,9 +69,40 @@ def detail_table(rows, profile) -> str:
   return "\n".join(lines)
 
 
+def _largest_rise(curve) -> float:
+  """The largest increase of PA-MPJPE from one step to the next, after
+  step 1 (0 when it never rises)."""
+  return max([0.0] + [b - a for a, b in zip(curve[1:], curve[2:])])
+
+
+def convergence_table(rows, steps, against=None, ratio_steps=(4, 16)) -> str:
+  """Method × benchmark: PA-MPJPE after each of `steps`, the largest rise
+  between consecutive steps, and with `against` (SMPLify's rows on the
+  same people) the ratio to SMPLify after each of `ratio_steps`."""
+  smplify = {(r["split"], r["profile"]): r["pa_mpjpe"]
+             for r in against or () if r["method"] == "smplify"}
+  head = ["method", "split", "profile"] + [f"step {n}" for n in steps] + [
+      "largest rise"] + ([f"× SMPLify at {n}" for n in ratio_steps]
+                         if smplify else [])
+  lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+  for r in rows:
+    curve = r["per_step"]["pa_mpjpe"]
+    cells = [r["method"], r["split"], r["profile"]] + [
+        f"{curve[n]:.1f}" for n in steps] + [f"{_largest_rise(curve):.1f}"]
+    if smplify:
+      base = smplify[r["split"], r["profile"]]
+      cells += [f"{curve[n] / base:.2f}" for n in ratio_steps]
+    lines.append("| " + " | ".join(cells) + " |")
+  return "\n".join(lines)
+
+
 def main(argv):
   del argv
   rows = _rows(_REPORT.value)
+  if _CONVERGENCE.value:
+    print(convergence_table(rows, [int(n) for n in _STEPS.value],
+                            _AGAINST.value and _rows(_AGAINST.value)))
+    return
   profiles = list(dict.fromkeys(r["profile"] for r in rows))
   print(methods_table(rows, profiles))
   print("\nrealistic, all metrics\n")

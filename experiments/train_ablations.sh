@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
 # Trains and exports every ablation network of configs/ablation.py (the
-# list: configs/evaluate.py ABLATIONS; the same small budget each, ~3-5 min
-# apiece on a 2-core CPU), then evaluates them:
-#   bash experiments/train_ablations.sh
+# lists: configs/evaluate.py ABLATIONS, or CONVERGE_ABLATIONS with the
+# argument `converge`; the same small budget each, ~3-5 min apiece on a
+# 2-core CPU, twice that with 8 unrolled steps), then evaluates them:
+#   bash experiments/train_ablations.sh            # layout ablations
+#   bash experiments/train_ablations.sh converge   # training ingredients
 # Reruns skip networks already exported.
 set -euo pipefail
 python=${PYTHON:-python}
+which=${1:-}
+case "$which" in
+  "") list=ABLATIONS; evaluation=ablations ;;
+  converge) list=CONVERGE_ABLATIONS; evaluation=converge ;;
+  *) echo "usage: $0 [converge]" >&2; exit 2 ;;
+esac
 # One line per ablation: its config spec (may be empty) and its weight file.
-"$python" -c 'from configs.evaluate import ABLATIONS, ablation_weights
-for spec in ABLATIONS: print(f"{spec}|{ablation_weights(spec)}")' |
+"$python" -c "from configs.evaluate import $list, ablation_weights
+for spec in $list: print(f'{spec}|{ablation_weights(spec)}')" |
 while IFS="|" read -r spec weights; do
   [[ -f "$weights" ]] && continue
   workdir="${weights%.npz}"
@@ -18,5 +26,5 @@ while IFS="|" read -r spec weights; do
       --config="configs/ablation.py:${spec}" --workdir="$workdir" \
       --output="$weights"
 done
-"$python" -m experiments.evaluate --config=configs/evaluate.py:ablations \
-    --output=experiments/reports/ablations.json
+"$python" -m experiments.evaluate --config="configs/evaluate.py:$evaluation" \
+    --output="experiments/reports/$evaluation.json"

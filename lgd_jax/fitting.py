@@ -60,7 +60,7 @@ def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
         camera: Optional[cameras.Perspective] = None,
         params: Optional[Pretrained] = None, num_steps: Optional[int] = None,
         init: Optional[FitResult] = None, model: Optional[BodyModel] = None,
-        min_confidence: float = 0.0) -> FitResult:
+        min_confidence: float = 0.0, num_starts: int = 1) -> FitResult:
   """Fits SMPL-layout bodies to 2D keypoints.
 
   Args:
@@ -84,10 +84,16 @@ def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
       (another model must have the same number of betas; its shape space
       differs, so retrain on it for accurate shapes).
     min_confidence: see `confidence`.
+    num_starts: 2 also fits from the start turned half round (facing away
+      from the camera) and keeps, per person, the fit with the lower final
+      reprojection loss; twice the cost (gain and cost measured in the
+      README).
 
   Returns:
     A `FitResult`.
   """
+  if num_starts not in (1, 2):
+    raise ValueError(f"num_starts must be 1 or 2, got {num_starts!r}")
   params = params if params is not None else load_pretrained()
   config = params.config
   if model is None:
@@ -114,7 +120,7 @@ def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
   return _fit(params.network, params.params, body, keypoints, confidence,
               camera, init, min_confidence, keypoint_format=keypoint_format,
               num_steps=config.num_steps if num_steps is None else num_steps,
-              grad_scale=config.grad_scale)
+              grad_scale=config.grad_scale, num_starts=num_starts)
 
 
 def _check_real(x, name: str):
@@ -306,10 +312,10 @@ def _fitted_points(body, pose, betas, camera, *, keypoint_format):
 
 @functools.partial(jax.jit, static_argnums=0,
                    static_argnames=("keypoint_format", "num_steps",
-                                    "grad_scale"))
+                                    "grad_scale", "num_starts"))
 def _fit(network, network_params, body, keypoints, confidence, camera, init,
-         min_confidence, *, keypoint_format, num_steps,
-         grad_scale) -> FitResult:
+         min_confidence, *, keypoint_format, num_steps, grad_scale,
+         num_starts) -> FitResult:
   """`fit` on arrays: compiled once per network, format and shape."""
   keypoints = jnp.asarray(keypoints, jnp.float32)
   xy = keypoints[..., :2]
@@ -323,9 +329,9 @@ def _fit(network, network_params, body, keypoints, confidence, camera, init,
   norm = cameras.normalization(canon_xy, canon_conf)
   start = None if init is None else theta_lib.from_fit(
       init.pose, init.betas, init.camera, norm)
-  unrolled = unroll_lib.unroll(
+  unrolled = unroll_lib.unroll_best_start(
       network, network_params, body, norm.apply(canon_xy), canon_conf,
-      num_steps, init=start,
+      num_steps, num_starts=num_starts, init=start,
       init_valid=None if init is None else init.fit_ok,
       grad_scale=grad_scale,
       loss_points=kp.get_format(keypoint_format).canonical_index)

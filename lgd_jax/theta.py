@@ -17,6 +17,7 @@ import numpy as np
 
 from lgd_jax import cameras
 from lgd_jax.body import keypoint_path
+from lgd_jax.body import rotations
 from lgd_jax.body.cache import Body
 from lgd_jax.body.model import NUM_JOINTS
 
@@ -57,6 +58,16 @@ def keypoints(theta: jax.Array, body: Body):
   points = keypoint_path.regress_keypoints(body.model, body.regressor,
                                            params.pose, params.betas)
   return points, cameras.project(params.camera, points)
+
+
+def turned_half_round(theta: jax.Array) -> jax.Array:
+  """Θ with the body turned 180° about its vertical (y) axis, facing away:
+  from 2D points alone a body facing the camera and one facing away are
+  often equally plausible (the second start of `fit(num_starts=2)` and of
+  SMPLify)."""
+  half_turn = jnp.diag(jnp.array([-1.0, 1.0, -1.0], theta.dtype))
+  turned = half_turn @ rotations.axis_angle_to_matrix(theta[..., :3])
+  return theta.at[..., :3].set(rotations.matrix_to_axis_angle(turned))
 
 
 def smpl_joints(theta: jax.Array, body: Body) -> jax.Array:

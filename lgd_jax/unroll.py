@@ -105,6 +105,40 @@ def unroll(network: network_lib.UpdateNetwork, params: Any, body: Body,
                 jnp.concatenate([step_losses, final_loss[None]]))
 
 
+def unroll_best_start(network: network_lib.UpdateNetwork, params: Any,
+                      body: Body, keypoints: jax.Array,
+                      confidence: jax.Array, num_steps: int, *,
+                      num_starts: int = 1,
+                      init: Optional[jax.Array] = None,
+                      init_valid: Optional[jax.Array] = None,
+                      **kwargs) -> Unroll:
+  """`unroll` from several starts, keeping each person's best run.
+
+  With `num_starts` = 2 the second start is the first (`init`, or the
+  network's initial estimate) turned half round (`theta.turned_half_round`);
+  each person keeps the run with the lower final inner loss. It costs
+  `num_starts` times one run. With 1 it is `unroll`.
+  """
+  run = lambda *args, **more: unroll(network, params, body, *args,
+                                     **kwargs, **more)
+  if num_starts == 1:
+    return run(keypoints, confidence, num_steps, init=init,
+               init_valid=init_valid)
+  if num_starts != 2:
+    raise ValueError(f"num_starts must be 1 or 2, got {num_starts}")
+  first = run(keypoints, confidence, 0, init=init,
+              init_valid=init_valid).thetas[0]
+  starts = jnp.stack([first, theta_lib.turned_half_round(first)])
+  both = run(jnp.broadcast_to(keypoints, (2,) + keypoints.shape),
+             jnp.broadcast_to(confidence, (2,) + confidence.shape),
+             num_steps, init=starts)
+  best = jnp.argmin(both.losses[-1], axis=0)  # (...)
+  pick = lambda a: jnp.take_along_axis(
+      a, best[None, None, ..., None] if a.ndim == best.ndim + 3 else
+      best[None, None], axis=1)[:, 0]
+  return Unroll(pick(both.thetas), pick(both.losses))
+
+
 def init_params(network: network_lib.UpdateNetwork, rng: jax.Array,
                 num_canonical: int):
   """Variables of `network` for C = num_canonical keypoints."""

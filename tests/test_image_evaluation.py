@@ -4,10 +4,13 @@ import json
 from pathlib import Path
 
 import matplotlib.image
+import ml_collections
 import numpy as np
 import pytest
 
-from lgd_jax.evaluation.images import fit_annotations
+from lgd_jax.body.cache import load_body
+from lgd_jax.evaluation import methods
+from lgd_jax.evaluation.images import fit_annotations, method_errors
 from lgd_jax.losses import keypoint_errors
 
 DATA = Path(__file__).parents[2] / "shared" / "data" / "keypoints"
@@ -66,3 +69,17 @@ def test_chunks_fit_like_one_call():
   for key in ("people", "people_fitted", "error_px_mean", "error_pct_median"):
     assert chunked[key] == pytest.approx(whole[key], rel=1e-4), key
   assert whole["overlays"] == chunked["overlays"] == []
+
+
+@needs_data
+def test_a_method_measured_like_fit(tiny_weights_file):
+  """The harness's learned method on a file scores what `fit` scores: the
+  same network sees the same normalised points, so the same 2D errors."""
+  path = DATA / "coco" / "test_coco.json"
+  summary = fit_annotations(path, weights=str(tiny_weights_file))
+  make = methods.make_method(ml_collections.ConfigDict(
+      dict(kind="learned", weights=str(tiny_weights_file))))
+  errors = method_errors(path, make, load_body(None, 10))
+  assert errors["people_fitted"] == summary["people_fitted"] == 12
+  for field in ("error_pct_median", "error_pct_mean"):
+    assert errors[field] == pytest.approx(summary[field], rel=1e-3)

@@ -202,7 +202,8 @@ def test_released_code_layout_loss_is_finite_and_uses_every_term():
   setup, batch = _setup_and_batch(config)
   state = training.init_state(setup, config)
   unrolled = training.run_optimizer(setup, config, state.params, batch,
-                                    train=True, rng=jax.random.PRNGKey(1))
+                                    config.num_steps, train=True,
+                                    rng=jax.random.PRNGKey(1))
   assert unrolled.thetas.shape[0] == config.num_steps + 1
   loss, scalars = training.parameter_loss(setup, config, unrolled.thetas,
                                           batch)

@@ -13,7 +13,9 @@ from lgd_jax.evaluation import metrics
 from lgd_jax import sequences
 from lgd_jax import tracking
 from lgd_jax.evaluation import synthetic_videos as videos
+from lgd_jax.evaluation import videos as video_evaluation
 from lgd_jax.body import rotations
+from configs import sequences as sequences_config
 
 FORMAT = "coco17"
 K = kp.get_format(FORMAT).num_keypoints
@@ -392,3 +394,17 @@ def test_make_video_shapes_determinism_and_detector(tiny_weights):
   assert isinstance(weak.camera, cameras.WeakPerspective)
   with pytest.raises(ValueError, match="no clip has"):
     videos.make_video(clips, 7, num_frames=100, params=tiny_weights)
+
+
+def test_the_video_evaluation_tracks_shuffled_rows():
+  """The sequence benchmark's tracking score on two people who stand far
+  apart: hiding and shuffling their ids must not confuse the tracker."""
+  rng = np.random.default_rng(0)
+  person = rng.uniform(0, 100, (1, 1, 17, 2))
+  xy = np.broadcast_to(person, (6, 2, 17, 2)) + np.array(
+      [0.0, 1000.0])[None, :, None, None]
+  confidence = np.ones((6, 2, 17))
+  scores = video_evaluation._track_video(  # pylint: disable=protected-access
+      xy, confidence, rng, sequences_config.get_config().tracking)
+  assert scores["true_tracks"] == scores["predicted_tracks"] == 2
+  assert scores["id_switches"] == 0 and scores["purity"] == 1.0

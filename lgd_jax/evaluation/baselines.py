@@ -38,7 +38,6 @@ import optax
 from lgd_jax import formats as kp
 from lgd_jax import losses
 from lgd_jax import theta as theta_lib
-from lgd_jax.body import rotations
 from lgd_jax.body.cache import Body
 from lgd_jax.evaluation import methods
 from lgd_jax.evaluation import priors
@@ -215,13 +214,6 @@ def _optimize(body: Body, keypoints: jax.Array, confidence: jax.Array,
           _objective(problem, final, last))
 
 
-def _flip_orientation(theta: jax.Array) -> jax.Array:
-  """Θ turned half a turn about the vertical axis (facing away)."""
-  half_turn = jnp.diag(jnp.array([-1.0, 1.0, -1.0], theta.dtype))
-  rotation = half_turn @ rotations.axis_angle_to_matrix(theta[..., :3])
-  return theta.at[..., :3].set(rotations.matrix_to_axis_angle(rotation))
-
-
 def smplify(body: Body, keypoints: jax.Array, confidence: jax.Array,
             prior: Optional[priors.PosePrior],
             config: ml_collections.ConfigDict, *,
@@ -270,8 +262,9 @@ def smplify(body: Body, keypoints: jax.Array, confidence: jax.Array,
                      (theta_lib.size(body.model.num_betas),),
                      keypoints.dtype)
   both = lambda x: jnp.broadcast_to(x, (2,) + x.shape)
-  history, objective = run(both(keypoints), both(confidence),
-                           init=jnp.stack([init, _flip_orientation(init)]))
+  history, objective = run(
+      both(keypoints), both(confidence),
+      init=jnp.stack([init, theta_lib.turned_half_round(init)]))
   flipped = (objective[1] < objective[0])[..., None]
   return History(jnp.where(flipped, history.thetas[:, 1],
                            history.thetas[:, 0]), history.iterations)

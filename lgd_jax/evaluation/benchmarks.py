@@ -184,7 +184,8 @@ def evaluate_benchmarks(
     config: `splits`, `profiles` (names) and `profile_settings` (name ->
       full `sample_batch` config), `num_people`, `seed`, `chunk`,
       `timed_profile` (the benchmarks whose fits are timed), `body_model`,
-      `pose_set`.
+      `pose_set`, optionally `datasets` (only the splits' clips of these
+      sources; empty or absent: all).
     makers: name -> the method's `methods.MethodMaker` (e.g. from
       `methods.make_method`).
     log: where each result line goes as it is ready.
@@ -204,7 +205,8 @@ def evaluate_benchmarks(
       data.batch_size = config.num_people
       # One seed: every profile of a split shows the same people and views.
       benchmarks.append((split, profile, make_benchmark(
-          body, split, data, config.seed, config.pose_set)))
+          body, split, data, config.seed, config.pose_set,
+          config.get("datasets", None) or None)))
   report = {"config": config.to_json(), "num_people": config.num_people,
             "seed": config.seed,
             "profiles": {name: config.profile_settings[name].to_dict()

@@ -12,7 +12,13 @@ import time
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+
+from lgd_jax import cameras
+from lgd_jax import formats as kp
+from lgd_jax import losses
+from lgd_jax import theta as theta_lib
 
 from lgd_jax.evaluation import timing
 from lgd_jax.body.cache import load_body
@@ -21,7 +27,6 @@ from lgd_jax.weights import load_pretrained
 from lgd_jax.readers import read_keypoints
 from lgd_jax.tool.overlays import find_pictures, save_overlays
 from lgd_jax.tool.render import project_fit_mesh
-from lgd_jax.losses import keypoint_errors
 
 CHUNK = 1024  # people per compiled fit call
 
@@ -75,7 +80,7 @@ def fit_annotations(path, weights=None, image_folder=None,
                     keypoint_format=keypoints.keypoint_format),
         min_seconds=0.5, min_calls=3)
     ok = result.fit_ok
-    pixels, percent = keypoint_errors(result.keypoints_2d, xy, confidence)
+    pixels, percent = losses.keypoint_errors(result.keypoints_2d, xy, confidence)
   else:  # nothing to fit
     ok, pixels, percent = np.zeros(0, bool), np.zeros(0), np.zeros(0)
     fit_seconds, people_per_second = 0.0, float("nan")
@@ -92,6 +97,44 @@ def fit_annotations(path, weights=None, image_folder=None,
         keypoints, rows, result, percent, pretrained.config, image_folder,
         Path(overlay_folder), max_overlays)
   return summary
+
+
+def method_errors(path, make_method, body) -> dict:
+  """Another fitting method (e.g. SMPLify, `methods.make_method`) on every
+  annotated person of a keypoint file, measured as `fit_annotations`
+  measures the learned optimizer's fits: the mean and median over the
+  people with a finite fit of their 2D errors in percent of their size
+  (`error_pct_mean`, `error_pct_median`), and `people_fitted`.
+
+  The method sees what `fit` sees: the format's points scattered into the
+  canonical set, visible where annotated, normalised to the person's box;
+  in those units the box's longer side is 2, so the percent error needs no
+  pixels.
+  """
+  keypoints = read_keypoints(path)
+  rows = np.flatnonzero((keypoints.confidence > 0).any(-1))
+  if not len(rows):
+    return dict(people_fitted=0, error_pct_mean=np.nan,
+                error_pct_median=np.nan)
+  xy, confidence = kp.to_canonical(
+      jnp.asarray(keypoints.xy[rows], jnp.float32),
+      jnp.asarray(keypoints.confidence[rows] > 0, jnp.float32),
+      keypoints.keypoint_format)
+  norm = cameras.normalization(xy, confidence)
+  normalised = norm.apply(xy)
+  thetas, _ = make_method(body, keypoints.keypoint_format)(normalised,
+                                                           confidence)
+  final = thetas[-1]
+  _, projected = theta_lib.keypoints(final, body)
+  percent = np.asarray(losses.normalized_keypoint_error(
+      projected, normalised, confidence))
+  ok = (np.asarray(norm.enough_visible) &
+        np.all(np.isfinite(np.asarray(final)), axis=-1))
+  fitted = percent[ok]
+  return dict(people_fitted=int(ok.sum()),
+              error_pct_mean=float(np.mean(fitted)) if ok.any() else np.nan,
+              error_pct_median=(float(np.median(fitted)) if ok.any()
+                                else np.nan))
 
 
 def _statistics(pixels, percent) -> dict:

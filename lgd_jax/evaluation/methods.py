@@ -55,7 +55,8 @@ def make_method(settings: ml_collections.ConfigDict,
 
   Args:
     settings: the entry: `kind` and that kind's fields ("learned": weights,
-      a file or "" for the bundled one; "smplify", "gradient_descent":
+      a file or "" for the bundled one, optionally num_steps and
+      num_starts; "smplify", "gradient_descent":
       config, record_every).
     pose_set_path: the pose set whose train split fits the baselines' pose
       prior (None: the bundled one).
@@ -69,19 +70,24 @@ def make_method(settings: ml_collections.ConfigDict,
 
 
 def learned_method(body: Body, weights: weights_lib.Pretrained,
-                   keypoint_format: str) -> Method:
+                   keypoint_format: str,
+                   num_steps: Optional[int] = None,
+                   num_starts: int = 1) -> Method:
   """The learned optimizer (or, with num_steps = 0 and an initial network,
-  direct lifting) of a `lgd_jax.weights.Pretrained`."""
+  direct lifting) of a `lgd_jax.weights.Pretrained`, run for `num_steps`
+  (default: the steps it was trained for) from `num_starts` starts
+  (`unroll.unroll_best_start`)."""
   config = weights.config
   points = kp.get_format(keypoint_format).canonical_index
+  steps = config.num_steps if num_steps is None else num_steps
 
   @jax.jit
   def run(keypoints, confidence):
-    thetas = unroll_lib.unroll(
+    thetas = unroll_lib.unroll_best_start(
         weights.network, weights.params, body, keypoints, confidence,
-        config.num_steps,
-        grad_scale=config.grad_scale, loss_points=points).thetas
-    return thetas, jnp.arange(config.num_steps + 1)
+        steps, num_starts=num_starts, grad_scale=config.grad_scale,
+        loss_points=points).thetas
+    return thetas, jnp.arange(steps + 1)
 
   return run
 
@@ -91,5 +97,7 @@ def _learned(settings: ml_collections.ConfigDict,
              pose_set_path: Optional[str]) -> MethodMaker:
   del pose_set_path  # the network was trained on its own pose set
   weights = weights_lib.load_pretrained(settings.weights or None)
-  return lambda body, keypoint_format: learned_method(body, weights,
-                                                      keypoint_format)
+  num_steps = settings.get("num_steps", None)
+  num_starts = settings.get("num_starts", 1)
+  return lambda body, keypoint_format: learned_method(
+      body, weights, keypoint_format, num_steps, num_starts)

@@ -127,17 +127,18 @@ def tracking_scores(frame, true_track, predicted) -> dict:
               purity=round(pure / max(len(frame), 1), 4))
 
 
-def _track_video(xy, confidence, rng, tracking) -> dict:
+def _track_video(xy, confidence, rng, settings) -> dict:
   """Hides the ids of a (T, P) video's present rows, shuffles them, and
-  scores `assign_tracks` on them."""
+  scores `assign_tracks` (with the config's `threshold` and `max_gap`) on
+  them."""
   present = (confidence > 0).any(-1)
   frame, person = np.nonzero(present)
   order = rng.permutation(len(frame))
   frame, person = frame[order], person[order]
   predicted = tracking.assign_tracks(
       frame, xy[frame, person], confidence[frame, person],
-      np.full(len(frame), -1), threshold=tracking.threshold,
-      max_gap=tracking.max_gap)
+      np.full(len(frame), -1), threshold=settings.threshold,
+      max_gap=settings.max_gap)
   return tracking_scores(frame, person, predicted)
 
 
@@ -176,7 +177,7 @@ def evaluate_synthetic(clips, config, params, split_config, seed,
   """Every method on `split_config.num_videos` videos of `clips`."""
   methods = method_names(config)
   totals = {name: _Totals() for name, _, _ in methods}
-  tracking, seconds = [], {False: 0.0, True: 0.0}
+  track_scores, seconds = [], {False: 0.0, True: 0.0}
   rng = np.random.default_rng(seed)
   frames = 0
   for i in range(split_config.num_videos):
@@ -192,8 +193,8 @@ def evaluate_synthetic(clips, config, params, split_config, seed,
       seconds[warm] += s
     for name, result in results.items():
       score_video(result, video, totals[name])
-    tracking.append(_track_video(video.xy, video.confidence, rng,
-                                 config.tracking))
+    track_scores.append(_track_video(video.xy, video.confidence, rng,
+                                     config.tracking))
     frames += split_config.num_frames
     log(f"  video {i + 1}/{split_config.num_videos}: "
         f"{', '.join(video.clips)}")
@@ -201,7 +202,7 @@ def evaluate_synthetic(clips, config, params, split_config, seed,
       videos=split_config.num_videos, frames=frames,
       people_frames=frames * config.video.num_people,
       methods={name: totals[name].means() for name, _, _ in methods},
-      tracking=_sum_tracking(tracking),
+      tracking=_sum_tracking(track_scores),
       fit_seconds={("warm" if w else "independent"): round(s, 2)
                    for w, s in seconds.items()})
 

@@ -36,7 +36,8 @@ from lgd_jax.body import rotations
 
 # `fold_in` numbers of the optional draws: new ones, not more `split`s, so
 # the basic draws stay as they were.
-_OCCLUSION, _TRUNCATION, _DETECTOR, _SWAP, _MIX, _MIRROR = range(10, 16)
+(_OCCLUSION, _TRUNCATION, _DETECTOR, _SWAP, _MIX, _MIRROR,
+ _DETECTOR_SHARE) = range(10, 17)
 
 # The detector model: a point is reported when its score exceeds this, i.e.
 # the batch shows what `fit(..., min_confidence=0.5)` would keep.
@@ -274,7 +275,8 @@ def sample_batch(key: jax.Array, poses: jax.Array, body: Body,
         camera looks down at the person);
       `truncate_prob`: the chance that an image edge cuts the person off
         (`_in_frame`; mostly the bottom edge, often the whole lower body);
-      `detector`: True to drop points by a detector's confidence
+      `detector`: True (or the share of the people, 0-1) to drop points
+        by a detector's confidence
         (`detector_scores`: more at the hands and feet and on the far side
         of the body; reported: score > `DETECTOR_MIN_CONFIDENCE`) and to
         make the noise grow towards the extremities (×1.5 at elbows and
@@ -345,16 +347,19 @@ def sample_batch(key: jax.Array, poses: jax.Array, body: Body,
   # The frame cuts the clean positions: noise does not move points across.
   confidence = confidence * _in_frame(stream(_TRUNCATION), clean, masks[fmt],
                                       config.get("truncate_prob", 0.0))
-  noise_scale = jnp.ones(kp.NUM_CANONICAL)
-  if config.get("detector", False):
+  noise_scale = jnp.ones((size, kp.NUM_CANONICAL))
+  detector_share = float(config.get("detector", 0.0))
+  if detector_share:
+    scored = _chance(stream(_DETECTOR_SHARE), size, detector_share)[:, None]
     scores = detector_scores(stream(_DETECTOR),
                              cameras.to_camera_axes(points))
-    confidence = confidence * (scores > DETECTOR_MIN_CONFIDENCE)
-    noise_scale = 1.0 + jnp.asarray(_EXTREMITY)
+    confidence = confidence * jnp.where(
+        scored, scores > DETECTOR_MIN_CONFIDENCE, True)
+    noise_scale = jnp.where(scored, 1.0 + jnp.asarray(_EXTREMITY), 1.0)
   height = jnp.ptp(clean[..., 1], axis=-1)
   noise_std = height * jax.random.uniform(
       noise_key, (size,), minval=config.noise[0], maxval=config.noise[1])
-  observed = clean + noise_std[:, None, None] * noise_scale[:, None] * (
+  observed = clean + noise_std[:, None, None] * noise_scale[..., None] * (
       jax.random.normal(jax.random.fold_in(noise_key, 1), clean.shape))
   # A detector's left/right mix-up: the observation, not the truth, swaps.
   swap = _swapped_limbs(stream(_SWAP), size, config.get("swap_prob", 0.0))

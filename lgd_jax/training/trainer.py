@@ -38,7 +38,7 @@ from lgd_jax.body.model import NUM_JOINTS
 from lgd_jax.evaluation import metrics
 from lgd_jax.training import pose_set
 from lgd_jax.training import sampling
-
+from lgd_jax.training import starts as starts_lib
 
 
 class TrainState(NamedTuple):
@@ -73,11 +73,31 @@ def make_tx(config) -> optax.GradientTransformation:
                      optax.adam(schedule))
 
 
-def run_optimizer(setup: Setup, config, params, batch: sampling.Batch, *,
+# `fold_in` number of the training starts' draw (the batch and dropout keys
+# stay as they were).
+_STARTS = 10
+
+
+def train_unroll_steps(config) -> int:
+  """Steps unrolled in training: `train_unroll_steps` when set (longer than
+  `num_steps`: the later steps start from the network's own outputs), else
+  `num_steps`."""
+  return config.get("train_unroll_steps", None) or config.num_steps
+
+
+def eval_unroll_steps(config) -> int:
+  """Steps unrolled in evaluation: `eval.num_steps` when set (to watch
+  convergence past `num_steps`), else `num_steps`."""
+  return max(config.eval.get("num_steps", None) or 0, config.num_steps)
+
+
+def run_optimizer(setup: Setup, config, params, batch: sampling.Batch,
+                  num_steps: int, *, init=None, init_valid=None,
                   train=False, rng=None) -> unroll_lib.Unroll:
   return unroll_lib.unroll(
       setup.network, params, setup.body, batch.keypoints,
-      batch.confidence, config.num_steps, grad_scale=config.grad_scale,
+      batch.confidence, num_steps, init=init, init_valid=init_valid,
+      grad_scale=config.grad_scale,
       stop_inner_gradient=config.stop_inner_gradient, train=train, rng=rng)
 
 
@@ -151,8 +171,14 @@ def make_train_step(setup: Setup, config, poses: jax.Array):
     if setup.mesh.size > 1:  # on one device the constraint only slows XLA
       batch = jax.lax.with_sharding_constraint(batch, data_sharding)
 
+    init, init_valid = starts_lib.training_starts(
+        jax.random.fold_in(key, _STARTS), sampling.target_theta(batch),
+        config)
+
     def loss_fn(params):
-      unrolled = run_optimizer(setup, config, params, batch, train=True,
+      unrolled = run_optimizer(setup, config, params, batch,
+                               train_unroll_steps(config), init=init,
+                               init_valid=init_valid, train=True,
                                rng=dropout_key)
       loss, scalars = parameter_loss(setup, config, unrolled.thetas, batch)
       scalars["inner_loss/final"] = unrolled.losses[-1].mean()
@@ -190,10 +216,12 @@ def eval_batches(setup: Setup, config, split: str) -> list[sampling.Batch]:
 
 
 def make_eval_step(setup: Setup, config):
-  """Jitted: (params, batch) -> per-step MPJPE and PA-MPJPE in mm."""
+  """Jitted: (params, batch) -> MPJPE and PA-MPJPE in mm and the inner
+  loss after each step 0..`eval_unroll_steps`."""
 
   def eval_fn(params, batch):
-    unrolled = run_optimizer(setup, config, params, batch)
+    unrolled = run_optimizer(setup, config, params, batch,
+                             eval_unroll_steps(config))
     mpjpe, pa_mpjpe = metrics.per_step_joint_errors(
         setup.body, unrolled.thetas, sampling.target_theta(batch))
     valid = cameras.enough_visible(batch.confidence)
@@ -273,7 +301,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
           result = mean_eval_metrics(eval_step, state.params, batches)
           last_eval[split] = result
           for name, values in result.items():
-            record[f"eval_{split}/{name}"] = values[-1]
+            record[f"eval_{split}/{name}"] = values[config.num_steps]
             record[f"eval_{split}/{name}_per_step"] = values
       if record:
         for name, value in record.items():

@@ -1,0 +1,184 @@
+"""Training for convergence: perturbed-truth starts, longer training
+unrolls, the detector share, several starts in `fit`, the ingredient
+configs."""
+
+import json
+from pathlib import Path
+
+import chex
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+
+import lgd_jax
+from lgd_jax import unroll as unroll_lib
+from lgd_jax.body import rotations
+from lgd_jax.body.cache import body_of
+from lgd_jax.evaluation import benchmarks
+from lgd_jax.evaluation import methods
+from lgd_jax.training import sampling
+from lgd_jax.training import starts
+from lgd_jax.training import trainer as training
+from lgd_jax.training.pose_set import load_pose_set
+from configs import ablation
+from configs import default
+from configs import evaluate as evaluate_config
+from configs import tiny
+
+
+@pytest.fixture(scope="module")
+def body():
+  return body_of(lgd_jax.load_body_model())
+
+
+@pytest.fixture(scope="module")
+def batch(body):
+  poses = jnp.asarray(load_pose_set("val").poses[:300])
+  data = default.get_config().data
+  data.batch_size = 256
+  return sampling.sample_batch(jax.random.PRNGKey(3), poses, body, data)
+
+
+def _turn_angle(a, b):
+  """(B,) radians between the rotations of axis-angles a and b."""
+  relative = rotations.axis_angle_to_matrix(a) @ jnp.swapaxes(
+      rotations.axis_angle_to_matrix(b), -1, -2)
+  return jnp.linalg.norm(rotations.matrix_to_axis_angle(relative), axis=-1)
+
+
+def test_perturbation_grows_with_its_scale(batch):
+  target = sampling.target_theta(batch)
+  key = jax.random.PRNGKey(0)
+  size = target.shape[0]
+  same = starts.perturbed(key, target, jnp.zeros(size))
+  np.testing.assert_allclose(same[:, 3:], target[:, 3:], atol=0)
+  np.testing.assert_array_less(_turn_angle(same[:, :3], target[:, :3]), 1e-3)
+  spread = []
+  for scale in (0.1, 0.4):
+    start = starts.perturbed(key, target, jnp.full(size, scale))
+    body_pose = np.abs(np.asarray(start - target)[:, 3:72]).mean()
+    # The mean |N(0, σ²)| is 0.8 σ: σ_pose = 0.3 rad at scale 1.
+    assert body_pose == pytest.approx(0.8 * 0.3 * scale, rel=0.1)
+    spread.append(float(np.median(_turn_angle(start[:, :3],
+                                              target[:, :3]))))
+  assert spread[1] == pytest.approx(4 * spread[0], rel=0.2)
+
+
+def test_training_starts_are_off_unless_configured(batch):
+  target = sampling.target_theta(batch)
+  key = jax.random.PRNGKey(1)
+  config = default.get_config()
+  assert starts.training_starts(key, target, config) == (None, None)
+  del config["starts"]  # configs saved before the field existed
+  assert starts.training_starts(key, target, config) == (None, None)
+  config = ablation.add_ingredients(default.get_config(), ["starts"])
+  init, use = starts.training_starts(key, target, config)
+  assert init.shape == target.shape
+  assert 0.35 < float(use.mean()) < 0.65
+  chex.assert_tree_all_finite(init)
+
+
+def test_training_with_starts_and_a_longer_unroll(tmp_path):
+  config = ablation.add_ingredients(tiny.get_config(),
+                                    ["starts", "reprojection"])
+  config.train_unroll_steps = 6
+  config.eval.num_steps = 7
+  _, last = training.train_and_evaluate(config, str(tmp_path))
+  for split in config.eval.splits:
+    assert len(last[split]["pa_mpjpe"]) == 8  # Θ_0 .. Θ_7
+    assert np.all(np.isfinite(last[split]["pa_mpjpe"]))
+  with open(Path(tmp_path) / "metrics.jsonl") as f:
+    records = [json.loads(line) for line in f]
+  evaluated = [r for r in records if "eval_val/pa_mpjpe" in r][-1]
+  # The headline is the test-time step N, the curve goes on past it.
+  assert evaluated["eval_val/pa_mpjpe"] == pytest.approx(
+      evaluated["eval_val/pa_mpjpe_per_step"][config.num_steps])
+
+
+def test_detector_share(body):
+  poses = jnp.asarray(load_pose_set("val").poses[:300])
+  data = default.get_config().data
+  data.update(dict(batch_size=2048, formats=("coco17",), format_weights=(1,),
+                   keep_prob=1.0, noise=(0.0, 0.0)))
+  key = jax.random.PRNGKey(4)
+  sample = lambda share: sampling.sample_batch(
+      key, poses, body, ml_collections.ConfigDict(
+          dict(data.to_dict(), detector=share)))
+  everyone = sample(1.0)
+  chex.assert_trees_all_equal(sample(True), everyone)
+  chex.assert_trees_all_equal(sample(False), sample(0.0))
+  missing = lambda b: 1 - float(np.asarray(b.confidence).mean()) / (
+      17 / lgd_jax.formats.NUM_CANONICAL)
+  assert missing(sample(0.0)) == pytest.approx(0.0, abs=1e-6)
+  assert missing(sample(0.5)) == pytest.approx(missing(everyone) / 2,
+                                               rel=0.15)
+
+
+def test_turning_half_round_twice_is_the_identity():
+  theta = jax.random.normal(jax.random.PRNGKey(2), (64, 85))
+  once = lgd_jax.theta.turned_half_round(theta)
+  np.testing.assert_allclose(np.asarray(_turn_angle(once[:, :3],
+                                                    theta[:, :3])),
+                             np.pi, atol=1e-3)
+  np.testing.assert_allclose(
+      np.asarray(_turn_angle(lgd_jax.theta.turned_half_round(once)[:, :3],
+                             theta[:, :3])), 0, atol=1e-3)
+  np.testing.assert_array_equal(once[:, 3:], theta[:, 3:])
+
+
+def test_best_start_keeps_each_persons_lower_final_loss(body, batch,
+                                                        tiny_weights):
+  run = lambda num_starts, **kw: unroll_lib.unroll_best_start(
+      tiny_weights.network, tiny_weights.params, body, batch.keypoints,
+      batch.confidence, 3, num_starts=num_starts, **kw)
+  first = run(1)
+  turned = run(1, init=lgd_jax.theta.turned_half_round(first.thetas[0]))
+  best = run(2)
+  np.testing.assert_allclose(
+      best.losses[-1], np.minimum(first.losses[-1], turned.losses[-1]),
+      rtol=1e-5)
+  from_turned = np.asarray(turned.losses[-1] < first.losses[-1])
+  assert 0 < from_turned.sum()  # both starts win for someone
+  np.testing.assert_allclose(best.thetas[:, from_turned],
+                             turned.thetas[:, from_turned], atol=1e-5)
+  with pytest.raises(ValueError, match="num_starts"):
+    run(3)
+
+
+def test_fit_with_two_starts(tiny_weights):
+  rng = np.random.default_rng(0)
+  xy = rng.uniform(100, 400, (5, 17, 2))
+  one = lgd_jax.fit(xy, params=tiny_weights)
+  two = lgd_jax.fit(xy, params=tiny_weights, num_starts=2)
+  assert two.pose.shape == one.pose.shape
+  assert np.all(np.asarray(two.loss_history[..., -1]) <=
+                np.asarray(one.loss_history[..., -1]) * (1 + 1e-5))
+  with pytest.raises(ValueError, match="num_starts"):
+    lgd_jax.fit(xy, params=tiny_weights, num_starts=0)
+
+
+def test_learned_method_runs_the_steps_asked(body, tiny_weights_file):
+  data = default.get_config().data
+  data.update(dict(batch_size=8, formats=("coco17",), format_weights=(1,)))
+  benchmark = benchmarks.make_benchmark(body, "val", data, seed=2)
+  entry = ml_collections.ConfigDict(dict(kind="learned",
+                                         weights=str(tiny_weights_file),
+                                         num_steps=6, num_starts=2))
+  method = methods.make_method(entry)(body, "coco17")
+  thetas, steps = method(benchmark.batch.keypoints,
+                         benchmark.batch.confidence)
+  assert thetas.shape[0] == 7
+  np.testing.assert_array_equal(steps, np.arange(7))
+
+
+def test_every_ingredient_config_builds():
+  for spec in evaluate_config.CONVERGE_ABLATIONS:
+    config = ablation.get_config(spec)
+    assert config.network.features == 256
+  assert ablation.get_config("with=unroll8").train_unroll_steps == 8
+  with pytest.raises(ValueError, match="unknown ingredient"):
+    ablation.get_config("with=views+nothing")
+  converge = evaluate_config.get_config("converge")
+  assert all(m.num_steps == 16 for m in converge.methods.values())
