@@ -52,9 +52,8 @@ ABLATIONS = ("", "inputs=x", "inputs=x+grad", "inputs=x+theta",
 # The training-ingredient networks (configs/ablation.py `with=`), run for 16
 # steps to show convergence; `experiments/train_ablations.sh converge`.
 CONVERGE_ABLATIONS = (
-    "with=views", "with=views+starts", "with=views+starts+unroll8",
-    "with=views+mirror+mix")
-CONVERGE_PROFILES = ("realistic", "elevated", "truncated", "detector")
+    "with=views", "with=views+starts", "with=views+mirror+mix")
+CONVERGE_PROFILES = ("realistic", "truncated", "detector")
 
 
 def ablation_weights(spec: str) -> str:
