@@ -104,8 +104,8 @@ def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
                        f"model has {model.num_betas}; load it with "
                        f"num_betas={config.num_betas}")
     body = body_of(model)
-  # Checks only here; conversions happen inside the jitted `_fit`, so a
-  # plain call costs little more than a call inside the user's own jit.
+  # Checks only here; JAX arrays are converted inside the jitted `_fit`, so
+  # a plain call costs little more than a call inside the user's own jit.
   keypoints = _check_real(keypoints, "keypoints")
   if keypoints.ndim < 2 or keypoints.shape[-1] not in (2, 3):
     raise ValueError(f"keypoints must be (..., K, 2) or (..., K, 3), got "
@@ -124,9 +124,9 @@ def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
 
 
 def _check_real(x, name: str):
-  """`x` as a NumPy or JAX array, unconverted; ValueError naming `name` for
-  what is not real numbers (strings, objects, complex numbers, ragged
-  lists)."""
+  """`x` as a JAX array as given, or host values as float32; ValueError
+  naming `name` for what is not real numbers (strings, objects, complex
+  numbers, ragged lists)."""
   if not hasattr(x, "dtype"):
     try:
       x = np.asarray(x)
@@ -134,6 +134,11 @@ def _check_real(x, name: str):
       raise ValueError(f"{name} is not a regular array: {e}") from None
   if np.dtype(x.dtype).kind not in "biuf":
     raise ValueError(f"{name} must be real numbers, got dtype {x.dtype}")
+  # Host arrays of any dtype share one compiled `_fit` (float64 NumPy, the
+  # common case, would otherwise compile a second program); the values are
+  # those `_fit`'s own float32 conversion gives.
+  if isinstance(x, (np.ndarray, np.generic)):
+    x = np.asarray(x, np.float32)
   return x
 
 

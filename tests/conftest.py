@@ -1,12 +1,36 @@
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
-# Test helpers (smpl_files.py) import as plain modules.
+# Test helpers (smpl_files.py, xla_env.py) import as plain modules.
 sys.path.insert(0, str(Path(__file__).parent))
 
 
 import jax  # noqa: E402
 import pytest  # noqa: E402
+
+from xla_env import CACHE_ENV, FAST_COMPILE, xla_flags  # noqa: E402
+
+
+def pytest_configure(config):
+  if "JAX_COMPILATION_CACHE_DIR" not in os.environ:  # the first process
+    config.compilation_cache = tempfile.mkdtemp(prefix="lgd_jax_test_xla_")
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = config.compilation_cache
+    os.environ.update(CACHE_ENV)
+    if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS",
+                                                              ""):
+      os.environ["XLA_FLAGS"] = xla_flags(FAST_COMPILE)
+  jax.config.update("jax_compilation_cache_dir",
+                    os.environ["JAX_COMPILATION_CACHE_DIR"])
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+  jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+def pytest_unconfigure(config):
+  if getattr(config, "compilation_cache", None):
+    shutil.rmtree(config.compilation_cache, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True, scope="module")

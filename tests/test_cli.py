@@ -19,6 +19,7 @@ from lgd_jax.tool import outputs
 from lgd_jax.tool import pipeline
 from lgd_jax.tool.options import Options
 from lgd_jax.readers import write_openpose
+from xla_env import xla_flags
 
 REPO = Path(__file__).parents[1]
 # Subprocess time limits only catch hangs: a loaded machine is slow, not
@@ -273,7 +274,7 @@ def test_several_devices_give_the_same_fits(tmp_path, tiny_weights_file):
   flags = ["--input", str(folder), "--weights", str(tiny_weights_file),
            "--sequence=off", "--chunk_size=6", "--noprogress"]
   env = dict(os.environ, PYTHONPATH=str(REPO), JAX_PLATFORMS="cpu",
-             XLA_FLAGS="--xla_force_host_platform_device_count=4")
+             XLA_FLAGS=xla_flags("--xla_force_host_platform_device_count=4"))
   run = subprocess.run([sys.executable, "-m", "lgd_jax.tool.cli", *flags,
                         "--output", str(tmp_path / "four")], env=env,
                        cwd=REPO, capture_output=True, text=True,

@@ -46,6 +46,7 @@ from lgd_jax import formats as kp
 from lgd_jax.body.model import make_body_model
 from lgd_jax.body.synthetic import random_smpl_arrays
 from lgd_jax.body.cache import load_body
+from xla_env import xla_flags
 
 REPO = Path(__file__).resolve().parents[1]
 N = 20  # people; 8 devices need padding to 24
@@ -124,7 +125,8 @@ def inputs(tmp_path_factory, tiny_weights_file):
   processes = {}
   for devices in (1, 8):
     env = {**os.environ, "PYTHONPATH": str(REPO),
-           "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
+           "XLA_FLAGS": xla_flags(
+               f"--xla_force_host_platform_device_count={devices}"),
            "JAX_ENABLE_X64": "1" if devices == 1 else "0"}
     out = folder / f"fit_{devices}.npz"
     processes[devices] = (out, subprocess.Popen(

@@ -125,6 +125,28 @@ def test_run_method_reports_every_step_and_time(body, tiny_weights):
   json.dumps(result)
 
 
+def test_catastrophic_share_counts_fits_beyond_150_mm(body):
+  """The truth for some people, a body turned inside out for the others:
+  the share above 150 mm PA-MPJPE is the latter's."""
+  benchmark = evaluation.make_benchmark(
+      body, "val", _profile("clean", batch_size=12), seed=3)
+  truth = _truth(benchmark.batch)
+  wrong = np.arange(12) % 3 == 0  # 4 of 12 people
+  # Every body joint bent by 2 rad about x: limbs fold through the body.
+  bent = truth.at[:, 3:72:3].add(2.0)
+  thetas = jnp.where(jnp.asarray(wrong)[:, None], bent, truth)
+  pa_mpjpe = np.asarray(evaluation.score(body, thetas, benchmark.batch)
+                        .pa_mpjpe)
+  assert np.all(pa_mpjpe[wrong] > 150) and np.all(pa_mpjpe[~wrong] < 1)
+
+  def method(keypoints, confidence):
+    del keypoints, confidence
+    return jnp.stack([truth, thetas]), np.arange(2)
+  result = evaluation.run_method(body, method, benchmark)
+  assert result["people"] == 12
+  assert result["catastrophic"] == pytest.approx(100 * 4 / 12, abs=0.01)
+
+
 def test_every_config_kind_is_registered_and_others_are_refused():
   for settings in evaluate_config.get_config().methods.values():
     if settings.kind != "learned":  # a learned entry loads its weights
@@ -156,3 +178,24 @@ def test_evaluate_command_writes_a_report_and_figure(tmp_path):
   assert rows[1]["per_step"]["steps"] == [0, 3, 6]
   assert all(r["ms_per_fit"] > 0 and r["people"] == 8 for r in rows)
   assert figure.stat().st_size > 10_000
+
+
+def test_convergence_table_rises_shares_and_ratios():
+  from experiments import report_tables  # pylint: disable=g-import-not-at-top
+  rows = [dict(method="lgd", split="cmu", profile="realistic",
+               catastrophic=2.5,
+               per_step=dict(pa_mpjpe=[200.0, 90.0, 80.0, 83.0, 81.0])),
+          dict(method="old", split="cmu", profile="realistic",
+               per_step=dict(pa_mpjpe=[200.0, 90.0, 95.0, 96.0, 99.0]))]
+  smplify = [dict(method="smplify", split="cmu", profile="realistic",
+                  pa_mpjpe=100.0)]
+  lines = report_tables.convergence_table(rows, [1, 4], smplify,
+                                          [3, 4]).splitlines()
+  assert lines[0] == ("| method | split | profile | step 1 | step 4 | "
+                      "largest rise | > 150 mm (%) | × SMPLify at 3 | "
+                      "× SMPLify at 4 |")
+  assert lines[2] == ("| lgd | cmu | realistic | 90.0 | 81.0 | 3.0 | 2.5 | "
+                      "0.83 | 0.81 |")
+  # A report from before the share was measured.
+  assert lines[3] == ("| old | cmu | realistic | 90.0 | 99.0 | 5.0 | – | "
+                      "0.96 | 0.99 |")

@@ -752,6 +752,19 @@ def test_fit_accepts_any_real_dtype(people, fit_batch, xy_type, conf_type):
   _rows_equal(result, expected, slice(None))
 
 
+def test_host_inputs_of_any_dtype_share_one_compiled_fit(people, fit_batch):
+  """NumPy inputs are made float32 before the jitted fit, so a float64
+  array (NumPy's default) or a list compiles nothing new."""
+  from lgd_jax import fitting  # pylint: disable=g-import-not-at-top
+  conf = np.ones((BATCH, 17), np.float32)
+  width = np.full(BATCH, IMAGE[0])
+  fit_batch(people.astype(np.float32), conf, width)
+  compiled = fitting._fit._cache_size()  # pylint: disable=protected-access
+  fit_batch(people.astype(np.float64), conf.astype(np.int8), width)
+  fit_batch(people.tolist(), conf.astype(bool), width.astype(np.float64))
+  assert fitting._fit._cache_size() == compiled  # pylint: disable=protected-access
+
+
 @st.composite
 def wrong_fit_inputs(draw):
   """(what is wrong, how): inputs `fit` must refuse."""

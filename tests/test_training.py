@@ -1,0 +1,118 @@
+"""Training the learned optimizer: the loss, the released code's layout, a
+tiny run, data parallelism (resuming after SIGKILL:
+tests/test_crash_training.py; starts and longer unrolls:
+tests/test_convergence.py)."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import lgd_jax
+from lgd_jax.training.pose_set import load_pose_set
+from lgd_jax.training import trainer as training
+from configs import released_code
+from configs import tiny
+from xla_env import xla_flags
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_tiny_training_lowers_the_loss(tmp_path):
+  config = tiny.get_config()
+  config.train_steps = 40
+  config.eval_every = 40
+  config.checkpoint_every = 40
+  config.data.batch_size = 64
+  config.optimizer.warmup_steps = 1
+  config.optimizer.learning_rate = 3e-3
+  training.train_and_evaluate(config, str(tmp_path))
+  losses = [r["loss/total"] for r in _records(tmp_path)]
+  assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5])
+
+
+def _records(workdir):
+  with open(Path(workdir) / "metrics.jsonl") as f:
+    records = [json.loads(line) for line in f]
+  return list({r["step"]: r for r in records}.values())  # last per step
+
+
+def test_eight_devices_match_one(tmp_path):
+  script = textwrap.dedent("""
+      import sys, jax, numpy as np
+      from lgd_jax.training import trainer as training
+      from configs import tiny
+      config = tiny.get_config()
+      setup = training.make_setup(config)
+      poses = jax.numpy.asarray(
+          training.pose_set.load_pose_set("val").poses[:256])
+      step = training.make_train_step(setup, config, poses)
+      state = training.place_state(setup, training.init_state(setup, config))
+      for _ in range(3):
+        state, scalars = step(state, jax.random.PRNGKey(0))
+      flat = jax.flatten_util.ravel_pytree(state.params)[0]
+      np.save(sys.argv[1], np.asarray(flat))
+      print(jax.device_count(), setup.mesh.size)
+  """).replace("jax.flatten_util", "__import__('jax.flatten_util').flatten_util")
+  results = {}
+  for devices in (1, 8):
+    out = tmp_path / f"params_{devices}.npy"
+    env = {**os.environ, "PYTHONPATH": str(REPO),
+           "XLA_FLAGS": xla_flags(
+               f"--xla_force_host_platform_device_count={devices}")}
+    run = subprocess.run([sys.executable, "-c", script, str(out)], cwd=REPO,
+                         env=env, capture_output=True, timeout=600)
+    assert run.returncode == 0, run.stderr.decode()[-2000:]
+    assert run.stdout.decode().split()[-2:] == [str(devices)] * 2
+    results[devices] = np.load(out)
+  np.testing.assert_allclose(results[8], results[1], atol=2e-5, rtol=1e-4)
+
+
+def _setup_and_batch(config):
+  """The training setup of `config` and one batch of held-out poses."""
+  setup = training.make_setup(config)
+  poses = jnp.asarray(load_pose_set("val").poses[:64])
+  return setup, lgd_jax.training.sampling.sample_batch(
+      jax.random.PRNGKey(0), poses, setup.body, config.data)
+
+
+def test_released_code_layout_loss_is_finite_and_uses_every_term():
+  config = released_code.get_config()
+  config.network.features = 32
+  config.data.batch_size = 8
+  setup, batch = _setup_and_batch(config)
+  state = training.init_state(setup, config)
+  unrolled = training.run_optimizer(setup, config, state.params, batch,
+                                    config.num_steps, train=True,
+                                    rng=jax.random.PRNGKey(1))
+  assert unrolled.thetas.shape[0] == config.num_steps + 1
+  loss, scalars = training.parameter_loss(setup, config, unrolled.thetas,
+                                          batch)
+  assert np.isfinite(float(loss))
+  assert {"loss/joints3d", "loss/keypoints2d"} <= set(scalars)
+  np.testing.assert_array_equal(
+      training.joint_weights(["left_wrist", "coco_right_knee", "left_hip",
+                              "nose"]), [8, 4, 2, 1])
+
+
+def test_parameter_loss_is_zero_at_the_ground_truth():
+  config = tiny.get_config()
+  config.loss.joints3d = 0.3
+  config.loss.keypoints2d = 0.3
+  setup, batch = _setup_and_batch(config)
+  target = lgd_jax.training.sampling.target_theta(batch)
+  exact = jnp.stack([target] * 3)  # Θ_0..Θ_2 all at the ground truth
+  loss, _ = training.parameter_loss(setup, config, exact, batch)
+  assert float(loss) == pytest.approx(0.0, abs=1e-6)
+  off = exact.at[1:, :, 10].add(0.1)  # one body-pose angle off by 0.1 rad
+  loss_off, scalars = training.parameter_loss(setup, config, off, batch)
+  assert float(scalars["loss/pose"]) == pytest.approx(0.1 / 69, rel=1e-3)
+  assert float(scalars["loss/joints3d"]) > 0
+  assert float(loss_off) > 0
