@@ -26,6 +26,9 @@ _AGAINST = flags.DEFINE_string("against", None,
                                "A report with SMPLify on the same people.")
 _STEPS = flags.DEFINE_list("steps", ["1", "4", "8", "16"],
                            "Steps shown by --convergence.")
+_RATIO_STEPS = flags.DEFINE_list(
+    "ratio_steps", ["4", "16"], "Steps at which --convergence divides by "
+    "--against's SMPLify (the network's N first).")
 
 
 def _rows(path):
@@ -77,18 +80,22 @@ def _largest_rise(curve) -> float:
 
 def convergence_table(rows, steps, against=None, ratio_steps=(4, 16)) -> str:
   """Method × benchmark: PA-MPJPE after each of `steps`, the largest rise
-  between consecutive steps, and with `against` (SMPLify's rows on the
-  same people) the ratio to SMPLify after each of `ratio_steps`."""
+  between consecutive steps, the catastrophic share (% of fits over 150 mm
+  at the last step; reports from before it was measured show "–"), and
+  with `against` (SMPLify's rows on the same people) the ratio to SMPLify
+  after each of `ratio_steps`."""
   smplify = {(r["split"], r["profile"]): r["pa_mpjpe"]
              for r in against or () if r["method"] == "smplify"}
   head = ["method", "split", "profile"] + [f"step {n}" for n in steps] + [
-      "largest rise"] + ([f"× SMPLify at {n}" for n in ratio_steps]
-                         if smplify else [])
+      "largest rise", "> 150 mm (%)"] + (
+          [f"× SMPLify at {n}" for n in ratio_steps] if smplify else [])
   lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
   for r in rows:
     curve = r["per_step"]["pa_mpjpe"]
     cells = [r["method"], r["split"], r["profile"]] + [
-        f"{curve[n]:.1f}" for n in steps] + [f"{_largest_rise(curve):.1f}"]
+        f"{curve[n]:.1f}" for n in steps] + [
+            f"{_largest_rise(curve):.1f}",
+            f"{r['catastrophic']:.1f}" if "catastrophic" in r else "–"]
     if smplify:
       base = smplify[r["split"], r["profile"]]
       cells += [f"{curve[n] / base:.2f}" for n in ratio_steps]
@@ -101,7 +108,8 @@ def main(argv):
   rows = _rows(_REPORT.value)
   if _CONVERGENCE.value:
     print(convergence_table(rows, [int(n) for n in _STEPS.value],
-                            _AGAINST.value and _rows(_AGAINST.value)))
+                            _AGAINST.value and _rows(_AGAINST.value),
+                            [int(n) for n in _RATIO_STEPS.value]))
     return
   profiles = list(dict.fromkeys(r["profile"] for r in rows))
   print(methods_table(rows, profiles))

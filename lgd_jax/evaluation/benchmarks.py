@@ -133,11 +133,14 @@ def run_method(body: Body, method: methods.Method, benchmark: Benchmark,
 
   Returns:
     A JSON-ready dict: means of every `Scores` field, `per_step` curves of
-    MPJPE and PA-MPJPE, `people`, `failures`, and `ms_per_fit` when timed.
+    MPJPE and PA-MPJPE, `people`, `failures`, `catastrophic` (the % of
+    people whose final PA-MPJPE exceeds `metrics.CATASTROPHIC_MM`), and
+    `ms_per_fit` when timed.
   """
   batch = benchmark.batch
   size = batch.keypoints.shape[0]
   totals, curves, people, failures, seconds = {}, [], 0, 0, 0.0
+  catastrophic = 0
   for start in range(0, size, chunk):
     part = jax.tree.map(lambda x, s=start: x[s:s + chunk], batch)
     thetas, steps = jax.block_until_ready(method(part.keypoints,
@@ -151,9 +154,12 @@ def run_method(body: Body, method: methods.Method, benchmark: Benchmark,
     failures += int(np.sum(enough & ~finite))
     valid = enough & finite
     thetas = jnp.where(jnp.asarray(finite)[:, None], thetas, 0.0)
-    for field, values in _score(body, thetas[-1], part)._asdict().items():
+    scores = _score(body, thetas[-1], part)
+    for field, values in scores._asdict().items():
       totals[field] = totals.get(field, 0.0) + float(
           np.sum(np.asarray(values)[valid]))
+    catastrophic += int(np.sum(
+        np.asarray(scores.pa_mpjpe)[valid] > metrics.CATASTROPHIC_MM))
     mpjpe, pa_mpjpe = _per_step_errors(body, thetas, target_theta(part))
     curves.append((np.asarray(mpjpe)[:, valid].sum(-1),
                    np.asarray(pa_mpjpe)[:, valid].sum(-1)))
@@ -168,6 +174,7 @@ def run_method(body: Body, method: methods.Method, benchmark: Benchmark,
                            2).tolist()}
   result["people"] = people
   result["failures"] = failures
+  result["catastrophic"] = round(100 * catastrophic / max(people, 1), 2)
   if time_it:
     result["ms_per_fit"] = round(1e3 * seconds / size, 4)
   return result

@@ -14,6 +14,9 @@ from lgd_jax import theta as theta_lib
 from lgd_jax.body.cache import Body
 
 MM = 1e3  # millimetres per metre: the body model is in metres
+# A fit off by more than this PA-MPJPE (mm) is counted as catastrophic: the
+# body is not the person's pose at all (issue 15's measure).
+CATASTROPHIC_MM = 150.0
 
 
 def root_aligned(points: jax.Array, root: jax.Array) -> jax.Array:
