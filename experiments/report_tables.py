@@ -81,13 +81,13 @@ def _largest_rise(curve) -> float:
 def convergence_table(rows, steps, against=None, ratio_steps=(4, 16)) -> str:
   """Method × benchmark: PA-MPJPE after each of `steps`, the largest rise
   between consecutive steps, the catastrophic share (% of fits over 150 mm
-  at the last step; reports from before it was measured show "–"), and
-  with `against` (SMPLify's rows on the same people) the ratio to SMPLify
-  after each of `ratio_steps`."""
+  after the first of `ratio_steps`, the network's N; reports from before it
+  was measured show "–"), and with `against` (SMPLify's rows on the same
+  people) the ratio to SMPLify after each of `ratio_steps`."""
   smplify = {(r["split"], r["profile"]): r["pa_mpjpe"]
              for r in against or () if r["method"] == "smplify"}
   head = ["method", "split", "profile"] + [f"step {n}" for n in steps] + [
-      "largest rise", "> 150 mm (%)"] + (
+      "largest rise", f"> 150 mm at {ratio_steps[0]} (%)"] + (
           [f"× SMPLify at {n}" for n in ratio_steps] if smplify else [])
   lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
   for r in rows:
@@ -95,7 +95,8 @@ def convergence_table(rows, steps, against=None, ratio_steps=(4, 16)) -> str:
     cells = [r["method"], r["split"], r["profile"]] + [
         f"{curve[n]:.1f}" for n in steps] + [
             f"{_largest_rise(curve):.1f}",
-            f"{r['catastrophic']:.1f}" if "catastrophic" in r else "–"]
+            f"{r['per_step']['catastrophic'][ratio_steps[0]]:.1f}"
+            if "catastrophic" in r["per_step"] else "–"]
     if smplify:
       base = smplify[r["split"], r["profile"]]
       cells += [f"{curve[n] / base:.2f}" for n in ratio_steps]

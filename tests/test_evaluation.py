@@ -145,6 +145,8 @@ def test_catastrophic_share_counts_fits_beyond_150_mm(body):
   result = evaluation.run_method(body, method, benchmark)
   assert result["people"] == 12
   assert result["catastrophic"] == pytest.approx(100 * 4 / 12, abs=0.01)
+  assert result["per_step"]["catastrophic"] == pytest.approx(
+      [0.0, 100 * 4 / 12], abs=0.01)
 
 
 def test_every_config_kind_is_registered_and_others_are_refused():
@@ -183,8 +185,8 @@ def test_evaluate_command_writes_a_report_and_figure(tmp_path):
 def test_convergence_table_rises_shares_and_ratios():
   from experiments import report_tables  # pylint: disable=g-import-not-at-top
   rows = [dict(method="lgd", split="cmu", profile="realistic",
-               catastrophic=2.5,
-               per_step=dict(pa_mpjpe=[200.0, 90.0, 80.0, 83.0, 81.0])),
+               per_step=dict(pa_mpjpe=[200.0, 90.0, 80.0, 83.0, 81.0],
+                             catastrophic=[90.0, 4.0, 2.5, 3.0, 3.5])),
           dict(method="old", split="cmu", profile="realistic",
                per_step=dict(pa_mpjpe=[200.0, 90.0, 95.0, 96.0, 99.0]))]
   smplify = [dict(method="smplify", split="cmu", profile="realistic",
@@ -192,9 +194,9 @@ def test_convergence_table_rises_shares_and_ratios():
   lines = report_tables.convergence_table(rows, [1, 4], smplify,
                                           [3, 4]).splitlines()
   assert lines[0] == ("| method | split | profile | step 1 | step 4 | "
-                      "largest rise | > 150 mm (%) | × SMPLify at 3 | "
+                      "largest rise | > 150 mm at 3 (%) | × SMPLify at 3 | "
                       "× SMPLify at 4 |")
-  assert lines[2] == ("| lgd | cmu | realistic | 90.0 | 81.0 | 3.0 | 2.5 | "
+  assert lines[2] == ("| lgd | cmu | realistic | 90.0 | 81.0 | 3.0 | 3.0 | "
                       "0.83 | 0.81 |")
   # A report from before the share was measured.
   assert lines[3] == ("| old | cmu | realistic | 90.0 | 99.0 | 5.0 | – | "

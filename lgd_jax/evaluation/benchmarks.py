@@ -133,9 +133,9 @@ def run_method(body: Body, method: methods.Method, benchmark: Benchmark,
 
   Returns:
     A JSON-ready dict: means of every `Scores` field, `per_step` curves of
-    MPJPE and PA-MPJPE, `people`, `failures`, `catastrophic` (the % of
-    people whose final PA-MPJPE exceeds `metrics.CATASTROPHIC_MM`), and
-    `ms_per_fit` when timed.
+    MPJPE, PA-MPJPE and the catastrophic share, `people`, `failures`,
+    `catastrophic` (the % of people whose final PA-MPJPE exceeds
+    `metrics.CATASTROPHIC_MM`), and `ms_per_fit` when timed.
   """
   batch = benchmark.batch
   size = batch.keypoints.shape[0]
@@ -161,8 +161,9 @@ def run_method(body: Body, method: methods.Method, benchmark: Benchmark,
     catastrophic += int(np.sum(
         np.asarray(scores.pa_mpjpe)[valid] > metrics.CATASTROPHIC_MM))
     mpjpe, pa_mpjpe = _per_step_errors(body, thetas, target_theta(part))
-    curves.append((np.asarray(mpjpe)[:, valid].sum(-1),
-                   np.asarray(pa_mpjpe)[:, valid].sum(-1)))
+    pa_mpjpe = np.asarray(pa_mpjpe)[:, valid]
+    curves.append((np.asarray(mpjpe)[:, valid].sum(-1), pa_mpjpe.sum(-1),
+                   (pa_mpjpe > metrics.CATASTROPHIC_MM).sum(-1)))
     people += int(valid.sum())
   result = {field: round(total / max(people, 1), 2)
             for field, total in totals.items()}
@@ -171,7 +172,9 @@ def run_method(body: Body, method: methods.Method, benchmark: Benchmark,
       "mpjpe": np.round(sum(c[0] for c in curves) / max(people, 1),
                         2).tolist(),
       "pa_mpjpe": np.round(sum(c[1] for c in curves) / max(people, 1),
-                           2).tolist()}
+                           2).tolist(),
+      "catastrophic": np.round(100 * sum(c[2] for c in curves) /
+                               max(people, 1), 2).tolist()}
   result["people"] = people
   result["failures"] = failures
   result["catastrophic"] = round(100 * catastrophic / max(people, 1), 2)
