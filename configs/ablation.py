@@ -27,6 +27,18 @@ INGREDIENTS = {
     "starts": dict(starts=dict(perturbed_prob=0.5, scale=(0.03, 1.0))),
     # Train on 8 unrolled steps (the loss on each), 4 at test time.
     "unroll8": dict(train_unroll_steps=8),
+    # Updates see their step: N codes for the path from Θ_0, one shared by
+    # every later step and by warm starts (network.py; N = 4 here).
+    "stepcodes": dict(network=dict(step_codes=5)),
+    # A second network (the refiner) for every step after the first N from
+    # Θ_0 and every step from a warm start (network.py; N = 4 here).
+    "refiner": dict(network=dict(refine_after=4)),
+    # `views` for shares of the people, so that most still see the
+    # ordinary view the in-domain benchmarks have.
+    "someviews": dict(data=dict(pitch_range_deg=(-20.0, 60.0),
+                                roll_range_deg=(-10.0, 10.0),
+                                tilt_range_prob=0.3, truncate_prob=0.2,
+                                detector=0.3, swap_prob=0.02)),
     # The released code's 0.3·weighted L1 on the 2D and 3D joints.
     "reprojection": dict(loss=dict(keypoints2d=0.3, joints3d=0.3)),
     "mirror": dict(data=dict(mirror_prob=0.5)),

@@ -27,7 +27,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.network = ml_collections.ConfigDict(dict(
       features=768, num_blocks=2, dropout=0.0, norm="layer",
       inputs=("x", "grad", "theta"), init_network=False,
-      separate_shape=False, step_size=1.0))
+      separate_shape=False, step_size=1.0,
+      step_codes=0,  # N + 1: updates see their step (network.py)
+      refine_after=0))  # N: later and warm steps by a second network
 
   config.loss = ml_collections.ConfigDict(dict(
       global_rotation=1.0, pose=1.0, betas=0.1, camera=1.0, joints3d=0.0,
@@ -45,7 +47,8 @@ def get_config() -> ml_collections.ConfigDict:
       perspective_prob=0.5, distance=(2.0, 12.0),
       max_betas=2.5,
       # Off here; the evaluation profiles turn them on (see sample_batch).
-      pitch_range_deg=None, roll_range_deg=None,  # uniform tilt instead
+      pitch_range_deg=None, roll_range_deg=None,  # uniform tilt instead,
+      tilt_range_prob=1.0,  # for this share of the people
       truncate_prob=0.0,  # an image edge cuts the person off
       detector=0.0,  # share with confidence-driven drops, noisier ends
       swap_prob=0.0,  # left/right arms or legs swapped

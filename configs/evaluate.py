@@ -52,7 +52,12 @@ ABLATIONS = ("", "inputs=x", "inputs=x+grad", "inputs=x+theta",
 # The training-ingredient networks (configs/ablation.py `with=`), run for 16
 # steps to show convergence; `experiments/train_ablations.sh converge`.
 CONVERGE_ABLATIONS = (
-    "with=views", "with=views+starts", "with=views+mirror+mix")
+    "with=views", "with=views+starts", "with=views+mirror+mix",
+    "with=views+unroll8", "with=views+starts+unroll8",
+    "with=views+starts+unroll8+stepcodes",
+    "with=someviews+starts+unroll8+stepcodes",
+    "with=views+starts+unroll8+refiner",
+    "with=someviews+starts+unroll8+refiner")
 CONVERGE_PROFILES = ("realistic", "truncated", "detector")
 
 
@@ -104,9 +109,13 @@ def get_config(which: str = ""):
   elif not which:
     config.methods = ml_collections.ConfigDict(dict(
         # "": the bundled weights; num_steps None: the trained N;
-        # num_starts 2: also from the start turned half round.
+        # num_starts 2: also from the start turned half round;
+        # descent_iterations: lgd_jax.descent after the learned steps.
         lgd=dict(kind="learned", weights="",
-                 num_steps=config_dict.placeholder(int), num_starts=1),
+                 num_steps=config_dict.placeholder(int), num_starts=1,
+                 descent_iterations=0),
+        # The bundled network, then 50 iterations of lgd_jax.descent.
+        lgd_descent=dict(kind="learned", weights="", descent_iterations=50),
         smplify=dict(kind="smplify", config=smplify.get_config(),
                      record_every=25),
         gd=dict(kind="gradient_descent",

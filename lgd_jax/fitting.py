@@ -16,6 +16,7 @@ import numpy as np
 
 from lgd_jax import batching
 from lgd_jax import cameras
+from lgd_jax import descent
 from lgd_jax import formats as kp
 from lgd_jax import theta as theta_lib
 from lgd_jax import unroll as unroll_lib
@@ -40,7 +41,8 @@ class FitResult(NamedTuple):
     keypoints_2d: (..., K, 2) the fitted body's keypoints in pixels, in the
       input's format, projected by `camera`.
     loss_history: (..., N + 1) inner reprojection loss of Θ_0 .. Θ_N
-      (person-centred units; the mean squared error per visible point).
+      (person-centred units; the mean squared error per visible point),
+      and one more entry after `descent_iterations` when asked.
     fit_ok: (...) False when fewer than 6 keypoints are visible or the fit
       is not finite (in pixels too: non-finite intrinsics, or coordinates so
       near float32's limit that the camera or points overflow); those
@@ -60,7 +62,8 @@ def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
         camera: Optional[cameras.Perspective] = None,
         params: Optional[Pretrained] = None, num_steps: Optional[int] = None,
         init: Optional[FitResult] = None, model: Optional[BodyModel] = None,
-        min_confidence: float = 0.0, num_starts: int = 1) -> FitResult:
+        min_confidence: float = 0.0, num_starts: int = 1,
+        descent_iterations: int = 0) -> FitResult:
   """Fits SMPL-layout bodies to 2D keypoints.
 
   Args:
@@ -79,7 +82,10 @@ def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
     num_steps: unrolled steps; default: what the network was trained with.
     init: a previous `FitResult` to start from (e.g. the previous video
       frame) instead of the network's initial estimate; people whose
-      `init.fit_ok` is False start from the initial estimate.
+      `init.fit_ok` is False start from the initial estimate. A network
+      with a refiner (`UpdateNetwork.refine_after`) makes every update of
+      a warm start with the refiner, as it makes every update after the
+      first N of a cold one.
     model: body model; default: the one the network was trained with
       (another model must have the same number of betas; its shape space
       differs, so retrain on it for accurate shapes).
@@ -88,12 +94,21 @@ def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
       from the camera) and keeps, per person, the fit with the lower final
       reprojection loss; twice the cost (gain and cost measured in the
       README).
+    descent_iterations: after the learned steps, this many Adam iterations
+      on the robust reprojection error, the body pose and shape held near
+      the learned fit (`lgd_jax.descent`), to explain the keypoints more
+      closely (gain and cost measured in the README). `loss_history` then
+      has one more entry, the loss after them.
 
   Returns:
     A `FitResult`.
   """
   if num_starts not in (1, 2):
     raise ValueError(f"num_starts must be 1 or 2, got {num_starts!r}")
+  if (not isinstance(descent_iterations, (int, np.integer)) or
+      descent_iterations < 0):
+    raise ValueError("descent_iterations must be a whole number >= 0, got "
+                     f"{descent_iterations!r}")
   params = params if params is not None else load_pretrained()
   config = params.config
   if model is None:
@@ -120,7 +135,8 @@ def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
   return _fit(params.network, params.params, body, keypoints, confidence,
               camera, init, min_confidence, keypoint_format=keypoint_format,
               num_steps=config.num_steps if num_steps is None else num_steps,
-              grad_scale=config.grad_scale, num_starts=num_starts)
+              grad_scale=config.grad_scale, num_starts=num_starts,
+              descent_iterations=int(descent_iterations))
 
 
 def _check_real(x, name: str):
@@ -164,7 +180,8 @@ def _check_intrinsics(camera, lead: tuple[int, ...]) -> None:
 def fit_in_chunks(keypoints, confidence, *, keypoint_format: str,
                   chunk_size: int, camera: Optional[cameras.Perspective] = None,
                   params: Optional[Pretrained] = None,
-                  on_chunk=None, full_chunks: bool = False) -> FitResult:
+                  on_chunk=None, full_chunks: bool = False,
+                  descent_iterations: int = 0) -> FitResult:
   """`fit` on (N, K, 2) keypoints, in calls of `chunk_size` people, each
   spread over all devices (`fit_sharded`; plain `fit` on one device).
 
@@ -178,7 +195,7 @@ def fit_in_chunks(keypoints, confidence, *, keypoint_format: str,
     keypoint_format: as in `fit`.
     chunk_size: people per call.
     camera: optional `Perspective` intrinsics with leading shape (N,).
-    params: as in `fit`.
+    params, descent_iterations: as in `fit`.
     on_chunk: optional callback, called with the number of people of each
       chunk when it is done (e.g. a progress bar's `update`).
     full_chunks: pad to `chunk_size` people even when N is smaller, so
@@ -189,7 +206,8 @@ def fit_in_chunks(keypoints, confidence, *, keypoint_format: str,
   """
   def call(keypoints, confidence, camera):
     return fit_sharded(keypoints, confidence, keypoint_format=keypoint_format,
-                       camera=camera, params=params)
+                       camera=camera, params=params,
+                       descent_iterations=descent_iterations)
 
   return batching.in_chunks(call, (np.asarray(keypoints, np.float32),
                                    np.asarray(confidence, np.float32), camera),
@@ -201,7 +219,8 @@ def fit_sharded(keypoints, confidence=None, *, keypoint_format: str,
                 params: Optional[Pretrained] = None,
                 camera: Optional[cameras.Perspective] = None,
                 num_steps: Optional[int] = None,
-                min_confidence: float = 0.0) -> FitResult:
+                min_confidence: float = 0.0,
+                descent_iterations: int = 0) -> FitResult:
   """`fit` on (N, K, 2|3) keypoints with the people sharded over a mesh.
 
   The batch axis is split over every axis of `mesh` (named shardings, one
@@ -220,7 +239,7 @@ def fit_sharded(keypoints, confidence=None, *, keypoint_format: str,
     keypoint_format: as in `fit`.
     mesh: the devices; default: all of them,
       `jax.make_mesh((jax.device_count(),), ("data",))`.
-    params, num_steps, min_confidence: as in `fit`.
+    params, num_steps, min_confidence, descent_iterations: as in `fit`.
     camera: optional `Perspective` intrinsics, leading shape () or (N,).
 
   Returns:
@@ -233,7 +252,8 @@ def fit_sharded(keypoints, confidence=None, *, keypoint_format: str,
                          axis_types=(jax.sharding.AxisType.Auto,))
   call = functools.partial(fit, keypoint_format=keypoint_format,
                            params=params, num_steps=num_steps,
-                           min_confidence=min_confidence)
+                           min_confidence=min_confidence,
+                           descent_iterations=descent_iterations)
   if mesh.size == 1:  # explicit shardings only slow XLA:CPU down here
     return call(keypoints, confidence, camera=camera)
   keypoints = _check_real(keypoints, "keypoints")
@@ -317,10 +337,11 @@ def _fitted_points(body, pose, betas, camera, *, keypoint_format):
 
 @functools.partial(jax.jit, static_argnums=0,
                    static_argnames=("keypoint_format", "num_steps",
-                                    "grad_scale", "num_starts"))
+                                    "grad_scale", "num_starts",
+                                    "descent_iterations"))
 def _fit(network, network_params, body, keypoints, confidence, camera, init,
          min_confidence, *, keypoint_format, num_steps, grad_scale,
-         num_starts) -> FitResult:
+         num_starts, descent_iterations) -> FitResult:
   """`fit` on arrays: compiled once per network, format and shape."""
   keypoints = jnp.asarray(keypoints, jnp.float32)
   xy = keypoints[..., :2]
@@ -334,13 +355,21 @@ def _fit(network, network_params, body, keypoints, confidence, camera, init,
   norm = cameras.normalization(canon_xy, canon_conf)
   start = None if init is None else theta_lib.from_fit(
       init.pose, init.betas, init.camera, norm)
+  loss_points = kp.get_format(keypoint_format).canonical_index
   unrolled = unroll_lib.unroll_best_start(
       network, network_params, body, norm.apply(canon_xy), canon_conf,
       num_steps, num_starts=num_starts, init=start,
       init_valid=None if init is None else init.fit_ok,
-      grad_scale=grad_scale,
-      loss_points=kp.get_format(keypoint_format).canonical_index)
+      grad_scale=grad_scale, loss_points=loss_points)
   theta = unrolled.thetas[-1]
+  loss_history = unrolled.losses
+  if descent_iterations:
+    points = (body.select(loss_points),
+              norm.apply(canon_xy)[..., loss_points, :],
+              canon_conf[..., loss_points])
+    theta = descent.descend(*points, theta, descent_iterations)
+    loss_history = jnp.concatenate(
+        [loss_history, unroll_lib.inner_loss(theta, *points)[None]])
 
   def output_camera(theta):
     parts = theta_lib.split(theta, body.model.num_betas)
@@ -375,8 +404,7 @@ def _fit(network, network_params, body, keypoints, confidence, camera, init,
       camera=out_camera,
       joints=points[..., :NUM_JOINTS, :],
       keypoints_2d=jnp.where(points_finite[..., None, None], projected, 0.0),
-      loss_history=jnp.moveaxis(
-          jnp.where(ok, unrolled.losses, 0.0), 0, -1),
+      loss_history=jnp.moveaxis(jnp.where(ok, loss_history, 0.0), 0, -1),
       fit_ok=ok)
 
 

@@ -7,6 +7,17 @@ Two layouts, chosen by config:
 Each MLP is the released code's block: Linear–Norm–PReLU–Dropout, then
 residual blocks of two such layers, then a linear output (zero-initialised,
 so an untrained network leaves Θ where it is).
+
+Optionally (`step_codes` > 0) an update also sees which step it takes, as a
+one-hot code that saturates: the first `step_codes` − 1 steps from Θ_0 each
+have their own code, every later step and every step from a warm start
+(near the answer) shares the last one. The path from Θ_0 can then be fast
+while the shared last code, one fixed map, is trained to stay at the
+answer (`lgd_jax.unroll.step_codes`). Or (`refine_after` = N) a second
+set of MLPs of the same shape, the refiner, makes those updates: the
+first set learns only the N-step path from Θ_0, the refiner only to
+improve a body near the answer and stay there (`lgd_jax.unroll.unroll`
+runs each step with one of them).
 """
 
 from __future__ import annotations
@@ -57,6 +68,9 @@ class UpdateNetwork(nn.Module):
     init_network: regress Θ_0 from x (released code) instead of Θ_0 = 0.
     separate_shape: one MLP for pose + camera, another for betas.
     step_size: multiplies every update.
+    step_codes: 0, or the number of step codes the update sees.
+    refine_after: 0, or N: a second set of MLPs (the refiner) makes every
+      update after the first N from Θ_0 and every update from a warm start.
   """
 
   num_betas: int = 10
@@ -68,6 +82,8 @@ class UpdateNetwork(nn.Module):
   init_network: bool = False
   separate_shape: bool = False
   step_size: float = 1.0
+  step_codes: int = 0
+  refine_after: int = 0
 
   def setup(self):
     unknown = set(self.inputs) - set(INPUTS)
@@ -80,8 +96,13 @@ class UpdateNetwork(nn.Module):
     if self.separate_shape:
       self.update_pose = mlp(theta_lib.NUM_POSE + theta_lib.NUM_CAMERA)
       self.update_shape = mlp(self.num_betas)
+      if self.refine_after:
+        self.refine_pose = mlp(theta_lib.NUM_POSE + theta_lib.NUM_CAMERA)
+        self.refine_shape = mlp(self.num_betas)
     else:
       self.update_all = mlp(size)
+      if self.refine_after:
+        self.refine_all = mlp(size)
     if self.init_network:
       self.initial_mlp = mlp(size)
 
@@ -92,19 +113,37 @@ class UpdateNetwork(nn.Module):
     return jnp.zeros(x.shape[:-1] + (theta_lib.size(self.num_betas),), x.dtype)
 
   def __call__(self, x: jax.Array, grad: jax.Array, theta: jax.Array,
-               train: bool = False) -> jax.Array:
-    """ΔΘ (..., P) from keypoint features x, the loss gradient and Θ."""
+               train: bool = False, step_code: jax.Array | None = None,
+               refine=False) -> jax.Array:
+    """ΔΘ (..., P) from keypoint features x, the loss gradient and Θ (and,
+    with `step_codes`, the (...) int code of the step). With `refine_after`,
+    `refine` (a bool, or (...) bools) picks the refiner's update."""
     named = {"x": x, "grad": grad, "theta": theta}
-    h = jnp.concatenate([named[name] for name in self.inputs], axis=-1)
+    parts = [named[name] for name in self.inputs]
+    if self.step_codes:
+      if step_code is None:
+        raise ValueError("this network needs the step code of each update")
+      parts.append(jax.nn.one_hot(jnp.broadcast_to(step_code, x.shape[:-1]),
+                                  self.step_codes, dtype=x.dtype))
+    h = jnp.concatenate(parts, axis=-1)
+    if not self.refine_after or refine is False:
+      return self.step_size * self._update(h, train, refine=False)
+    if refine is True:
+      return self.step_size * self._update(h, train, refine=True)
+    return self.step_size * jnp.where(jnp.asarray(refine)[..., None],
+                                      self._update(h, train, refine=True),
+                                      self._update(h, train, refine=False))
+
+  def _update(self, h: jax.Array, train: bool, refine: bool) -> jax.Array:
     if self.separate_shape:
-      pose_camera = self.update_pose(h, train)
-      delta = jnp.concatenate([
+      pose_mlp, shape_mlp = ((self.refine_pose, self.refine_shape) if refine
+                             else (self.update_pose, self.update_shape))
+      pose_camera = pose_mlp(h, train)
+      return jnp.concatenate([
           pose_camera[..., :theta_lib.NUM_POSE],
-          self.update_shape(h, train), pose_camera[..., theta_lib.NUM_POSE:]
+          shape_mlp(h, train), pose_camera[..., theta_lib.NUM_POSE:]
       ], axis=-1)
-    else:
-      delta = self.update_all(h, train)
-    return self.step_size * delta
+    return (self.refine_all if refine else self.update_all)(h, train)
 
 
 def from_config(config) -> UpdateNetwork:
@@ -114,4 +153,7 @@ def from_config(config) -> UpdateNetwork:
       num_betas=config.num_betas, features=net.features,
       num_blocks=net.num_blocks, dropout=net.dropout, norm=net.norm,
       inputs=tuple(net.inputs), init_network=net.init_network,
-      separate_shape=net.separate_shape, step_size=net.step_size)
+      separate_shape=net.separate_shape, step_size=net.step_size,
+      # Absent in older weight files:
+      step_codes=net.get("step_codes", 0),
+      refine_after=net.get("refine_after", 0))

@@ -37,7 +37,7 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
                params: Optional[Pretrained] = None,
                warm_start: bool = False, max_gap: int = 2, frames=None,
                track=None, chunk_size: int = 1024,
-               on_frames=None) -> FitResult:
+               on_frames=None, descent_iterations: int = 0) -> FitResult:
   """Fits tracked people frame by frame.
 
   With `warm_start`, each frame is one `fit` call on the P tracks (a fixed
@@ -46,11 +46,12 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
   network's initial estimate (cold). Without it, every (frame, track) is
   fitted independently (`fitting.fit_in_chunks` over all of them).
 
-  Warm starts are off by default: with the bundled weights, chained over
-  a video they drift (each frame adds the network's 4 updates to the last
-  fit, and a network trained only from its own initial estimate does not
-  stop at the solution): on 120-300-frame synthetic videos PA-MPJPE rose
-  from 57 to 260 mm (`experiments/reports/evaluate_sequences.json`).
+  Warm starts are off by default: chained over a video each frame keeps
+  part of the previous frame's error. With the bundled weights (whose
+  refiner makes every step of a warm start) PA-MPJPE on synthetic videos
+  is worse than with independent fits, though it no longer drifts away as
+  with a network trained only from Θ_0 (the README's "Videos";
+  `experiments/reports/evaluate_sequences_refiner.json`).
 
   Args:
     xy: (T, P, K, 2) pixels; confidence: (T, P, K), 0 where a track is
@@ -68,6 +69,7 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     chunk_size: people per call without warm start.
     on_frames: optional callback, called with a number of frames as they
       are done (e.g. a progress bar's `update`).
+    descent_iterations: as in `fit`.
 
   Returns:
     A `FitResult` of NumPy arrays with leading shape (T, P).
@@ -90,7 +92,7 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
         on_chunk=None if on_frames is None else (
             lambda people: on_frames(people / max(num_tracks, 1))),
         camera=None if camera is None else jax.tree.map(flat, camera),
-        params=params)
+        params=params, descent_iterations=descent_iterations)
     return jax.tree.map(
         lambda a: a.reshape((num_frames, num_tracks) + a.shape[1:]), result)
 
@@ -98,7 +100,8 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     return fitting.fit(xy[t], confidence[t], keypoint_format=keypoint_format,
                        camera=None if camera is None else jax.tree.map(
                            lambda a: a[t], camera),
-                       params=params, init=init)
+                       params=params, init=init,
+                       descent_iterations=descent_iterations)
 
   # A state of the fit's structure with no usable fit: every track cold.
   # The camera is finite (unit scale, 1 m away) though unused.

@@ -9,6 +9,7 @@ network's update: Θ_{n+1} = Θ_n + N_w(∇L(Θ_n), Θ_n, x). The N steps are a
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple, Optional, Sequence
 
 import jax
@@ -35,6 +36,17 @@ def inner_loss(theta: jax.Array, body: Body, keypoints: jax.Array,
   return error / jnp.maximum(confidence.sum(-1), 1.0)
 
 
+def step_codes(num_steps: int, num_codes: int, warm: jax.Array) -> jax.Array:
+  """(num_steps, ...) int: the code each step's update sees
+  (`network.UpdateNetwork.step_codes`). From Θ_0 step n has code n until
+  the last code, which every later step shares; from a warm start (`warm`
+  True: near the answer) every step has the last code."""
+  last = num_codes - 1
+  start = jnp.where(jnp.asarray(warm), last, 0)
+  return jnp.minimum(jnp.arange(num_steps).reshape(
+      (num_steps,) + (1,) * start.ndim) + start, last)
+
+
 class Unroll(NamedTuple):
   thetas: jax.Array  # (N + 1, ..., P): Θ_0 .. Θ_N
   losses: jax.Array  # (N + 1, ...): inner loss of each
@@ -46,7 +58,8 @@ def unroll(network: network_lib.UpdateNetwork, params: Any, body: Body,
            init_valid: Optional[jax.Array] = None, grad_scale: float = 1.0,
            stop_inner_gradient: bool = True, train: bool = False,
            rng: Optional[jax.Array] = None,
-           loss_points: Optional[Sequence[int]] = None) -> Unroll:
+           loss_points: Optional[Sequence[int]] = None,
+           warm: Optional[jax.Array] = None) -> Unroll:
   """Runs the learned optimizer for `num_steps` steps.
 
   Args:
@@ -66,6 +79,10 @@ def unroll(network: network_lib.UpdateNetwork, params: Any, body: Body,
     loss_points: static canonical indices that can be visible (e.g. a
       keypoint format's); the inner loss skips the others, which have zero
       confidence and so no effect on it. Default: all.
+    warm: (...) bool (or one for all), where the start is near the answer:
+      a network with a refiner (`UpdateNetwork.refine_after`) then takes
+      every step with it, one with step codes (`step_codes`) the last
+      code; default: where `init` is used.
 
   Returns:
     `Unroll` with Θ_0..Θ_N and their inner losses.
@@ -77,6 +94,9 @@ def unroll(network: network_lib.UpdateNetwork, params: Any, body: Body,
     confidence = confidence[..., loss_points]
   if rng is not None:
     init_rng, rng = jax.random.split(rng)
+  if warm is None:
+    warm = (False if init is None else
+            True if init_valid is None else init_valid)
   if init is None or init_valid is not None:
     initial = network.apply(params, x, train, method=network.initial,
                             rngs={} if rng is None else {"dropout": init_rng})
@@ -87,19 +107,38 @@ def unroll(network: network_lib.UpdateNetwork, params: Any, body: Body,
     loss = inner_loss(theta, body, keypoints, confidence)
     return loss.sum(), loss
 
-  def step(theta, step_rng):
+  def step(refine, theta, inputs):
+    step_rng, code = inputs
     (_, loss), grad = jax.value_and_grad(summed_loss, has_aux=True)(theta)
     grad = grad * grad_scale
     theta_in = theta
     if stop_inner_gradient:
       grad, theta_in = jax.lax.stop_gradient((grad, theta))
     step_rngs = {} if rng is None else {"dropout": step_rng}
-    delta = network.apply(params, x, grad, theta_in, train, rngs=step_rngs)
+    delta = network.apply(params, x, grad, theta_in, train,
+                          step_code=code, refine=refine, rngs=step_rngs)
     return theta + delta, (theta, loss)
 
   step_rngs = (jax.random.split(rng, num_steps) if rng is not None else
                jnp.zeros((num_steps, 2), jnp.uint32))
-  final, (thetas, step_losses) = jax.lax.scan(step, init, step_rngs)
+  codes = (step_codes(num_steps, network.step_codes, warm)
+           if network.step_codes else jnp.zeros((num_steps,), jnp.int32))
+  # With a refiner: the first N steps refine where the start is warm, the
+  # later ones everywhere; one scan each, so a static `warm` runs one MLP.
+  path_steps = (min(num_steps, network.refine_after) if network.refine_after
+                else num_steps)
+  final, thetas, step_losses = init, [], []
+  for first, last, refine in ((0, path_steps, warm),
+                              (path_steps, num_steps, True)):
+    if last > first:
+      final, (phase_thetas, phase_losses) = jax.lax.scan(
+          functools.partial(step, refine), final,
+          (step_rngs[first:last], codes[first:last]))
+      thetas.append(phase_thetas)
+      step_losses.append(phase_losses)
+  thetas = jnp.concatenate(thetas) if thetas else final[None][:0]
+  step_losses = (jnp.concatenate(step_losses) if step_losses else
+                 jnp.zeros((0,) + final.shape[:-1], final.dtype))
   final_loss = inner_loss(final, body, keypoints, confidence)
   return Unroll(jnp.concatenate([thetas, final[None]]),
                 jnp.concatenate([step_losses, final_loss[None]]))
@@ -129,9 +168,12 @@ def unroll_best_start(network: network_lib.UpdateNetwork, params: Any,
   first = run(keypoints, confidence, 0, init=init,
               init_valid=init_valid).thetas[0]
   starts = jnp.stack([first, theta_lib.turned_half_round(first)])
+  # Both starts are as warm as the first (static where it is).
+  warm = (init is not None if init_valid is None else jnp.broadcast_to(
+      jnp.asarray(init_valid), (2,) + first.shape[:-1]))
   both = run(jnp.broadcast_to(keypoints, (2,) + keypoints.shape),
              jnp.broadcast_to(confidence, (2,) + confidence.shape),
-             num_steps, init=starts)
+             num_steps, init=starts, warm=warm)
   best = jnp.argmin(both.losses[-1], axis=0)  # (...)
   pick = lambda a: jnp.take_along_axis(
       a, best[None, None, ..., None] if a.ndim == best.ndim + 3 else
@@ -146,6 +188,8 @@ def init_params(network: network_lib.UpdateNetwork, rng: jax.Array,
 
   def both(module, x):
     theta = module.initial(x)
-    return module(x, jnp.zeros_like(theta), theta)
+    return module(x, jnp.zeros_like(theta), theta,
+                  step_code=jnp.zeros(x.shape[:-1], jnp.int32),
+                  refine=jnp.zeros(x.shape[:-1], bool))  # both MLP sets
 
   return network.init(rng, x, method=both)

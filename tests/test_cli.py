@@ -315,6 +315,27 @@ def test_video_resume_and_changed_options(tmp_path, tiny_weights_file):
   assert summary["people_already_done"] == 8
   with pytest.raises(ValueError, match="smooth differ"):
     _run(tmp_path, tiny_weights_file, input=str(folder), smooth=0.0)
+  with pytest.raises(ValueError, match="descent_iterations differ"):
+    _run(tmp_path, tiny_weights_file, input=str(folder),
+         descent_iterations=5)
+
+
+def test_descent_iterations_explain_the_keypoints_closer(tmp_path,
+                                                         tiny_weights_file):
+  folder = tmp_path / "video"
+  _video(folder, frames=4)
+  errors = []
+  for iterations in (0, 30):
+    out = tmp_path / f"out_{iterations}"
+    summary = _run(tmp_path, tiny_weights_file, input=str(folder),
+                   output=str(out), sequence="off",
+                   descent_iterations=iterations)
+    assert summary["people_fitted"] == 8
+    errors.append([float(np.load(path)["error_pct"])
+                   for path in sorted(out.rglob("person_*.npz"))])
+  assert np.all(np.array(errors[1]) < np.array(errors[0]))
+  with pytest.raises(ValueError, match="descent_iterations"):
+    Options(input=str(folder), output=str(tmp_path), descent_iterations=-1)
 
 
 @pytest.mark.parametrize("flag", ["--help", "--helpshort", "-h"])

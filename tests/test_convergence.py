@@ -1,6 +1,6 @@
 """Training for convergence: perturbed-truth starts, longer training
-unrolls, the detector share, several starts in `fit`, the ingredient
-configs."""
+unrolls, step codes, the detector share, several starts in `fit`, the
+ingredient configs."""
 
 import json
 from pathlib import Path
@@ -34,11 +34,16 @@ def body():
 
 
 @pytest.fixture(scope="module")
-def batch(body):
-  poses = jnp.asarray(load_pose_set("val").poses[:300])
+def batch_poses():
+  return jnp.asarray(load_pose_set("val").poses[:300])
+
+
+@pytest.fixture(scope="module")
+def batch(body, batch_poses):
   data = default.get_config().data
   data.batch_size = 256
-  return sampling.sample_batch(jax.random.PRNGKey(3), poses, body, data)
+  return sampling.sample_batch(jax.random.PRNGKey(3), batch_poses, body,
+                               data)
 
 
 def _turn_angle(a, b):
@@ -67,17 +72,17 @@ def test_perturbation_grows_with_its_scale(batch):
 
 
 def test_training_starts_are_off_unless_configured(batch):
-  target = sampling.target_theta(batch)
-  key = jax.random.PRNGKey(1)
   config = default.get_config()
-  assert starts.training_starts(key, target, config) == (None, None)
+  assert starts.num_warm(config, 512) == 0
   del config["starts"]  # configs saved before the field existed
-  assert starts.training_starts(key, target, config) == (None, None)
+  assert starts.num_warm(config, 512) == 0
   config = ablation.add_ingredients(default.get_config(), ["starts"])
-  init, use = starts.training_starts(key, target, config)
+  assert starts.num_warm(config, 512) == 256
+  target = sampling.target_theta(batch)
+  init = starts.training_starts(jax.random.PRNGKey(1), target, config)
   assert init.shape == target.shape
-  assert 0.35 < float(use.mean()) < 0.65
   chex.assert_tree_all_finite(init)
+  assert float(jnp.abs(init - target).max()) > 0
 
 
 def test_training_with_starts_and_a_longer_unroll(tmp_path):
@@ -85,7 +90,14 @@ def test_training_with_starts_and_a_longer_unroll(tmp_path):
                                     ["starts", "reprojection"])
   config.train_unroll_steps = 6
   config.eval.num_steps = 7
-  _, last = training.train_and_evaluate(config, str(tmp_path))
+  config.network.refine_after = config.num_steps
+  state, last = training.train_and_evaluate(config, str(tmp_path))
+  initial = training.init_state(training.make_setup(config), config)
+  for mlp in ("update_all", "refine_all"):  # both networks learn
+    changed = jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()),
+                           state.params["params"][mlp],
+                           initial.params["params"][mlp])
+    assert max(jax.tree.leaves(changed)) > 0
   for split in config.eval.splits:
     assert len(last[split]["pa_mpjpe"]) == 8  # Θ_0 .. Θ_7
     assert np.all(np.isfinite(last[split]["pa_mpjpe"]))
@@ -95,6 +107,72 @@ def test_training_with_starts_and_a_longer_unroll(tmp_path):
   # The headline is the test-time step N, the curve goes on past it.
   assert evaluated["eval_val/pa_mpjpe"] == pytest.approx(
       evaluated["eval_val/pa_mpjpe_per_step"][config.num_steps])
+
+
+def test_step_codes_count_up_from_cold_starts_and_saturate():
+  codes = unroll_lib.step_codes(7, 5, jnp.array([False, True, False]))
+  np.testing.assert_array_equal(
+      np.asarray(codes).T, [[0, 1, 2, 3, 4, 4, 4], [4] * 7,
+                            [0, 1, 2, 3, 4, 4, 4]])
+  np.testing.assert_array_equal(unroll_lib.step_codes(3, 5, False), [0, 1, 2])
+
+
+def _coded_network(step_codes=0, **kwargs):
+  """A small paper-layout network with random (non-zero) weights."""
+  network = lgd_jax.network.UpdateNetwork(features=16, num_blocks=1,
+                                          step_codes=step_codes, **kwargs)
+  params = unroll_lib.init_params(network, jax.random.PRNGKey(0),
+                                  lgd_jax.formats.NUM_CANONICAL)
+  leaves, tree = jax.tree.flatten(params)
+  keys = jax.random.split(jax.random.PRNGKey(1), len(leaves))
+  return network, jax.tree.unflatten(tree, [
+      leaf + 0.1 * jax.random.normal(k, leaf.shape)
+      for leaf, k in zip(leaves, keys)])
+
+
+def test_the_update_depends_on_its_step_code():
+  network, params = _coded_network(5)
+  x = jax.random.normal(jax.random.PRNGKey(2), (4, 3 *
+                                                lgd_jax.formats.NUM_CANONICAL))
+  theta = jnp.zeros((4, 85))
+  update = lambda code: network.apply(params, x, theta, theta,
+                                      step_code=jnp.full(4, code))
+  assert float(jnp.abs(update(0) - update(4)).max()) > 1e-3
+  with pytest.raises(ValueError, match="step code"):
+    network.apply(params, x, theta, theta)
+  plain, plain_params = _coded_network(0)
+  chex.assert_trees_all_equal(
+      plain.apply(plain_params, x, theta, theta),
+      plain.apply(plain_params, x, theta, theta, step_code=jnp.full(4, 3)))
+
+
+@pytest.mark.parametrize("kind", [dict(step_codes=5), dict(refine_after=4)])
+def test_warm_starts_take_the_last_step_code(body, batch, kind):
+  network, params = _coded_network(**kind)
+  run = lambda **kw: unroll_lib.unroll(network, params, body,
+                                       batch.keypoints, batch.confidence, 6,
+                                       **kw)
+  zeros = jnp.zeros((batch.keypoints.shape[0], 85))
+  cold = run()
+  # Θ_0 = 0 in this layout: a cold start is the zero start counting up.
+  np.testing.assert_allclose(run(init=zeros, warm=False).thetas, cold.thetas,
+                             atol=1e-6)
+  warm = run(init=zeros)  # a given start is warm unless said otherwise
+  np.testing.assert_allclose(run(init=zeros, warm=True).thetas, warm.thetas,
+                             atol=1e-6)
+  assert float(jnp.abs(warm.thetas[1] - cold.thetas[1]).max()) > 1e-3
+  # From step 4 on a cold start has the warm start's code too.
+  np.testing.assert_allclose(
+      run(init=cold.thetas[4], warm=True).thetas[1], cold.thetas[5],
+      atol=1e-5)
+  # Where init_valid is False the start is the cold one, codes included.
+  half = jnp.arange(zeros.shape[0]) % 2 == 0
+  mixed = run(init=zeros + 0.1, init_valid=half)
+  np.testing.assert_allclose(mixed.thetas[:, ~np.asarray(half)],
+                             cold.thetas[:, ~np.asarray(half)], atol=1e-6)
+  np.testing.assert_allclose(mixed.thetas[:, np.asarray(half)],
+                             run(init=zeros + 0.1).thetas[:, np.asarray(half)],
+                             atol=1e-6)
 
 
 def test_detector_share(body):
@@ -157,6 +235,33 @@ def test_fit_with_two_starts(tiny_weights):
                 np.asarray(one.loss_history[..., -1]) * (1 + 1e-5))
   with pytest.raises(ValueError, match="num_starts"):
     lgd_jax.fit(xy, params=tiny_weights, num_starts=0)
+
+
+def test_descent_after_the_learned_steps_lowers_the_loss(body, batch_poses,
+                                                         tiny_weights):
+  # Keypoints of real bodies in pixels, fitted by an untrained network: far
+  # from explained after the learned steps, so the descent has work to do.
+  coco = lgd_jax.formats.get_format("coco17").canonical_index
+  data = default.get_config().data
+  data.update(dict(batch_size=32, formats=("coco17",), format_weights=(1,)))
+  people = sampling.sample_batch(jax.random.PRNGKey(5), batch_poses, body,
+                                 data)
+  xy = np.asarray(people.keypoints[:, coco]) * 100 + 300
+  conf = np.asarray(people.confidence[:, coco])
+  plain = lgd_jax.fit(xy, conf, params=tiny_weights, keypoint_format="coco17")
+  more = lgd_jax.fit(xy, conf, params=tiny_weights, keypoint_format="coco17",
+                     descent_iterations=30)
+  chex.assert_shape(more.loss_history, (32, tiny_weights.config.num_steps + 2))
+  np.testing.assert_allclose(more.loss_history[:, :-1], plain.loss_history,
+                             rtol=1e-5)
+  ok = np.asarray(plain.fit_ok)
+  assert ok.sum() > 20
+  assert np.all(np.asarray(more.loss_history)[ok, -1] <
+                np.asarray(plain.loss_history)[ok, -1])
+  for bad in (-1, 2.5):
+    with pytest.raises(ValueError, match="descent_iterations"):
+      lgd_jax.fit(xy, conf, params=tiny_weights, keypoint_format="coco17",
+                  descent_iterations=bad)
 
 
 def test_learned_method_runs_the_steps_asked(body, tiny_weights_file):

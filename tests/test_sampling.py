@@ -199,6 +199,23 @@ def test_elevated_views_tilt_uniformly_within_the_range(setup):
   assert np.mean(pitch) == pytest.approx(20.0, abs=1.5)
 
 
+def test_elevated_views_for_a_share_of_the_people(setup):
+  body, _ = setup
+  key = jax.random.PRNGKey(8)
+  ranged = dict(pitch_range_deg=(-20.0, 60.0), roll_range_deg=(-10.0, 10.0),
+                batch_size=4096)
+  sample = lambda **kw: sampling.sample_batch(
+      key, _standing_people(), body, _config(**ranged, **kw))
+  chex.assert_trees_all_equal(sample(tilt_range_prob=1.0), sample())
+  up = np.asarray(lgd_jax.body.rotations.axis_angle_to_matrix(
+      sample(tilt_range_prob=0.3).pose[:, :3]))[:, :, 1]
+  pitch = np.rad2deg(np.arctan2(up[:, 2], up[:, 1]))
+  # Gaussian tilts (σ = 10°) almost never pass 35°; uniform ones in
+  # (-20°, 60°) do a 25/80 share of the time.
+  assert np.mean(pitch > 35.0) == pytest.approx(0.3 * 25 / 80, abs=0.02)
+  assert np.mean(np.abs(pitch) < 10.0) > 0.5
+
+
 def test_positive_pitch_looks_down_at_the_person(setup):
   body, _ = setup
 

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from lgd_jax import descent
 from lgd_jax import formats as kp
 from lgd_jax import unroll as unroll_lib
 from lgd_jax import weights as weights_lib
@@ -72,11 +73,12 @@ def make_method(settings: ml_collections.ConfigDict,
 def learned_method(body: Body, weights: weights_lib.Pretrained,
                    keypoint_format: str,
                    num_steps: Optional[int] = None,
-                   num_starts: int = 1) -> Method:
+                   num_starts: int = 1, descent_iterations: int = 0) -> Method:
   """The learned optimizer (or, with num_steps = 0 and an initial network,
   direct lifting) of a `lgd_jax.weights.Pretrained`, run for `num_steps`
   (default: the steps it was trained for) from `num_starts` starts
-  (`unroll.unroll_best_start`)."""
+  (`unroll.unroll_best_start`), then `descent_iterations` of
+  `lgd_jax.descent` (recorded as one more Θ, at N + that many)."""
   config = weights.config
   points = kp.get_format(keypoint_format).canonical_index
   steps = config.num_steps if num_steps is None else num_steps
@@ -87,7 +89,14 @@ def learned_method(body: Body, weights: weights_lib.Pretrained,
         weights.network, weights.params, body, keypoints, confidence,
         steps, num_starts=num_starts, grad_scale=config.grad_scale,
         loss_points=points).thetas
-    return thetas, jnp.arange(steps + 1)
+    recorded = jnp.arange(steps + 1)
+    if descent_iterations:
+      final = descent.descend(body.select(points), keypoints[..., points, :],
+                              confidence[..., points], thetas[-1],
+                              descent_iterations)
+      thetas = jnp.concatenate([thetas, final[None]])
+      recorded = jnp.append(recorded, steps + descent_iterations)
+    return thetas, recorded
 
   return run
 
@@ -99,5 +108,7 @@ def _learned(settings: ml_collections.ConfigDict,
   weights = weights_lib.load_pretrained(settings.weights or None)
   num_steps = settings.get("num_steps", None)
   num_starts = settings.get("num_starts", 1)
+  descent_iterations = settings.get("descent_iterations", 0)
   return lambda body, keypoint_format: learned_method(
-      body, weights, keypoint_format, num_steps, num_starts)
+      body, weights, keypoint_format, num_steps, num_starts,
+      descent_iterations)

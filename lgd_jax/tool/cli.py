@@ -81,6 +81,10 @@ def _define_flags() -> flags.FlagValues:
   define["float"](
       "min_confidence", 0.0, "Keypoints with confidence at or below it "
       "count as missing.")
+  define["integer"](
+      "descent_iterations", 0, "Gradient-descent iterations after the "
+      "learned steps: the keypoints explained more closely, at a cost "
+      "(README: 'Gradient descent after the learned steps'); 0: none.")
   define["string"](
       "weights", None, "Network weights (.npz from "
       "experiments.export_weights); default: the bundled ones.")
@@ -142,7 +146,9 @@ def options_from_flags(tool: flags.FlagValues) -> options_lib.Options:
         sequence=value("sequence"), warm_start=value("warm_start"),
         smooth=value("smooth"), fps=value("fps"), save_meshes=save_meshes,
         save_overlays=save_overlays, chunk_size=value("chunk_size"),
-        min_confidence=value("min_confidence"), weights=value("weights"),
+        min_confidence=value("min_confidence"),
+        descent_iterations=value("descent_iterations"),
+        weights=value("weights"),
         body_model=value("body_model") or None, progress=value("progress"))
   except ValueError as e:  # option checks name the option without "--"
     raise app.UsageError(f"bad option: {e}") from None

@@ -10,12 +10,13 @@ from pathlib import Path
 from lgd_jax.files import atomic_path
 from lgd_jax.readers import KeypointSet
 from lgd_jax.tool.options import Options
+from lgd_jax.weights import bundled_weights_path
 
 MANIFEST = "run.json"
 # Options that change the fits: a rerun into a folder must use the same.
 RESULT_OPTIONS = ("keypoint_format", "camera", "focal", "image_size",
                   "sequence", "warm_start", "smooth", "fps", "chunk_size",
-                  "min_confidence", "body_model")
+                  "min_confidence", "body_model", "descent_iterations")
 
 
 def check_manifest(options: Options, keypoints: KeypointSet,
@@ -42,11 +43,14 @@ def check_manifest(options: Options, keypoints: KeypointSet,
 
 
 def _manifest(options: Options, keypoints: KeypointSet) -> dict:
-  weights = Path(options.weights) if options.weights else None
+  # The bundled network by its size, not its path (an install may move):
+  # a release with another network must not resume a folder of the last.
+  weights = (Path(options.weights).resolve() if options.weights else
+             bundled_weights_path())
   manifest = dict(
       input=str(Path(options.input).resolve()), rows=len(keypoints),
       keypoint_format=keypoints.keypoint_format,
-      weights=None if weights is None else dict(
-          path=str(weights.resolve()), bytes=weights.stat().st_size),
+      weights=dict(path=str(weights) if options.weights else "bundled",
+                   bytes=weights.stat().st_size),
       options={k: getattr(options, k) for k in RESULT_OPTIONS})
   return json.loads(json.dumps(manifest))  # tuples as JSON lists

@@ -33,7 +33,8 @@ class Options:
       "off": independent images; "auto": "on" for OpenPose folders and for
       files with track ids (PoseTrack), else "off".
     warm_start: start each video frame's fit from the track's previous fit
-      (off by default: it hurts the bundled network, see the README).
+      (off by default: chained over a video it is less accurate than
+      independent fits, see the README's "Videos").
     smooth: Gaussian smoothing of each track's parameters over time, sigma
       in frames; 0: off.
     fps: frame rate written to video outputs (`mocap_framerate`).
@@ -42,6 +43,8 @@ class Options:
       keypoints and skeletons, each person's 2D error.
     chunk_size: people per compiled fit call.
     min_confidence: keypoints at or below it count as missing.
+    descent_iterations: gradient-descent iterations after the learned
+      steps (`fit`'s), 0: none.
     weights: a `save_pretrained` file; default: the bundled network.
     body_model: a body-model file or folder (`lgd_jax.load_body_model`)
       to fit with instead of the one the weights were trained with (same
@@ -57,8 +60,8 @@ class Options:
   focal: Optional[float] = None
   image_size: Optional[tuple[int, int]] = None
   sequence: str = "auto"
-  # Chosen by experiments/reports/evaluate_sequences.json: chained warm
-  # starts drift with the bundled network; sigma 2 gave the best accuracy.
+  # Chosen by experiments/reports/evaluate_sequences_refiner.json: chained
+  # warm starts keep each frame's error; sigma 2 gave the best accuracy.
   warm_start: bool = False
   smooth: float = 2.0
   fps: float = 30.0
@@ -66,6 +69,7 @@ class Options:
   save_overlays: bool = False
   chunk_size: int = 1024
   min_confidence: float = 0.0
+  descent_iterations: int = 0
   weights: Optional[str] = None
   body_model: Optional[str] = None
   progress: bool = True
@@ -87,6 +91,7 @@ class Options:
          "smooth must be >= 0 frames"),
         (np.isfinite(self.fps) and self.fps > 0, "fps must be positive"),
         (0 <= self.min_confidence < 1, "min_confidence must be in [0, 1)"),
+        (self.descent_iterations >= 0, "descent_iterations must be >= 0"),
     ]
     for ok, message in checks:
       if not ok:

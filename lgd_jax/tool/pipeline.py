@@ -254,7 +254,8 @@ def _fit_images(options, pretrained, keypoints, keys, camera, output,
                           chunk_size=size, full_chunks=True,
                           camera=None if camera is None else jax.tree.map(
                               lambda a, rows=rows: a[rows], camera),
-                          params=pretrained)
+                          params=pretrained,
+                          descent_iterations=options.descent_iterations)
       if pending is not None:
         pending.result()
       pending = writer.submit(write, rows, result)
@@ -338,7 +339,8 @@ def _fit_video(options, pretrained, keypoints, keys, camera, name, rows,
       dense.xy, dense.confidence, keypoint_format=keypoints.keypoint_format,
       camera=dense_camera, params=pretrained, frames=dense.frames,
       track=slot_track, warm_start=options.warm_start,
-      chunk_size=options.chunk_size, on_frames=bar.update)
+      chunk_size=options.chunk_size, on_frames=bar.update,
+      descent_iterations=options.descent_iterations)
   if options.smooth > 0:
     result = sequences.smooth_tracks(
         result, options.smooth, keypoint_format=keypoints.keypoint_format,

@@ -37,7 +37,7 @@ from lgd_jax.body import rotations
 # `fold_in` numbers of the optional draws: new ones, not more `split`s, so
 # the basic draws stay as they were.
 (_OCCLUSION, _TRUNCATION, _DETECTOR, _SWAP, _MIX, _MIRROR,
- _DETECTOR_SHARE) = range(10, 17)
+ _DETECTOR_SHARE, _TILT_SHARE) = range(10, 18)
 
 # The detector model: a point is reported when its score exceeds this, i.e.
 # the batch shows what `fit(..., min_confidence=0.5)` would keep.
@@ -161,13 +161,19 @@ def _mix_legs(key: jax.Array, pose: jax.Array, poses: jax.Array,
   return jnp.where(mixed, legs, pose)
 
 
-def _tilt(key: jax.Array, size: int, std_deg: float, range_deg) -> jax.Array:
+def _tilt(key: jax.Array, size: int, std_deg: float, range_deg,
+          in_range=None) -> jax.Array:
   """(size,) radians: Gaussian with `std_deg`, or uniform in `range_deg`
-  (min, max) when given."""
+  (min, max) when given, for everyone or where `in_range` (size,) is True
+  (the others: the Gaussian)."""
   if range_deg is None:
     return jnp.deg2rad(std_deg) * jax.random.normal(key, (size,))
-  return jnp.deg2rad(jax.random.uniform(key, (size,), minval=range_deg[0],
-                                        maxval=range_deg[1]))
+  uniform = jnp.deg2rad(jax.random.uniform(key, (size,), minval=range_deg[0],
+                                           maxval=range_deg[1]))
+  if in_range is None:
+    return uniform
+  return jnp.where(in_range, uniform, _tilt(jax.random.fold_in(key, 1), size,
+                                            std_deg, None))
 
 
 def _in_frame(key: jax.Array, clean: jax.Array, present: jax.Array,
@@ -272,7 +278,8 @@ def sample_batch(key: jax.Array, poses: jax.Array, body: Body,
       absent):
       `pitch_range_deg`, `roll_range_deg`: (min, max) degrees: the tilt
         uniform in this range instead of Gaussian (positive pitch: the
-        camera looks down at the person);
+        camera looks down at the person), for a `tilt_range_prob` share of
+        the people (default 1: all);
       `truncate_prob`: the chance that an image edge cuts the person off
         (`_in_frame`; mostly the bottom edge, often the whole lower body);
       `detector`: True (or the share of the people, 0-1) to drop points
@@ -306,10 +313,13 @@ def sample_batch(key: jax.Array, poses: jax.Array, body: Body,
 
   # A random view: any heading, a camera tilt.
   yaw = jax.random.uniform(keys[2], (size,), minval=-jnp.pi, maxval=jnp.pi)
+  range_share = config.get("tilt_range_prob", 1.0)
+  in_range = (None if range_share >= 1.0 else
+              _chance(stream(_TILT_SHARE), size, range_share))
   pitch = _tilt(keys[3], size, config.pitch_deg,
-                config.get("pitch_range_deg", None))
+                config.get("pitch_range_deg", None), in_range)
   roll = _tilt(keys[4], size, config.roll_deg,
-               config.get("roll_range_deg", None))
+               config.get("roll_range_deg", None), in_range)
   # Rotating the body by +pitch about x tilts its top towards the camera:
   # the camera looks down at it.
   view = (_axis_rotation(pitch, 0) @ _axis_rotation(roll, 2) @

@@ -46,22 +46,24 @@ def perturbed(key: jax.Array, target: jax.Array,
   return (target + noise).at[:, :3].set(turned)
 
 
-def training_starts(key: jax.Array, target: jax.Array,
-                    config: ml_collections.ConfigDict):
-  """Starts for one batch: ((B, P) Θ, (B,) bool where to use it instead of
-  the network's initial estimate), or (None, None) when the config's
-  `starts.perturbed_prob` is 0 (or absent: configs saved before it).
-
-  `starts.scale`: (min, max) of the perturbation scale, log-uniform.
-  """
+def num_warm(config, batch_size: int) -> int:
+  """How many people of a batch start from the perturbed truth: the
+  config's `starts.perturbed_prob` share (0 when absent: configs saved
+  before it)."""
   starts = config.get("starts", None)
   prob = 0.0 if starts is None else starts.perturbed_prob
-  if not prob:
-    return None, None
-  use_key, scale_key, noise_key = jax.random.split(key, 3)
+  return int(round(prob * batch_size))
+
+
+def training_starts(key: jax.Array, target: jax.Array,
+                    config: ml_collections.ConfigDict) -> jax.Array:
+  """(W, P) starts for the first W = `num_warm` people of a batch (their
+  (W, P) `target`): the truth perturbed at a log-uniform scale in
+  `starts.scale` (min, max). The people are drawn independently, so the
+  first W are as random a share as any."""
+  scale_key, noise_key = jax.random.split(key)
   size = target.shape[0]
-  low, high = jnp.log(jnp.asarray(starts.scale, jnp.float32))
+  low, high = jnp.log(jnp.asarray(config.starts.scale, jnp.float32))
   scale = jnp.exp(jax.random.uniform(scale_key, (size,), minval=low,
                                      maxval=high))
-  return (perturbed(noise_key, target, scale),
-          jax.random.bernoulli(use_key, prob, (size,)))
+  return perturbed(noise_key, target, scale)

@@ -92,11 +92,11 @@ def eval_unroll_steps(config) -> int:
 
 
 def run_optimizer(setup: Setup, config, params, batch: sampling.Batch,
-                  num_steps: int, *, init=None, init_valid=None,
-                  train=False, rng=None) -> unroll_lib.Unroll:
+                  num_steps: int, *, init=None, train=False,
+                  rng=None) -> unroll_lib.Unroll:
   return unroll_lib.unroll(
       setup.network, params, setup.body, batch.keypoints,
-      batch.confidence, num_steps, init=init, init_valid=init_valid,
+      batch.confidence, num_steps, init=init,
       grad_scale=config.grad_scale,
       stop_inner_gradient=config.stop_inner_gradient, train=train, rng=rng)
 
@@ -171,17 +171,26 @@ def make_train_step(setup: Setup, config, poses: jax.Array):
     if setup.mesh.size > 1:  # on one device the constraint only slows XLA
       batch = jax.lax.with_sharding_constraint(batch, data_sharding)
 
-    init, init_valid = starts_lib.training_starts(
-        jax.random.fold_in(key, _STARTS), sampling.target_theta(batch),
-        config)
+    # The first `warm` people start near the truth, the rest from Θ_0: two
+    # unrolls, so that each step runs one network (the refiner's or not).
+    warm = starts_lib.num_warm(config, batch.keypoints.shape[0])
+    part = lambda a, b: jax.tree.map(lambda leaf: leaf[a:b], batch)
+    init = (starts_lib.training_starts(
+        jax.random.fold_in(key, _STARTS),
+        sampling.target_theta(part(0, warm)), config) if warm else None)
 
     def loss_fn(params):
-      unrolled = run_optimizer(setup, config, params, batch,
-                               train_unroll_steps(config), init=init,
-                               init_valid=init_valid, train=True,
-                               rng=dropout_key)
-      loss, scalars = parameter_loss(setup, config, unrolled.thetas, batch)
-      scalars["inner_loss/final"] = unrolled.losses[-1].mean()
+      run = lambda first, last, rng, **kw: run_optimizer(
+          setup, config, params, part(first, last),
+          train_unroll_steps(config), train=True, rng=rng, **kw)
+      runs = [run(warm, None, dropout_key)]
+      if warm:
+        runs.insert(0, run(0, warm, jax.random.fold_in(dropout_key, 1),
+                           init=init))
+      thetas, inner = (jnp.concatenate(parts, axis=1)
+                       for parts in zip(*runs))
+      loss, scalars = parameter_loss(setup, config, thetas, batch)
+      scalars["inner_loss/final"] = inner[-1].mean()
       return loss, scalars
 
     (loss, scalars), grads = jax.value_and_grad(loss_fn,
