@@ -105,7 +105,8 @@ def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
   """
   if num_starts not in (1, 2):
     raise ValueError(f"num_starts must be 1 or 2, got {num_starts!r}")
-  if (not isinstance(descent_iterations, (int, np.integer)) or
+  if (isinstance(descent_iterations, bool) or
+      not isinstance(descent_iterations, (int, np.integer)) or
       descent_iterations < 0):
     raise ValueError("descent_iterations must be a whole number >= 0, got "
                      f"{descent_iterations!r}")
@@ -367,7 +368,10 @@ def _fit(network, network_params, body, keypoints, confidence, camera, init,
     points = (body.select(loss_points),
               norm.apply(canon_xy)[..., loss_points, :],
               canon_conf[..., loss_points])
-    theta = descent.descend(*points, theta, descent_iterations)
+    descended = descent.descend(*points, theta, descent_iterations)
+    # A descent that leaves the finite range keeps the learned fit.
+    theta = jnp.where(jnp.all(jnp.isfinite(descended), -1, keepdims=True),
+                      descended, theta)
     loss_history = jnp.concatenate(
         [loss_history, unroll_lib.inner_loss(theta, *points)[None]])
 

@@ -3,8 +3,8 @@
 Θ (layout in `lgd_jax.theta`) lives in the person-centred frame of
 `cameras.normalization`. Each step computes the inner loss's
 gradient with `jax.grad` through the fast keypoint path and adds the
-network's update: Θ_{n+1} = Θ_n + N_w(∇L(Θ_n), Θ_n, x). The N steps are a
-`jax.lax.scan`.
+network's update: Θ_{n+1} = Θ_n + N_w(∇L(Θ_n), Θ_n, x). The steps are a
+`jax.lax.scan`, two with a refiner (the path's steps, then the refiner's).
 """
 
 from __future__ import annotations
@@ -169,8 +169,8 @@ def unroll_best_start(network: network_lib.UpdateNetwork, params: Any,
               init_valid=init_valid).thetas[0]
   starts = jnp.stack([first, theta_lib.turned_half_round(first)])
   # Both starts are as warm as the first (static where it is).
-  warm = (init is not None if init_valid is None else jnp.broadcast_to(
-      jnp.asarray(init_valid), (2,) + first.shape[:-1]))
+  warm = (False if init is None else True if init_valid is None else
+          jnp.broadcast_to(jnp.asarray(init_valid), (2,) + first.shape[:-1]))
   both = run(jnp.broadcast_to(keypoints, (2,) + keypoints.shape),
              jnp.broadcast_to(confidence, (2,) + confidence.shape),
              num_steps, init=starts, warm=warm)

@@ -313,6 +313,13 @@ def test_video_resume_and_changed_options(tmp_path, tiny_weights_file):
   summary = _run(tmp_path, tiny_weights_file, input=str(folder),
                  save_meshes="ply")
   assert summary["people_already_done"] == 8
+  # A folder written before an option existed resumes with its default.
+  manifest = json.loads((out / "run.json").read_text())
+  del manifest["options"]["descent_iterations"]
+  (out / "run.json").write_text(json.dumps(manifest))
+  summary = _run(tmp_path, tiny_weights_file, input=str(folder),
+                 save_meshes="ply")
+  assert summary["people_already_done"] == 8
   with pytest.raises(ValueError, match="smooth differ"):
     _run(tmp_path, tiny_weights_file, input=str(folder), smooth=0.0)
   with pytest.raises(ValueError, match="descent_iterations differ"):
@@ -334,8 +341,10 @@ def test_descent_iterations_explain_the_keypoints_closer(tmp_path,
     errors.append([float(np.load(path)["error_pct"])
                    for path in sorted(out.rglob("person_*.npz"))])
   assert np.all(np.array(errors[1]) < np.array(errors[0]))
-  with pytest.raises(ValueError, match="descent_iterations"):
-    Options(input=str(folder), output=str(tmp_path), descent_iterations=-1)
+  for bad in (-1, 2.5, True):
+    with pytest.raises(ValueError, match="descent_iterations"):
+      Options(input=str(folder), output=str(tmp_path),
+              descent_iterations=bad)
 
 
 @pytest.mark.parametrize("flag", ["--help", "--helpshort", "-h"])

@@ -258,7 +258,7 @@ def test_descent_after_the_learned_steps_lowers_the_loss(body, batch_poses,
   assert ok.sum() > 20
   assert np.all(np.asarray(more.loss_history)[ok, -1] <
                 np.asarray(plain.loss_history)[ok, -1])
-  for bad in (-1, 2.5):
+  for bad in (-1, 2.5, True):
     with pytest.raises(ValueError, match="descent_iterations"):
       lgd_jax.fit(xy, conf, params=tiny_weights, keypoint_format="coco17",
                   descent_iterations=bad)
@@ -276,6 +276,11 @@ def test_learned_method_runs_the_steps_asked(body, tiny_weights_file):
                          benchmark.batch.confidence)
   assert thetas.shape[0] == 7
   np.testing.assert_array_equal(steps, np.arange(7))
+  entry.update(dict(num_starts=1, descent_iterations=5))
+  descended, steps = methods.make_method(entry)(body, "coco17")(
+      benchmark.batch.keypoints, benchmark.batch.confidence)
+  np.testing.assert_array_equal(steps, [0, 1, 2, 3, 4, 5, 6, 11])
+  assert float(jnp.abs(descended[-1] - descended[-2]).max()) > 0
 
 
 def test_every_ingredient_config_builds():

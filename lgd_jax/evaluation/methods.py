@@ -56,8 +56,8 @@ def make_method(settings: ml_collections.ConfigDict,
 
   Args:
     settings: the entry: `kind` and that kind's fields ("learned": weights,
-      a file or "" for the bundled one, optionally num_steps and
-      num_starts; "smplify", "gradient_descent":
+      a file or "" for the bundled one, optionally num_steps, num_starts
+      and descent_iterations; "smplify", "gradient_descent":
       config, record_every).
     pose_set_path: the pose set whose train split fits the baselines' pose
       prior (None: the bundled one).

@@ -4,6 +4,7 @@ the outputs there, refuses other ones instead of mixing them."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -30,6 +31,10 @@ def check_manifest(options: Options, keypoints: KeypointSet,
       tmp.write_text(json.dumps(manifest, indent=1) + "\n")
     return
   before = json.loads(path.read_text())
+  # Options added since a folder was written count as their defaults.
+  before.setdefault("options", {})
+  for name in RESULT_OPTIONS:
+    before["options"].setdefault(name, getattr(Options, name, None))
   if before != manifest:
     changed = sorted(
         [k for k in manifest if k != "options" and before.get(k) !=
@@ -43,14 +48,16 @@ def check_manifest(options: Options, keypoints: KeypointSet,
 
 
 def _manifest(options: Options, keypoints: KeypointSet) -> dict:
-  # The bundled network by its size, not its path (an install may move):
-  # a release with another network must not resume a folder of the last.
-  weights = (Path(options.weights).resolve() if options.weights else
-             bundled_weights_path())
+  # The bundled network by its contents, not its path (an install may
+  # move): a release with another network must not resume the last's.
+  if options.weights:
+    weights = Path(options.weights).resolve()
+    network = dict(path=str(weights), bytes=weights.stat().st_size)
+  else:
+    network = dict(path="bundled", sha256=hashlib.sha256(
+        bundled_weights_path().read_bytes()).hexdigest())
   manifest = dict(
       input=str(Path(options.input).resolve()), rows=len(keypoints),
-      keypoint_format=keypoints.keypoint_format,
-      weights=dict(path=str(weights) if options.weights else "bundled",
-                   bytes=weights.stat().st_size),
+      keypoint_format=keypoints.keypoint_format, weights=network,
       options={k: getattr(options, k) for k in RESULT_OPTIONS})
   return json.loads(json.dumps(manifest))  # tuples as JSON lists

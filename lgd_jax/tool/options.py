@@ -91,7 +91,10 @@ class Options:
          "smooth must be >= 0 frames"),
         (np.isfinite(self.fps) and self.fps > 0, "fps must be positive"),
         (0 <= self.min_confidence < 1, "min_confidence must be in [0, 1)"),
-        (self.descent_iterations >= 0, "descent_iterations must be >= 0"),
+        (isinstance(self.descent_iterations, int) and
+         not isinstance(self.descent_iterations, bool) and
+         self.descent_iterations >= 0,
+         "descent_iterations must be a whole number >= 0"),
     ]
     for ok, message in checks:
       if not ok:

@@ -183,7 +183,8 @@ def make_train_step(setup: Setup, config, poses: jax.Array):
       run = lambda first, last, rng, **kw: run_optimizer(
           setup, config, params, part(first, last),
           train_unroll_steps(config), train=True, rng=rng, **kw)
-      runs = [run(warm, None, dropout_key)]
+      size = batch.keypoints.shape[0]
+      runs = [run(warm, None, dropout_key)] if warm < size else []
       if warm:
         runs.insert(0, run(0, warm, jax.random.fold_in(dropout_key, 1),
                            init=init))
