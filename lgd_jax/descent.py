@@ -20,9 +20,9 @@ from lgd_jax import theta as theta_lib
 from lgd_jax.body.cache import Body
 
 # SMPLify's Geman–McClure scale (1 unit) and its later stages' learning
-# rate; the anchor weight from a short sweep (README, "Gradient descent
-# after the learned steps"): weaker anchors explain the points more closely
-# and lose 3D accuracy, stronger ones keep the learned error in 2D.
+# rate; the anchor weight picked by hand (README, "Gradient descent after
+# the learned steps"): weaker anchors explain the points more closely and
+# lose 3D accuracy, stronger ones keep the learned error in 2D.
 ROBUST_SIGMA = 1.0
 LEARNING_RATE = 0.02
 ANCHOR_WEIGHT = 0.3
