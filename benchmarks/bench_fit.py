@@ -1,6 +1,7 @@
 r"""Throughput of lgd_jax.fit, and of the bare network as its roofline.
 
   python -m benchmarks.bench_fit [--batches=1,64,1024] [--min_seconds=2]
+      [--weights=FILE] [--num_steps=N]
 
 One JSON line per batch size: fits/s of the whole jitted `fit` (COCO-17
 keypoints in pixels -> pose, shape, camera, joints), single-fit latency, and
@@ -30,6 +31,8 @@ _MIN_SECONDS = flags.DEFINE_float("min_seconds", 2.0,
                                   "Least time spent timing each case.")
 _WEIGHTS = flags.DEFINE_string("weights", None,
                                "Weight file; default: the bundled one.")
+_NUM_STEPS = flags.DEFINE_integer(
+    "num_steps", None, "Steps of `fit`; default: the network's own.")
 
 
 def pretrained_or_untrained():
@@ -63,7 +66,8 @@ def main(argv):
   del argv
   weights, which = pretrained_or_untrained()
   network, params, config = weights
-  fit = jax.jit(lambda xy: lgd_jax.fit(xy, params=weights))
+  steps = _NUM_STEPS.value or config.num_steps
+  fit = jax.jit(lambda xy: lgd_jax.fit(xy, params=weights, num_steps=steps))
   x_size = 3 * kp.NUM_CANONICAL
   theta_size = lgd_jax.theta.size(config.num_betas)
 
@@ -71,7 +75,7 @@ def main(argv):
   def network_only(x, theta):
     def body(theta, _):
       return theta + network.apply(params, x, theta, theta), None
-    return jax.lax.scan(body, theta, None, length=config.num_steps)[0]
+    return jax.lax.scan(body, theta, None, length=steps)[0]
 
   setup = training.make_setup(config)
   for batch in map(int, _BATCHES.value):
@@ -80,7 +84,9 @@ def main(argv):
     # The call as a user writes it (NumPy in, no jit of their own) against
     # the same call inside a jit, in turn: their ratio holds under load.
     calls = timing.interleaved_median_seconds(
-        {"plain": lambda xy: lgd_jax.fit(xy, params=weights), "jitted": fit},
+        {"plain": lambda xy: lgd_jax.fit(xy, params=weights,
+                                         num_steps=steps),
+         "jitted": fit},
         np.asarray(xy), calls=max(20, 2000 // batch))
     roof_s = timing.median_seconds(network_only, jnp.ones((batch, x_size)),
                                    jnp.zeros((batch, theta_size)),
@@ -88,7 +94,7 @@ def main(argv):
     print(json.dumps({
         "batch": batch,
         "weights": which,
-        "num_steps": config.num_steps,
+        "num_steps": steps,
         "fits_per_s": round(batch / fit_s, 1),
         "latency_ms": round(1e3 * fit_s, 3),
         "plain_call_ms": round(1e3 * calls["plain"], 3),

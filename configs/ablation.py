@@ -27,6 +27,9 @@ INGREDIENTS = {
     "starts": dict(starts=dict(perturbed_prob=0.5, scale=(0.03, 1.0))),
     # Train on 8 unrolled steps (the loss on each), 4 at test time.
     "unroll8": dict(train_unroll_steps=8),
+    # 12 unrolled steps: the refiner's steps 5-12 trained from its own
+    # outputs, so that it learns to stay put past step 8 too.
+    "unroll12": dict(train_unroll_steps=12),
     # Updates see their step: N codes for the path from Θ_0, one shared by
     # every later step and by warm starts (network.py; N = 4 here).
     "stepcodes": dict(network=dict(step_codes=5)),

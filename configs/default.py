@@ -21,6 +21,12 @@ def get_config() -> ml_collections.ConfigDict:
   # perturbed at a log-uniform scale (lgd_jax.training.starts).
   config.starts = ml_collections.ConfigDict(dict(perturbed_prob=0.0,
                                                  scale=(0.03, 1.0)))
+  # Share of the training poses tilted from upright (bent over, on the
+  # floor; pose_set.oversample_tilted); 0: as many as the pose set has.
+  config.tilted_share = 0.0
+  # A weight file of the same network to train on from (None: a fresh one);
+  # a checkpoint in the workdir takes precedence when resuming.
+  config.init_weights = config_dict.placeholder(str)
   config.grad_scale = 1.0
   config.stop_inner_gradient = True
 
@@ -53,7 +59,8 @@ def get_config() -> ml_collections.ConfigDict:
       detector=0.0,  # share with confidence-driven drops, noisier ends
       swap_prob=0.0,  # left/right arms or legs swapped
       occlude_prob=0.0,  # one whole limb missing
-      mirror_prob=0.0, mix_prob=0.0))  # pose augmentation
+      body_tilt_prob=0.0, body_tilt_deg=90.0,  # pose augmentation
+      mirror_prob=0.0, mix_prob=0.0))
 
   config.optimizer = ml_collections.ConfigDict(dict(
       learning_rate=1e-3, warmup_steps=200, decay_every=1000,

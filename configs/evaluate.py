@@ -57,7 +57,8 @@ CONVERGE_ABLATIONS = (
     "with=views+starts+unroll8+stepcodes",
     "with=someviews+starts+unroll8+stepcodes",
     "with=views+starts+unroll8+refiner",
-    "with=someviews+starts+unroll8+refiner")
+    "with=someviews+starts+unroll8+refiner",
+    "with=views+starts+unroll12+refiner")
 CONVERGE_PROFILES = ("realistic", "truncated", "detector")
 
 

@@ -27,8 +27,9 @@ from lgd_jax.files import atomic_path
 
 _KEYPOINTS = flags.DEFINE_string("keypoints", "../shared/data/keypoints",
                                  "The shared keypoint folder.")
-_WEIGHTS = flags.DEFINE_string("weights", None,
-                               "Weight file; default: the bundled one.")
+_WEIGHTS = flags.DEFINE_string(
+    "weights", None, "Weight file, also of the learned methods compared; "
+    "default: the bundled one.")
 _OUTPUT = flags.DEFINE_string("output", "outputs/evaluate_images.json",
                               "JSON report to write.")
 _OVERLAYS = flags.DEFINE_string("overlays", "outputs/image_eval",
@@ -58,8 +59,12 @@ def main(argv):
   root = Path(_KEYPOINTS.value)
   evaluation = evaluate_config.get_config()
   body = load_body(evaluation.body_model, evaluation.num_betas)
-  compared = {name: methods.make_method(evaluation.methods[name])
-              for name in _COMPARE.value}
+  compared = {}
+  for name in _COMPARE.value:
+    settings = evaluation.methods[name]
+    if settings.kind == "learned" and _WEIGHTS.value:
+      settings.weights = _WEIGHTS.value  # e.g. lgd_descent of this network
+    compared[name] = methods.make_method(settings)
   rows = []
   for name, images in FILES.items():
     row = image_evaluation.fit_annotations(

@@ -7,6 +7,8 @@ r"""Markdown tables of evaluation reports, as the README shows them.
   python -m experiments.report_tables --convergence \
       --report=experiments/reports/evaluate_converging.json \
       --against=experiments/reports/evaluate_v2.json
+  python -m experiments.report_tables --tilted \
+      --report=experiments/reports/tilted_refiner.json
 """
 
 import json
@@ -22,6 +24,9 @@ _ABLATIONS = flags.DEFINE_string("ablations", None,
 _CONVERGENCE = flags.DEFINE_bool(
     "convergence", False, "Instead: PA-MPJPE after steps of --report's "
     "methods (recorded for 16 steps), and × --against's SMPLify.")
+_TILTED = flags.DEFINE_bool(
+    "tilted", False, "Instead: each result's upright and tilted people "
+    "(bodies more than 30° off the vertical) apart.")
 _AGAINST = flags.DEFINE_string("against", None,
                                "A report with SMPLify on the same people.")
 _STEPS = flags.DEFINE_list("steps", ["1", "4", "8", "16"],
@@ -104,9 +109,27 @@ def convergence_table(rows, steps, against=None, ratio_steps=(4, 16)) -> str:
   return "\n".join(lines)
 
 
+def tilted_table(rows) -> str:
+  """Method × benchmark: the final PA-MPJPE and catastrophic share of the
+  upright and the tilted people apart (reports that have them)."""
+  lines = ["| method | split | profile | upright people | PA-MPJPE | "
+           "> 150 mm (%) | tilted people | PA-MPJPE | > 150 mm (%) |",
+           "|---" * 9 + "|"]
+  for r in (r for r in rows if "tilted" in r):
+    cells = [r["method"], r["split"], r["profile"]]
+    for part in (r["upright"], r["tilted"]):
+      cells += [str(part["people"]), f"{part['pa_mpjpe']:.1f}",
+                f"{part['catastrophic']:.1f}"]
+    lines.append("| " + " | ".join(cells) + " |")
+  return "\n".join(lines)
+
+
 def main(argv):
   del argv
   rows = _rows(_REPORT.value)
+  if _TILTED.value:
+    print(tilted_table(rows))
+    return
   if _CONVERGENCE.value:
     print(convergence_table(rows, [int(n) for n in _STEPS.value],
                             _AGAINST.value and _rows(_AGAINST.value),

@@ -5,7 +5,7 @@
 # 2-core CPU, twice that with 8 unrolled steps), then evaluates them:
 #   bash experiments/train_ablations.sh            # layout ablations
 #   bash experiments/train_ablations.sh converge   # training ingredients
-# Reruns skip networks already exported.
+# Reruns skip networks already exported; the evaluation is made anew.
 set -euo pipefail
 python=${PYTHON:-python}
 which=${1:-}
@@ -27,4 +27,4 @@ while IFS="|" read -r spec weights; do
       --output="$weights"
 done
 "$python" -m experiments.evaluate --config="configs/evaluate.py:$evaluation" \
-    --output="experiments/reports/$evaluation.json"
+    --noresume --output="experiments/reports/$evaluation.json"

@@ -1,9 +1,10 @@
 """Training for convergence: perturbed-truth starts, longer training
 unrolls, step codes, the detector share, several starts in `fit`, the
-ingredient configs."""
+ingredient configs, more tilted poses, training on from a weight file."""
 
 import json
 from pathlib import Path
+import shutil
 
 import chex
 import jax
@@ -21,6 +22,7 @@ from lgd_jax.evaluation import methods
 from lgd_jax.training import sampling
 from lgd_jax.training import starts
 from lgd_jax.training import trainer as training
+from lgd_jax.training import pose_set
 from lgd_jax.training.pose_set import load_pose_set
 from configs import ablation
 from configs import default
@@ -292,3 +294,51 @@ def test_every_ingredient_config_builds():
     ablation.get_config("with=views+nothing")
   converge = evaluate_config.get_config("converge")
   assert all(m.num_steps == 16 for m in converge.methods.values())
+
+
+def _rooted(angles_deg):
+  """Poses whose root is turned about x by each angle (the rest zero)."""
+  poses = np.zeros((len(angles_deg), 72), np.float32)
+  poses[:, 0] = np.radians(angles_deg)
+  return poses
+
+
+def test_oversampling_repeats_the_tilted_poses_to_the_share():
+  poses = _rooted([0.0] * 8 + [90.0, 170.0])
+  poses[:, 3] = np.arange(10)  # tells the poses apart
+  out = pose_set.oversample_tilted(poses, 0.5)
+  # 8 upright poses and each tilted one 4 times: half the result.
+  assert len(out) == 16
+  np.testing.assert_array_equal(np.sort(out[:, 3]),
+                                list(range(8)) + [8] * 4 + [9] * 4)
+  # A share the poses already have, or no tilted pose: unchanged.
+  assert pose_set.oversample_tilted(poses, 0.1) is poses
+  upright = _rooted([0.0] * 4)
+  assert pose_set.oversample_tilted(upright, 0.5) is upright
+  with pytest.raises(ValueError, match="tilted share"):
+    pose_set.oversample_tilted(poses, 1.0)
+
+
+def test_training_goes_on_from_a_weight_file(tmp_path, tiny_weights_file,
+                                             tiny_weights):
+  config = tiny.get_config()
+  start_file = tmp_path / "start.npz"
+  shutil.copy(tiny_weights_file, start_file)
+  config.init_weights = str(start_file)
+  config.tilted_share = 0.2
+  setup = training.make_setup(config)
+  start = training.init_state(setup, config)
+  chex.assert_trees_all_equal(start.params, tiny_weights.params)
+  workdir = str(tmp_path / "run")
+  state, _ = training.train_and_evaluate(config, workdir)
+  assert int(state.step) == config.train_steps
+  # Resuming needs the checkpoint only, not the file it started from.
+  start_file.unlink()
+  config.train_steps += 2
+  state, _ = training.train_and_evaluate(config, workdir)
+  assert int(state.step) == config.train_steps
+  # Another network's file is refused, naming it.
+  config.init_weights = str(tiny_weights_file)
+  config.network.features = 16
+  with pytest.raises(ValueError, match="not this config's"):
+    training.init_state(training.make_setup(config), config)

@@ -149,6 +149,44 @@ def test_catastrophic_share_counts_fits_beyond_150_mm(body):
       [0.0, 100 * 4 / 12], abs=0.01)
 
 
+def test_upright_and_tilted_people_are_scored_apart(body):
+  """Four people lying (their root turned 90° about x), fitted with limbs
+  folded through the body; the eight upright ones fitted exactly."""
+  benchmark = evaluation.make_benchmark(
+      body, "val", _profile("clean", batch_size=12), seed=3)
+  lying = np.arange(12) < 4
+  pose = benchmark.batch.pose.at[:, :3].set(
+      jnp.where(jnp.asarray(lying)[:, None],
+                jnp.array([np.pi / 2, 0.0, 0.0]), benchmark.batch.pose[:, :3]))
+  benchmark = benchmark._replace(batch=benchmark.batch._replace(pose=pose))
+  truth = _truth(benchmark.batch)
+  fitted = jnp.where(jnp.asarray(lying)[:, None],
+                     truth.at[:, 3:72:3].add(2.0), truth)
+
+  def method(keypoints, confidence):
+    del keypoints, confidence
+    return fitted[None], np.arange(1)
+  result = evaluation.run_method(body, method, benchmark)
+  assert result["upright"]["people"] == 8
+  assert result["tilted"]["people"] == 4
+  assert result["upright"]["pa_mpjpe"] < 1
+  assert result["upright"]["catastrophic"] == 0
+  assert result["tilted"]["catastrophic"] == 100
+  assert result["tilted"]["pa_mpjpe"] > 150
+
+
+def test_tilted_table():
+  from experiments import report_tables  # pylint: disable=g-import-not-at-top
+  rows = [dict(method="lgd", split="hdm05", profile="realistic",
+               upright=dict(people=90, pa_mpjpe=80.04, catastrophic=2.0),
+               tilted=dict(people=10, pa_mpjpe=160.0, catastrophic=50.0)),
+          dict(method="old", split="hdm05", profile="realistic")]
+  lines = report_tables.tilted_table(rows).splitlines()
+  assert len(lines) == 3  # the old report's row has no breakdown
+  assert lines[2] == ("| lgd | hdm05 | realistic | 90 | 80.0 | 2.0 | 10 | "
+                      "160.0 | 50.0 |")
+
+
 def test_every_config_kind_is_registered_and_others_are_refused():
   for settings in evaluate_config.get_config().methods.values():
     if settings.kind != "learned":  # a learned entry loads its weights

@@ -91,7 +91,7 @@ def test_coverage_of_hand_made_poses(model):
   assert upright == dict(poses=3, tilted_over_45=0.0, tilted_over_90=0.0,
                          pelvis_below_40pct=0.0, knee_over_90=0.0,
                          hand_above_head=0.0)
-  np.testing.assert_allclose(coverage.pelvis_tilt_deg(np.concatenate([
+  np.testing.assert_allclose(runtime_pose_set.pelvis_tilt_deg(np.concatenate([
       _turned_about_x(100), _turned_about_x(-50)])), [100, 50], atol=1e-4)
   lying = coverage.coverage(model, _turned_about_x(100))
   assert lying["tilted_over_45"] == lying["tilted_over_90"] == 1.0

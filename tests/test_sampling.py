@@ -132,7 +132,8 @@ def test_noise_is_a_fraction_of_the_person_height(setup):
 
 # The new options, at what turns them off.
 _OFF = dict(pitch_range_deg=None, roll_range_deg=None, truncate_prob=0.0,
-            detector=False, swap_prob=0.0, mirror_prob=0.0, mix_prob=0.0)
+            detector=False, swap_prob=0.0, mirror_prob=0.0, mix_prob=0.0,
+            body_tilt_prob=0.0, body_tilt_deg=90.0)
 _COCO_CLEAN = dict(formats=("coco17",), format_weights=(1,), keep_prob=1.0,
                    noise=(0.0, 0.0), perspective_prob=0.0)
 
@@ -165,7 +166,7 @@ def test_every_option_on_is_deterministic_under_jit(setup):
   config = ml_collections.FrozenConfigDict(_config(
       pitch_range_deg=(-20.0, 60.0), roll_range_deg=(-10.0, 10.0),
       truncate_prob=0.5, detector=True, swap_prob=0.2, mirror_prob=0.5,
-      mix_prob=0.5, occlude_prob=0.2))
+      mix_prob=0.5, occlude_prob=0.2, body_tilt_prob=0.3))
   sample = jax.jit(lambda key: sampling.sample_batch(key, poses, body,
                                                      config))
   batch = sample(jax.random.PRNGKey(6))
@@ -214,6 +215,24 @@ def test_elevated_views_for_a_share_of_the_people(setup):
   # (-20°, 60°) do a 25/80 share of the time.
   assert np.mean(pitch > 35.0) == pytest.approx(0.3 * 25 / 80, abs=0.02)
   assert np.mean(np.abs(pitch) < 10.0) > 0.5
+
+
+def test_body_tilt_turns_a_share_of_the_bodies_off_upright(setup):
+  """Standing people, a level camera (no pitch or roll): the body's up axis
+  in the view is off the vertical by the body tilt alone."""
+  body, _ = setup
+  config = _config(pitch_deg=0.0, roll_deg=0.0, body_tilt_prob=0.4,
+                   body_tilt_deg=90.0, batch_size=4096)
+  batch = sampling.sample_batch(jax.random.PRNGKey(9), _standing_people(),
+                                body, config)
+  up = np.asarray(lgd_jax.body.rotations.axis_angle_to_matrix(
+      batch.pose[:, :3]))[:, :, 1]
+  off_vertical = np.rad2deg(np.arccos(np.clip(up[:, 1], -1.0, 1.0)))
+  assert off_vertical.max() <= 90.0 + 1e-3
+  # The untilted 60 % stand upright; the tilted angles are uniform in
+  # ±90°, so a third of them are beyond 60°.
+  assert np.mean(off_vertical < 1e-3) == pytest.approx(0.6, abs=0.03)
+  assert np.mean(off_vertical > 60.0) == pytest.approx(0.4 / 3, abs=0.03)
 
 
 def test_positive_pitch_looks_down_at_the_person(setup):

@@ -23,23 +23,10 @@ import numpy as np
 
 from lgd_jax.body.model import SMPL_JOINT_NAMES
 from lgd_jax.build.retarget import posed_joints
+from lgd_jax.training.pose_set import pelvis_tilt_deg
 
 _J = {name: i for i, name in enumerate(SMPL_JOINT_NAMES)}
 LOW_PELVIS = 0.4  # of the standing pelvis height
-
-
-def pelvis_tilt_deg(poses) -> np.ndarray:
-  """(N, 72) -> (N,) degrees between the pelvis's up axis and world up.
-
-  For an axis-angle (k, theta), the y component of R @ y is
-  cos(theta) + (1 - cos(theta)) * k_y**2: no matrix needed.
-  """
-  axis_angle = np.asarray(poses, np.float64)[:, :3]
-  theta = np.linalg.norm(axis_angle, axis=-1)
-  k_y = np.divide(axis_angle[:, 1], theta, out=np.zeros_like(theta),
-                  where=theta > 0)
-  cos_tilt = np.cos(theta) + (1.0 - np.cos(theta)) * k_y**2
-  return np.degrees(np.arccos(np.clip(cos_tilt, -1.0, 1.0)))
 
 
 def _pelvis_height(joints) -> np.ndarray:

@@ -135,11 +135,15 @@ def run_method(body: Body, method: methods.Method, benchmark: Benchmark,
     A JSON-ready dict: means of every `Scores` field, `per_step` curves of
     MPJPE, PA-MPJPE and the catastrophic share, `people`, `failures`,
     `catastrophic` (the % of people whose final PA-MPJPE exceeds
-    `metrics.CATASTROPHIC_MM`), and `ms_per_fit` when timed.
+    `metrics.CATASTROPHIC_MM`), `upright` and `tilted` (people, final
+    PA-MPJPE and catastrophic % of the people whose body is within, or
+    more than, `pose_set.TILTED_DEG` off the view's vertical: on the
+    floor, bent over, upside down), and `ms_per_fit` when timed.
   """
   batch = benchmark.batch
   size = batch.keypoints.shape[0]
   totals, curves, people, failures, seconds = {}, [], 0, 0, 0.0
+  by_tilt = np.zeros((2, 3))  # upright, tilted: people, Σ PA-MPJPE, > 150
   for start in range(0, size, chunk):
     part = jax.tree.map(lambda x, s=start: x[s:s + chunk], batch)
     thetas, steps = jax.block_until_ready(method(part.keypoints,
@@ -161,6 +165,12 @@ def run_method(body: Body, method: methods.Method, benchmark: Benchmark,
     curves.append((np.asarray(mpjpe)[:, valid].sum(-1), pa_mpjpe.sum(-1),
                    (pa_mpjpe > metrics.CATASTROPHIC_MM).sum(-1)))
     people += int(valid.sum())
+    tilted = (pose_set.pelvis_tilt_deg(np.asarray(part.pose)) >
+              pose_set.TILTED_DEG)[valid]
+    final = pa_mpjpe[-1]
+    for row, members in enumerate((~tilted, tilted)):
+      by_tilt[row] += (members.sum(), final[members].sum(),
+                       (final[members] > metrics.CATASTROPHIC_MM).sum())
   result = {field: round(total / max(people, 1), 2)
             for field, total in totals.items()}
   result["per_step"] = {
@@ -174,6 +184,10 @@ def run_method(body: Body, method: methods.Method, benchmark: Benchmark,
   result["people"] = people
   result["failures"] = failures
   result["catastrophic"] = result["per_step"]["catastrophic"][-1]
+  for name, (count, total, bad) in zip(("upright", "tilted"), by_tilt):
+    result[name] = {"people": int(count),
+                    "pa_mpjpe": round(total / max(count, 1), 2),
+                    "catastrophic": round(100 * bad / max(count, 1), 2)}
   if time_it:
     result["ms_per_fit"] = round(1e3 * seconds / size, 4)
   return result

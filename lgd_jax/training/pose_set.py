@@ -121,3 +121,41 @@ def load_pose_set(split: str = "train", path=None,
         clip_contents=tuple(f["clip_contents"].tolist()),
         clip_styles=tuple(f["clip_styles"].tolist()),
         split=split, notice=str(f["notice"]))
+
+
+# A body counts as tilted when its up axis is this far from the vertical:
+# bent over, kneeling, sitting or lying on the floor, upside down.
+TILTED_DEG = 30.0
+
+
+def pelvis_tilt_deg(poses) -> np.ndarray:
+  """(N, 72) -> (N,) degrees between the pelvis's up axis (the global
+  orientation applied to +y, the body's up in the rest pose) and world up
+  (the mocap's y).
+
+  For an axis-angle (k, theta), the y component of R @ y is
+  cos(theta) + (1 - cos(theta)) * k_y**2: no matrix needed.
+  """
+  axis_angle = np.asarray(poses, np.float64)[:, :3]
+  theta = np.linalg.norm(axis_angle, axis=-1)
+  k_y = np.divide(axis_angle[:, 1], theta, out=np.zeros_like(theta),
+                  where=theta > 0)
+  cos_tilt = np.cos(theta) + (1.0 - np.cos(theta)) * k_y**2
+  return np.degrees(np.arccos(np.clip(cos_tilt, -1.0, 1.0)))
+
+
+def oversample_tilted(poses: np.ndarray, share: float) -> np.ndarray:
+  """`poses` with its tilted ones (`TILTED_DEG`) repeated a whole number of
+  times so that they make up about `share` of the result: the mocap is
+  mostly upright (the README's Coverage table), and a network that rarely
+  sees a body on the floor fits it upright. Unchanged when the poses hold that share already or have no
+  tilted pose."""
+  if not 0.0 <= share < 1.0:
+    raise ValueError(f"the tilted share must be in [0, 1), got {share}")
+  tilted = pelvis_tilt_deg(poses) > TILTED_DEG
+  count = int(tilted.sum())
+  if not count or count >= share * len(poses):
+    return poses
+  repeats = int(round(share * (len(poses) - count) / ((1.0 - share) * count)))
+  return np.concatenate([poses[~tilted],
+                         np.repeat(poses[tilted], max(repeats, 1), axis=0)])

@@ -10,8 +10,8 @@ its config field is set, and read with `.get` so that configs saved before
 the field existed sample what they always did): elevated views, a frame
 that truncates the person, a detector model (confidence-driven drops,
 left/right limb swaps, noisier extremities), one occluded limb, and pose
-augmentation (mirroring, mixing the legs of one pose with the rest of
-another). Each option draws from its own `fold_in` stream, so turning one on
+augmentation (the body tilted off upright, mirroring, mixing the legs of
+one pose with the rest of another). Each option draws from its own `fold_in` stream, so turning one on
 leaves every other random draw of the batch as it was.
 """
 
@@ -37,7 +37,7 @@ from lgd_jax.body import rotations
 # `fold_in` numbers of the optional draws: new ones, not more `split`s, so
 # the basic draws stay as they were.
 (_OCCLUSION, _TRUNCATION, _DETECTOR, _SWAP, _MIX, _MIRROR,
- _DETECTOR_SHARE, _TILT_SHARE) = range(10, 18)
+ _DETECTOR_SHARE, _TILT_SHARE, _BODY_TILT, _BODY_TILT_SHARE) = range(10, 20)
 
 # The detector model: a point is reported when its score exceeds this, i.e.
 # the batch shows what `fit(..., min_confidence=0.5)` would keep.
@@ -176,6 +176,20 @@ def _tilt(key: jax.Array, size: int, std_deg: float, range_deg,
                                             std_deg, None))
 
 
+def _body_tilt(stream, size: int, config) -> jax.Array:
+  """(size, 3, 3) the body turned from upright about a horizontal axis (the
+  heading drawn after it makes the axis any): by a uniform angle within
+  ±`body_tilt_deg` for a `body_tilt_prob` share of the people (90°: from
+  standing to lying), else the identity."""
+  share = config.body_tilt_prob
+  limit = jnp.deg2rad(config.body_tilt_deg)
+  angle = jax.random.uniform(stream(_BODY_TILT), (size,), minval=-limit,
+                             maxval=limit)
+  return _axis_rotation(
+      jnp.where(_chance(stream(_BODY_TILT_SHARE), size, share), angle, 0.0),
+      0)
+
+
 def _in_frame(key: jax.Array, clean: jax.Array, present: jax.Array,
               prob: float) -> jax.Array:
   """(B, C) 0 on the points an image edge cuts off, for a `prob` share of
@@ -293,6 +307,9 @@ def sample_batch(key: jax.Array, poses: jax.Array, body: Body,
         hand) or leg (knee down) trade places, positions and confidences;
       `occlude_prob`: the chance that one limb (a random arm or leg below
         the shoulder or hip, `keypoints.LIMB_CHAINS`) is entirely missing;
+      `body_tilt_prob`, `body_tilt_deg`: for that share of the people the
+        body is turned from upright about a horizontal axis by up to that
+        many degrees either way (`_body_tilt`: leaning, lying);
       `mirror_prob`: the chance that the pose is mirrored (`mirror_pose`);
       `mix_prob`: the chance that the legs come from another pose.
 
@@ -324,7 +341,10 @@ def sample_batch(key: jax.Array, poses: jax.Array, body: Body,
   # the camera looks down at it.
   view = (_axis_rotation(pitch, 0) @ _axis_rotation(roll, 2) @
           _axis_rotation(yaw, 1))
-  global_rot = view @ rotations.axis_angle_to_matrix(pose[:, :3])
+  body_rot = rotations.axis_angle_to_matrix(pose[:, :3])
+  if config.get("body_tilt_prob", 0.0):
+    body_rot = _body_tilt(stream, size, config) @ body_rot
+  global_rot = view @ body_rot
   pose = pose.at[:, :3].set(rotations.matrix_to_axis_angle(global_rot))
 
   points = keypoint_path.regress_keypoints(body.model, body.regressor, pose,

@@ -249,12 +249,33 @@ def mean_eval_metrics(eval_step, params, batches) -> dict:
           for k in results[0]}
 
 
-def init_state(setup: Setup, config) -> TrainState:
+def init_state(setup: Setup, config, from_weights: bool = True) -> TrainState:
+  """Step 0: a fresh network, or (`from_weights`) `config.init_weights`' (a
+  weight file of the same network) to train on from there; a fresh
+  optimizer."""
   params = unroll_lib.init_params(setup.network,
                                  jax.random.PRNGKey(config.seed),
                                  kp.NUM_CANONICAL)
+  if from_weights and config.get("init_weights", None):
+    params = _start_params(config, params)
   return TrainState(jnp.array(0, jnp.int32), params,
                     make_tx(config).init(params))
+
+
+def _start_params(config, fresh):
+  """`config.init_weights`' params; ValueError unless its network is the
+  config's (same layout, same parameter shapes as `fresh`)."""
+  start = weights_lib.load_pretrained(config.init_weights)
+  if start.config.network.to_dict() != config.network.to_dict():
+    raise ValueError(
+        f"{config.init_weights}: its network ({start.config.network}) is not "
+        f"this config's ({config.network}); train from it with the same "
+        "network settings")
+  shapes = lambda tree: jax.tree.map(jnp.shape, tree)
+  if shapes(start.params) != shapes(fresh):
+    raise ValueError(f"{config.init_weights}: its parameters do not have "
+                     "this network's shapes")
+  return start.params
 
 
 def checkpoint_manager(workdir, config) -> ocp.CheckpointManager:
@@ -266,11 +287,13 @@ def checkpoint_manager(workdir, config) -> ocp.CheckpointManager:
 
 
 def restore_or_init(setup: Setup, config, manager) -> TrainState:
-  state = init_state(setup, config)
   latest = manager.latest_step()
   if latest is None:
-    return state
-  return manager.restore(latest, args=ocp.args.StandardRestore(state))
+    return init_state(setup, config)
+  # The checkpoint's values replace the template's: resuming does not need
+  # the `init_weights` file any more.
+  template = init_state(setup, config, from_weights=False)
+  return manager.restore(latest, args=ocp.args.StandardRestore(template))
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
@@ -284,7 +307,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
   os.makedirs(workdir, exist_ok=True)
   setup = make_setup(config)
-  poses = jnp.asarray(pose_set.load_pose_set("train", config.pose_set).poses)
+  poses = jnp.asarray(pose_set.oversample_tilted(
+      pose_set.load_pose_set("train", config.pose_set).poses,
+      config.get("tilted_share", 0.0)))
   train_step = make_train_step(setup, config, poses)
   eval_step = make_eval_step(setup, config)
   evals = {split: eval_batches(setup, config, split)
