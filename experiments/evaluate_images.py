@@ -62,8 +62,9 @@ def main(argv):
   compared = {}
   for name in _COMPARE.value:
     settings = evaluation.methods[name]
-    if settings.kind == "learned" and _WEIGHTS.value:
-      settings.weights = _WEIGHTS.value  # e.g. lgd_descent of this network
+    if (settings.kind == "learned" and not settings.weights and
+        _WEIGHTS.value):  # e.g. lgd_descent: of this network, not bundled
+      settings.weights = _WEIGHTS.value
     compared[name] = methods.make_method(settings)
   rows = []
   for name, images in FILES.items():

@@ -26,7 +26,7 @@ _CONVERGENCE = flags.DEFINE_bool(
     "methods (recorded for 16 steps), and × --against's SMPLify.")
 _TILTED = flags.DEFINE_bool(
     "tilted", False, "Instead: each result's upright and tilted people "
-    "(bodies more than 30° off the vertical) apart.")
+    "(bodies more than 30° off the view's vertical) apart.")
 _AGAINST = flags.DEFINE_string("against", None,
                                "A report with SMPLify on the same people.")
 _STEPS = flags.DEFINE_list("steps", ["1", "4", "8", "16"],

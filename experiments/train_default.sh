@@ -12,6 +12,6 @@ output=${1:-lgd_jax/assets/lgd_default.npz}
 "$python" -m experiments.export_weights --config=configs/refiner.py \
     --workdir=outputs/train_refiner --output=outputs/refiner.npz
 "$python" -m experiments.train --config=configs/refiner_tilted.py \
-    --workdir=outputs/train_refiner_tilted
+    --workdir=outputs/train_refiner_stage2
 "$python" -m experiments.export_weights --config=configs/refiner_tilted.py \
-    --workdir=outputs/train_refiner_tilted --output="$output"
+    --workdir=outputs/train_refiner_stage2 --output="$output"

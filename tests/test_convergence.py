@@ -19,10 +19,10 @@ from lgd_jax.body import rotations
 from lgd_jax.body.cache import body_of
 from lgd_jax.evaluation import benchmarks
 from lgd_jax.evaluation import methods
+from lgd_jax.training import pose_set
 from lgd_jax.training import sampling
 from lgd_jax.training import starts
 from lgd_jax.training import trainer as training
-from lgd_jax.training import pose_set
 from lgd_jax.training.pose_set import load_pose_set
 from configs import ablation
 from configs import default
@@ -341,4 +341,9 @@ def test_training_goes_on_from_a_weight_file(tmp_path, tiny_weights_file,
   config.init_weights = str(tiny_weights_file)
   config.network.features = 16
   with pytest.raises(ValueError, match="not this config's"):
+    training.init_state(training.make_setup(config), config)
+  # The same network settings for another number of betas: other shapes.
+  config.network.features = tiny.get_config().network.features
+  config.num_betas = 8
+  with pytest.raises(ValueError, match="shapes"):
     training.init_state(training.make_setup(config), config)

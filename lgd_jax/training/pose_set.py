@@ -148,8 +148,8 @@ def oversample_tilted(poses: np.ndarray, share: float) -> np.ndarray:
   """`poses` with its tilted ones (`TILTED_DEG`) repeated a whole number of
   times so that they make up about `share` of the result: the mocap is
   mostly upright (the README's Coverage table), and a network that rarely
-  sees a body on the floor fits it upright. Unchanged when the poses hold that share already or have no
-  tilted pose."""
+  sees a body on the floor fits it upright. Unchanged when the poses hold
+  that share already or have no tilted pose."""
   if not 0.0 <= share < 1.0:
     raise ValueError(f"the tilted share must be in [0, 1), got {share}")
   tilted = pelvis_tilt_deg(poses) > TILTED_DEG

@@ -11,8 +11,9 @@ the field existed sample what they always did): elevated views, a frame
 that truncates the person, a detector model (confidence-driven drops,
 left/right limb swaps, noisier extremities), one occluded limb, and pose
 augmentation (the body tilted off upright, mirroring, mixing the legs of
-one pose with the rest of another). Each option draws from its own `fold_in` stream, so turning one on
-leaves every other random draw of the batch as it was.
+one pose with the rest of another). Each option draws from its own
+`fold_in` stream, so turning one on leaves every other random draw of the
+batch as it was.
 """
 
 from __future__ import annotations
