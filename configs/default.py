@@ -27,6 +27,8 @@ def get_config() -> ml_collections.ConfigDict:
   # A weight file of the same network to train on from (None: a fresh one);
   # a checkpoint in the workdir takes precedence when resuming.
   config.init_weights = config_dict.placeholder(str)
+  # Train the refiner (network.refine_after) alone, the rest held as it is.
+  config.train_refiner_only = False
   config.grad_scale = 1.0
   config.stop_inner_gradient = True
 

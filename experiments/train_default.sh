@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# Retrains the bundled network (lgd_jax/assets/lgd_default.npz) in its two
-# stages: configs/refiner.py from scratch, exported to outputs/refiner.npz,
-# then configs/refiner_tilted.py on from that file. Rerunning resumes each
-# stage from its last checkpoint.
+# Retrains the bundled network (lgd_jax/assets/lgd_default.npz) in its three
+# stages: configs/refiner.py from scratch, exported to outputs/refiner.npz;
+# configs/refiner_tilted.py on from that file, exported to
+# outputs/refiner_tilted.npz; configs/refiner_converge.py (the refiner alone,
+# 16 unrolled steps) on from that one. Rerunning resumes each stage from its
+# last checkpoint.
 #   bash experiments/train_default.sh [OUTPUT]   # default: the bundled file
 set -euo pipefail
 python=${PYTHON:-python}
 output=${1:-lgd_jax/assets/lgd_default.npz}
-"$python" -m experiments.train --config=configs/refiner.py \
-    --workdir=outputs/train_refiner
-"$python" -m experiments.export_weights --config=configs/refiner.py \
-    --workdir=outputs/train_refiner --output=outputs/refiner.npz
-"$python" -m experiments.train --config=configs/refiner_tilted.py \
-    --workdir=outputs/train_refiner_stage2
-"$python" -m experiments.export_weights --config=configs/refiner_tilted.py \
-    --workdir=outputs/train_refiner_stage2 --output="$output"
+stage() {  # config, workdir, exported file
+  "$python" -m experiments.train --config="$1" --workdir="$2"
+  "$python" -m experiments.export_weights --config="$1" --workdir="$2" \
+      --output="$3"
+}
+stage configs/refiner.py outputs/train_refiner outputs/refiner.npz
+stage configs/refiner_tilted.py outputs/train_refiner_stage2 \
+    outputs/refiner_tilted.npz
+stage configs/refiner_converge.py outputs/train_refiner_stage3 "$output"

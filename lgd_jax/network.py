@@ -146,6 +146,24 @@ class UpdateNetwork(nn.Module):
     return (self.refine_all if refine else self.update_all)(h, train)
 
 
+_REFINER_PREFIX = "refine_"  # the refiner's MLPs (`UpdateNetwork.setup`)
+
+
+def only_refiner_trainable(params):
+  """`params` with every leaf outside the refiner behind a stop_gradient:
+  a loss of them then has zero gradients there, so training from a fresh
+  optimizer state moves the refiner alone (Adam's moments of those leaves
+  stay zero, and so do their updates)."""
+  return jax.tree_util.tree_map_with_path(
+      lambda path, leaf: leaf if _in_refiner(path)
+      else jax.lax.stop_gradient(leaf), params)
+
+
+def _in_refiner(path) -> bool:
+  return any(str(getattr(key, "key", "")).startswith(_REFINER_PREFIX)
+             for key in path)
+
+
 def from_config(config) -> UpdateNetwork:
   """The network of a training config (`configs/default.py`)."""
   net = config.network

@@ -1,6 +1,7 @@
 """Training for convergence: perturbed-truth starts, longer training
 unrolls, step codes, the detector share, several starts in `fit`, the
-ingredient configs, more tilted poses, training on from a weight file."""
+ingredient configs, more tilted poses, training on from a weight file,
+training the refiner alone."""
 
 import json
 from pathlib import Path
@@ -347,3 +348,33 @@ def test_training_goes_on_from_a_weight_file(tmp_path, tiny_weights_file,
   config.num_betas = 8
   with pytest.raises(ValueError, match="shapes"):
     training.init_state(training.make_setup(config), config)
+
+
+def test_training_the_refiner_alone_holds_the_rest(batch_poses):
+  config = ablation.add_ingredients(tiny.get_config(), ["starts"])
+  config.network.refine_after = config.num_steps
+  config.train_unroll_steps = config.num_steps + 2
+  setup = training.make_setup(config)
+  initial = training.init_state(setup, config)
+  # Non-zero output layers, so that every MLP has gradients to move it.
+  initial = initial._replace(params=jax.tree.map(lambda x: x + 0.01,
+                                                 initial.params))
+  reference = jax.tree.map(np.array, initial.params)  # the step donates
+
+  def moved(refiner_only):
+    config.train_refiner_only = refiner_only
+    step = training.make_train_step(setup, config, batch_poses)
+    state = jax.tree.map(jnp.array, initial)
+    for _ in range(2):
+      state, _ = step(state, jax.random.PRNGKey(0))
+    return {mlp: max(jax.tree.leaves(jax.tree.map(
+        lambda a, b: float(np.abs(a - b).max()), state.params["params"][mlp],
+        reference["params"][mlp]))) for mlp in ("update_all", "refine_all")}
+
+  assert min(moved(False).values()) > 0.0  # both learn otherwise
+  held = moved(True)
+  assert held["update_all"] == 0.0 and held["refine_all"] > 0.0
+  config.network.refine_after = 0
+  with pytest.raises(ValueError, match="refiner"):
+    training.make_train_step(training.make_setup(config), config,
+                             batch_poses)

@@ -160,6 +160,10 @@ def parameter_loss(setup: Setup, config, thetas: jax.Array,
 
 def make_train_step(setup: Setup, config, poses: jax.Array):
   """The jitted training step: (state, base_key) -> (state, scalars)."""
+  refiner_only = config.get("train_refiner_only", False)
+  if refiner_only and not setup.network.refine_after:
+    raise ValueError("train_refiner_only needs a network with a refiner "
+                     "(network.refine_after > 0)")
   tx = make_tx(config)
   data_sharding = NamedSharding(setup.mesh, P("data"))
 
@@ -180,6 +184,8 @@ def make_train_step(setup: Setup, config, poses: jax.Array):
         sampling.target_theta(part(0, warm)), config) if warm else None)
 
     def loss_fn(params):
+      if refiner_only:
+        params = network_lib.only_refiner_trainable(params)
       run = lambda first, last, rng, **kw: run_optimizer(
           setup, config, params, part(first, last),
           train_unroll_steps(config), train=True, rng=rng, **kw)
