@@ -39,7 +39,9 @@ def get_config() -> ml_collections.ConfigDict:
       max_gap=2,  # warm start from a fit at most this many frames old
       chunk_size=256,  # people per call without warm start
   ))
-  config.warm_starts = (False, True)
+  # `sequences.WARM_STARTS`: independent fits, chained warm starts, warm
+  # starts from the previous frame's independent fit.
+  config.warm_starts = ("off", "chained", "anchored")
   config.sigmas = (0.0, 1.0, 2.0, 4.0)
   config.tracking = ml_collections.ConfigDict(dict(threshold=0.4,
                                                    max_gap=5))

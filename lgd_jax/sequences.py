@@ -1,8 +1,9 @@
 """Video sequences: warm-started fits and smoothed parameter trajectories
 of tracked people, on (T, P) arrays, frames by tracks (`lgd_jax.tracking`
 makes them from a table of rows):
-  1. `fit_tracks` fits frame by frame, each track warm-started from its last
-     successful fit;
+  1. `fit_tracks` fits every frame independently, or warm-started from
+     the track's previous fit (chained) or from its previous frame's
+     independent fit (anchored);
   2. `smooth_tracks` smooths each track's parameters over time.
 """
 
@@ -10,12 +11,13 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Optional
+from typing import Optional, Union
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lgd_jax import batching
 from lgd_jax import cameras
 from lgd_jax import fitting
 from lgd_jax import theta as theta_lib
@@ -27,6 +29,10 @@ from lgd_jax.weights import Pretrained, load_pretrained
 # long the video.
 _POINTS_CHUNK = 4096
 
+# `fit_tracks`' warm starts: none (independent fits), from the track's
+# previous fit (chained), from the previous frame's independent fit.
+WARM_STARTS = ("off", "chained", "anchored")
+
 
 # ---------------------------------------------------------------------------
 # Fitting
@@ -35,23 +41,26 @@ _POINTS_CHUNK = 4096
 def fit_tracks(xy, confidence, *, keypoint_format: str,
                camera: Optional[cameras.Perspective] = None,
                params: Optional[Pretrained] = None,
-               warm_start: bool = False, max_gap: int = 2, frames=None,
+               warm_start: Union[str, bool] = "anchored", max_gap: int = 2,
+               frames=None,
                track=None, chunk_size: int = 1024,
                on_frames=None, descent_iterations: int = 0) -> FitResult:
   """Fits tracked people frame by frame.
 
-  With `warm_start`, each frame is one `fit` call on the P tracks (a fixed
-  batch shape, so it compiles once); a track starts from its last
-  successful fit if that is at most `max_gap` frames old, else from the
-  network's initial estimate (cold). Without it, every (frame, track) is
-  fitted independently (`fitting.fit_in_chunks` over all of them).
-
-  Warm starts are off by default: chained over a video each frame keeps
-  part of the previous frame's error. With the bundled weights (whose
-  refiner makes every step of a warm start) PA-MPJPE on synthetic videos
-  is worse than with independent fits, though it no longer drifts away as
-  with a network trained only from Θ_0 (the README's "Videos";
-  `experiments/reports/evaluate_sequences_refiner.json`).
+  `warm_start` (`WARM_STARTS`; False and True mean "off" and "chained"):
+  - "off": every (frame, track) is fitted independently
+    (`fitting.fit_in_chunks` over all of them).
+  - "chained": each frame is one `fit` call on the P tracks (a fixed batch
+    shape, so it compiles once); a track starts from its last successful
+    fit if that is at most `max_gap` frames old, else from the network's
+    initial estimate (cold). Each frame keeps part of the previous
+    frame's error, and the error grows along the video.
+  - "anchored" (the default): every frame is fitted independently, then
+    again from the previous frame's independent fit (when that succeeded
+    at most `max_gap` frames earlier on the same track; else cold): the
+    previous frame informs the fit, but errors cannot pile up, and both
+    passes run in chunks over all frames (twice the cost of "off").
+  Their accuracy and jitter: the README's "Videos".
 
   Args:
     xy: (T, P, K, 2) pixels; confidence: (T, P, K), 0 where a track is
@@ -74,6 +83,10 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
   Returns:
     A `FitResult` of NumPy arrays with leading shape (T, P).
   """
+  mode = {False: "off", True: "chained"}.get(warm_start, warm_start)
+  if mode not in WARM_STARTS:
+    raise ValueError(f"warm_start must be one of {WARM_STARTS}, got "
+                     f"{warm_start!r}")
   xy = np.asarray(xy, np.float32)
   confidence = np.asarray(confidence, np.float32)
   num_frames, num_tracks = xy.shape[:2]
@@ -84,17 +97,37 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     camera = jax.tree.map(lambda a: np.broadcast_to(
         np.asarray(a, np.float32), (num_frames, num_tracks) +
         np.shape(a)[-1:]), camera)
-  if not warm_start:
-    flat = lambda a: a.reshape((num_frames * num_tracks,) + a.shape[2:])
-    result = fitting.fit_in_chunks(
+  flat = lambda a: a.reshape((num_frames * num_tracks,) + a.shape[2:])
+  unflat = lambda a: a.reshape((num_frames, num_tracks) + a.shape[1:])
+  chunk = min(chunk_size, max(1, num_frames * num_tracks))
+  passes = 2 if mode == "anchored" else 1
+  on_chunk = None if on_frames is None else (
+      lambda people: on_frames(people / max(num_tracks, 1) / passes))
+  if mode != "chained":
+    result = jax.tree.map(unflat, fitting.fit_in_chunks(
         flat(xy), flat(confidence), keypoint_format=keypoint_format,
-        chunk_size=min(chunk_size, max(1, num_frames * num_tracks)),
-        on_chunk=None if on_frames is None else (
-            lambda people: on_frames(people / max(num_tracks, 1))),
+        chunk_size=chunk, on_chunk=on_chunk,
         camera=None if camera is None else jax.tree.map(flat, camera),
-        params=params, descent_iterations=descent_iterations)
-    return jax.tree.map(
-        lambda a: a.reshape((num_frames, num_tracks) + a.shape[1:]), result)
+        params=params, descent_iterations=descent_iterations))
+    if mode == "off":
+      return result
+    usable = np.zeros((num_frames, num_tracks), bool)
+    usable[1:] = (np.asarray(result.fit_ok[:-1]) &
+                  (frames[1:] - frames[:-1] <= max_gap)[:, None])
+    if track is not None:
+      usable[1:] &= np.asarray(track)[1:] == np.asarray(track)[:-1]
+    previous = jax.tree.map(lambda a: np.concatenate([a[:1], a[:-1]]),
+                            result)._replace(fit_ok=usable)
+
+    def call(xy, confidence, camera, init):
+      return fitting.fit(xy, confidence, keypoint_format=keypoint_format,
+                         camera=camera, params=params, init=init,
+                         descent_iterations=descent_iterations)
+
+    return jax.tree.map(unflat, batching.in_chunks(
+        call, (flat(xy), flat(confidence),
+               None if camera is None else jax.tree.map(flat, camera),
+               jax.tree.map(flat, previous)), chunk, on_chunk))
 
   def fit_frame(t, init):
     return fitting.fit(xy[t], confidence[t], keypoint_format=keypoint_format,

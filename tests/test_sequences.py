@@ -141,6 +141,37 @@ def video(tiny_weights):
                            params=tiny_weights, keep_prob=1.0)
 
 
+def test_anchored_warm_start_starts_from_the_previous_independent_fit(
+    video, tiny_weights):
+  xy, confidence = video.xy.copy(), video.confidence.copy()
+  confidence[2:5, 1] = 0  # track 1 absent in frames 2-4
+  kwargs = dict(keypoint_format=FORMAT, params=tiny_weights,
+                camera=video.intrinsics)
+  cold = sequences.fit_tracks(xy, confidence, warm_start="off", **kwargs)
+  anchored = sequences.fit_tracks(xy, confidence, max_gap=2, **kwargs)
+  np.testing.assert_array_equal(anchored.fit_ok, cold.fit_ok)
+  # Frame 0 has no previous frame: cold. Frame t > 0 starts from frame
+  # t - 1's independent fit, not from its own anchored one.
+  np.testing.assert_allclose(anchored.pose[0], cold.pose[0], atol=1e-5)
+  for t in (1, 6):
+    expected = fitting.fit(xy[t], confidence[t],
+                           init=jax.tree.map(lambda a, t=t: a[t - 1], cold),
+                           **kwargs)
+    np.testing.assert_allclose(anchored.pose[t], expected.pose, atol=1e-5)
+    assert np.abs(anchored.pose[t] - cold.pose[t]).max() > 1e-3
+  # Track 1 is back at frame 5 with no fit in frame 4: cold there.
+  np.testing.assert_allclose(anchored.pose[5, 1], cold.pose[5, 1],
+                             atol=1e-5)
+  # A new track in a slot (column 0 from frame 3) starts cold.
+  slots = np.zeros((8, 2), int)
+  slots[3:, 0] = 1
+  slotted = sequences.fit_tracks(xy, confidence, track=slots, **kwargs)
+  np.testing.assert_allclose(slotted.pose[3, 0], cold.pose[3, 0], atol=1e-5)
+  np.testing.assert_allclose(slotted.pose[4], anchored.pose[4], atol=1e-6)
+  with pytest.raises(ValueError, match="warm_start"):
+    sequences.fit_tracks(xy, confidence, warm_start="sometimes", **kwargs)
+
+
 def test_warm_start_uses_the_previous_fit_and_restarts_after_long_gaps(
     video, tiny_weights):
   xy, confidence = video.xy.copy(), video.confidence.copy()

@@ -42,10 +42,15 @@ def method_names(config: ml_collections.ConfigDict) -> list[tuple]:
   """(name, warm_start, sigma) of every method of the config."""
   out = []
   for warm, sigma in itertools.product(config.warm_starts, config.sigmas):
-    name = "warm" if warm else "independent"
-    out.append((name + (f"+smooth{sigma:g}" if sigma > 0 else ""), warm,
-                float(sigma)))
+    out.append((_start_name(warm) + (f"+smooth{sigma:g}" if sigma > 0
+                                     else ""), warm, float(sigma)))
   return out
+
+
+def _start_name(warm_start) -> str:
+  """A `sequences.fit_tracks` warm_start's name in reports."""
+  return {"off": "independent", "chained": "warm"}.get(warm_start,
+                                                        warm_start)
 
 
 def _pelvis_aligned(joints):
@@ -157,7 +162,7 @@ def _run_methods(xy, confidence, *, methods, keypoint_format, camera,
   """{name: FitResult} of every method on one (T, P) sequence; fits are
   shared between methods that differ only in smoothing."""
   fits, timings = {}, {}
-  for warm in sorted({warm for _, warm, _ in methods}):
+  for warm in dict.fromkeys(warm for _, warm, _ in methods):
     start = time.perf_counter()
     fits[warm] = sequences.fit_tracks(
         xy, confidence, keypoint_format=keypoint_format, camera=camera,
@@ -177,7 +182,8 @@ def evaluate_synthetic(clips, config, params, split_config, seed,
   """Every method on `split_config.num_videos` videos of `clips`."""
   methods = method_names(config)
   totals = {name: _Totals() for name, _, _ in methods}
-  track_scores, seconds = [], {False: 0.0, True: 0.0}
+  track_scores = []
+  seconds = dict.fromkeys((warm for _, warm, _ in methods), 0.0)
   rng = np.random.default_rng(seed)
   frames = 0
   for i in range(split_config.num_videos):
@@ -203,8 +209,7 @@ def evaluate_synthetic(clips, config, params, split_config, seed,
       people_frames=frames * config.video.num_people,
       methods={name: totals[name].means() for name, _, _ in methods},
       tracking=_sum_tracking(track_scores),
-      fit_seconds={("warm" if w else "independent"): round(s, 2)
-                   for w, s in seconds.items()})
+      fit_seconds={_start_name(w): round(s, 2) for w, s in seconds.items()})
 
 
 def evaluate_posetrack(config, params, seed) -> dict:

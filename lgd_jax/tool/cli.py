@@ -17,6 +17,7 @@ from pathlib import Path
 from absl import app
 from absl import flags
 
+from lgd_jax import sequences
 from lgd_jax.body.io import BODY_MODEL_ENV
 from lgd_jax.errors import FileProblemError
 from lgd_jax.formats import FORMATS
@@ -63,10 +64,12 @@ def _define_flags() -> flags.FlagValues:
       "sequence", "auto", list(options_lib.SEQUENCE_MODES), "on: a video "
       "(track people, one npz per track); off: independent images; auto: on "
       "for OpenPose folders and files with track ids.")
-  define["bool"](
-      "warm_start", options_lib.Options.warm_start, "Videos: start each "
-      "frame's fit from the track's previous fit (measured worse with the "
-      "bundled network; see the README).")
+  define["enum"](
+      "warm_start", options_lib.Options.warm_start,
+      list(sequences.WARM_STARTS), "Videos: anchored: fit every frame, then "
+      "again from the previous frame's fit (twice the cost, the most "
+      "accurate); chained: start each frame from the track's previous fit; "
+      "off: independent fits. See the README's Videos.")
   define["float"](
       "smooth", options_lib.Options.smooth, "Videos: Gaussian smoothing of "
       "each track's parameters, sigma in frames (0: off).")

@@ -7,6 +7,8 @@ from typing import Optional
 
 import numpy as np
 
+from lgd_jax import sequences
+
 CAMERAS = ("weak", "perspective")
 SEQUENCE_MODES = ("auto", "on", "off")
 MESH_FORMATS = ("obj", "ply")
@@ -32,9 +34,11 @@ class Options:
     sequence: "on": the input is a video (tracks, one npz per track);
       "off": independent images; "auto": "on" for OpenPose folders and for
       files with track ids (PoseTrack), else "off".
-    warm_start: start each video frame's fit from the track's previous fit
-      (off by default: chained over a video it is less accurate than
-      independent fits, see the README's "Videos").
+    warm_start: how each video frame's fit starts (`sequences.fit_tracks`):
+      "anchored" (default: fitted independently, then again from the
+      previous frame's independent fit), "chained" (from the track's
+      previous fit) or "off" (independent fits); see the README's
+      "Videos".
     smooth: Gaussian smoothing of each track's parameters over time, sigma
       in frames; 0: off.
     fps: frame rate written to video outputs (`mocap_framerate`).
@@ -60,9 +64,10 @@ class Options:
   focal: Optional[float] = None
   image_size: Optional[tuple[int, int]] = None
   sequence: str = "auto"
-  # Chosen by experiments/reports/evaluate_sequences_refiner.json: chained
-  # warm starts keep each frame's error; sigma 2 gave the best accuracy.
-  warm_start: bool = False
+  # Chosen by experiments/reports/evaluate_sequences_stage3.json: anchored
+  # warm starts beat independent fits, chained ones lose to both; sigma 2
+  # gave the best accuracy.
+  warm_start: str = "anchored"
   smooth: float = 2.0
   fps: float = 30.0
   save_meshes: str = ""
@@ -79,6 +84,8 @@ class Options:
         (self.camera in CAMERAS, f"camera must be one of {CAMERAS}"),
         (self.sequence in SEQUENCE_MODES,
          f"sequence must be one of {SEQUENCE_MODES}"),
+        (self.warm_start in sequences.WARM_STARTS,
+         f"warm_start must be one of {sequences.WARM_STARTS}"),
         (self.save_meshes in ("",) + MESH_FORMATS,
          f"save_meshes must be '' or one of {MESH_FORMATS}"),
         (self.chunk_size >= 1, "chunk_size must be at least 1"),
