@@ -37,7 +37,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.fit = ml_collections.ConfigDict(dict(
       intrinsics=True,  # pass the camera's intrinsics to `fit`
       max_gap=2,  # warm start from a fit at most this many frames old
-      chunk_size=256,  # people per call without warm start
+      chunk_size=256,  # people per call (independent and anchored fits)
   ))
   # `sequences.WARM_STARTS`: independent fits, chained warm starts, warm
   # starts from the previous frame's independent fit.

@@ -182,6 +182,7 @@ def fit_in_chunks(keypoints, confidence, *, keypoint_format: str,
                   chunk_size: int, camera: Optional[cameras.Perspective] = None,
                   params: Optional[Pretrained] = None,
                   on_chunk=None, full_chunks: bool = False,
+                  init: Optional[FitResult] = None,
                   descent_iterations: int = 0) -> FitResult:
   """`fit` on (N, K, 2) keypoints, in calls of `chunk_size` people, each
   spread over all devices (`fit_sharded`; plain `fit` on one device).
@@ -196,6 +197,7 @@ def fit_in_chunks(keypoints, confidence, *, keypoint_format: str,
     keypoint_format: as in `fit`.
     chunk_size: people per call.
     camera: optional `Perspective` intrinsics with leading shape (N,).
+    init: optional `FitResult` with leading shape (N,) to start from.
     params, descent_iterations: as in `fit`.
     on_chunk: optional callback, called with the number of people of each
       chunk when it is done (e.g. a progress bar's `update`).
@@ -205,13 +207,14 @@ def fit_in_chunks(keypoints, confidence, *, keypoint_format: str,
   Returns:
     A `FitResult` of NumPy arrays with leading shape (N,).
   """
-  def call(keypoints, confidence, camera):
+  def call(keypoints, confidence, camera, init):
     return fit_sharded(keypoints, confidence, keypoint_format=keypoint_format,
-                       camera=camera, params=params,
+                       camera=camera, init=init, params=params,
                        descent_iterations=descent_iterations)
 
   return batching.in_chunks(call, (np.asarray(keypoints, np.float32),
-                                   np.asarray(confidence, np.float32), camera),
+                                   np.asarray(confidence, np.float32), camera,
+                                   init),
                             chunk_size, on_chunk, full_chunks=full_chunks)
 
 
@@ -221,6 +224,7 @@ def fit_sharded(keypoints, confidence=None, *, keypoint_format: str,
                 camera: Optional[cameras.Perspective] = None,
                 num_steps: Optional[int] = None,
                 min_confidence: float = 0.0,
+                init: Optional[FitResult] = None,
                 descent_iterations: int = 0) -> FitResult:
   """`fit` on (N, K, 2|3) keypoints with the people sharded over a mesh.
 
@@ -242,6 +246,7 @@ def fit_sharded(keypoints, confidence=None, *, keypoint_format: str,
       `jax.make_mesh((jax.device_count(),), ("data",))`.
     params, num_steps, min_confidence, descent_iterations: as in `fit`.
     camera: optional `Perspective` intrinsics, leading shape () or (N,).
+    init: optional `FitResult` with leading shape (N,), as in `fit`.
 
   Returns:
     A `FitResult` of arrays with leading shape (N,): sharded over `mesh`
@@ -256,7 +261,7 @@ def fit_sharded(keypoints, confidence=None, *, keypoint_format: str,
                            min_confidence=min_confidence,
                            descent_iterations=descent_iterations)
   if mesh.size == 1:  # explicit shardings only slow XLA:CPU down here
-    return call(keypoints, confidence, camera=camera)
+    return call(keypoints, confidence, camera=camera, init=init)
   keypoints = _check_real(keypoints, "keypoints")
   if keypoints.ndim != 3:
     raise ValueError(f"keypoints must be (N, K, 2|3), got shape "
@@ -281,7 +286,10 @@ def fit_sharded(keypoints, confidence=None, *, keypoint_format: str,
                           camera)
   if confidence is not None:
     confidence = place(_check_real(confidence, "confidence"))
-  result = call(place(keypoints), confidence, camera=camera)
+  if init is not None:  # padded rows: fit_ok False, so they start cold
+    init = jax.tree.map(lambda a: jax.device_put(batching.pad_rows(
+        a, n + padding, fill=0), batch), init)
+  result = call(place(keypoints), confidence, camera=camera, init=init)
   return result if padding == 0 else jax.tree.map(lambda a: a[:n], result)
 
 

@@ -17,7 +17,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lgd_jax import batching
 from lgd_jax import cameras
 from lgd_jax import fitting
 from lgd_jax import theta as theta_lib
@@ -45,7 +44,7 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
                frames=None,
                track=None, chunk_size: int = 1024,
                on_frames=None, descent_iterations: int = 0) -> FitResult:
-  """Fits tracked people frame by frame.
+  """Fits tracked people: independently, or warm-started from earlier frames.
 
   `warm_start` (`WARM_STARTS`; False and True mean "off" and "chained"):
   - "off": every (frame, track) is fitted independently
@@ -70,12 +69,13 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
       to (T, P).
     params: a `lgd_jax.weights.Pretrained`; default: the bundled weights.
     warm_start: see above.
-    max_gap: frames; 1 warm-starts only from the previous frame's fit.
+    max_gap: frames; a warm start comes from a fit at most this old (1:
+      the previous frame's only).
     frames: (T,) frame numbers for the gaps; default 0..T-1.
     track: optional (T, P) int track ids when a column holds several
       tracks one after another (batch slots): a fit warm-starts only from
       the same track's.
-    chunk_size: people per call without warm start.
+    chunk_size: people per call ("off" and "anchored").
     on_frames: optional callback, called with a number of frames as they
       are done (e.g. a progress bar's `update`).
     descent_iterations: as in `fit`.
@@ -83,10 +83,7 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
   Returns:
     A `FitResult` of NumPy arrays with leading shape (T, P).
   """
-  mode = {False: "off", True: "chained"}.get(warm_start, warm_start)
-  if mode not in WARM_STARTS:
-    raise ValueError(f"warm_start must be one of {WARM_STARTS}, got "
-                     f"{warm_start!r}")
+  mode = warm_start_mode(warm_start)
   xy = np.asarray(xy, np.float32)
   confidence = np.asarray(confidence, np.float32)
   num_frames, num_tracks = xy.shape[:2]
@@ -97,37 +94,19 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     camera = jax.tree.map(lambda a: np.broadcast_to(
         np.asarray(a, np.float32), (num_frames, num_tracks) +
         np.shape(a)[-1:]), camera)
-  flat = lambda a: a.reshape((num_frames * num_tracks,) + a.shape[2:])
-  unflat = lambda a: a.reshape((num_frames, num_tracks) + a.shape[1:])
-  chunk = min(chunk_size, max(1, num_frames * num_tracks))
-  passes = 2 if mode == "anchored" else 1
-  on_chunk = None if on_frames is None else (
-      lambda people: on_frames(people / max(num_tracks, 1) / passes))
   if mode != "chained":
-    result = jax.tree.map(unflat, fitting.fit_in_chunks(
-        flat(xy), flat(confidence), keypoint_format=keypoint_format,
-        chunk_size=chunk, on_chunk=on_chunk,
-        camera=None if camera is None else jax.tree.map(flat, camera),
-        params=params, descent_iterations=descent_iterations))
+    fit_rows = functools.partial(
+        _fit_rows, xy, confidence, camera, keypoint_format=keypoint_format,
+        params=params, chunk_size=chunk_size, on_frames=on_frames,
+        descent_iterations=descent_iterations,
+        # The anchored fit's two passes count as half the frames each.
+        frame_share=0.5 if mode == "anchored" else 1.0)
+    result = fit_rows(np.ones((num_frames, num_tracks), bool))
+    result = jax.tree.map(
+        lambda a: a.reshape((num_frames, num_tracks) + a.shape[1:]), result)
     if mode == "off":
       return result
-    usable = np.zeros((num_frames, num_tracks), bool)
-    usable[1:] = (np.asarray(result.fit_ok[:-1]) &
-                  (frames[1:] - frames[:-1] <= max_gap)[:, None])
-    if track is not None:
-      usable[1:] &= np.asarray(track)[1:] == np.asarray(track)[:-1]
-    previous = jax.tree.map(lambda a: np.concatenate([a[:1], a[:-1]]),
-                            result)._replace(fit_ok=usable)
-
-    def call(xy, confidence, camera, init):
-      return fitting.fit(xy, confidence, keypoint_format=keypoint_format,
-                         camera=camera, params=params, init=init,
-                         descent_iterations=descent_iterations)
-
-    return jax.tree.map(unflat, batching.in_chunks(
-        call, (flat(xy), flat(confidence),
-               None if camera is None else jax.tree.map(flat, camera),
-               jax.tree.map(flat, previous)), chunk, on_chunk))
+    return _fit_anchored(result, fit_rows, frames, track, max_gap)
 
   def fit_frame(t, init):
     return fitting.fit(xy[t], confidence[t], keypoint_format=keypoint_format,
@@ -159,6 +138,72 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     if track is not None:
       last_track = np.where(ok, np.asarray(track)[t], last_track)
   return jax.tree.map(lambda *a: np.stack(a), *outputs)
+
+
+def warm_start_mode(warm_start) -> str:
+  """The `WARM_STARTS` name of a `fit_tracks` warm_start (False and True,
+  the values of releases before "anchored", are "off" and "chained")."""
+  mode = {False: "off", True: "chained"}.get(warm_start, warm_start)
+  if mode not in WARM_STARTS:
+    raise ValueError(f"warm_start must be one of {WARM_STARTS}, got "
+                     f"{warm_start!r}")
+  return mode
+
+
+def _fit_rows(xy, confidence, camera, rows, *, init=None, keypoint_format,
+              params, chunk_size, on_frames, descent_iterations,
+              frame_share) -> FitResult:
+  """`fit` of the (frame, track) cells where `rows` (T, P) is True, in
+  chunks over all devices (`fitting.fit_in_chunks`); (n,) results. The
+  chunks have the size that all T·P cells would have, however many are
+  fitted, so a video compiles one shape (two with `init`)."""
+  num_tracks = xy.shape[1]
+  pick = lambda a: a[rows]
+  return fitting.fit_in_chunks(
+      pick(xy), pick(confidence), keypoint_format=keypoint_format,
+      chunk_size=max(1, min(chunk_size, rows.size)), full_chunks=True,
+      on_chunk=None if on_frames is None else (
+          lambda people: on_frames(people * frame_share / num_tracks)),
+      camera=None if camera is None else jax.tree.map(pick, camera),
+      init=init, params=params, descent_iterations=descent_iterations)
+
+
+def _fit_anchored(independent: FitResult, fit_rows, frames, track,
+                  max_gap: int) -> FitResult:
+  """Refits each (frame, track) from the track's last independent fit that
+  succeeded at most `max_gap` frames earlier (`fit_rows(rows, init=)`);
+  cells without one keep their independent fit."""
+  num_frames, num_tracks = independent.fit_ok.shape
+  row = np.arange(num_frames)[:, None]
+  # Last successful row strictly before each row, per column.
+  last_ok = np.maximum.accumulate(
+      np.where(independent.fit_ok, row, -1), axis=0)
+  previous = np.concatenate([np.full((1, num_tracks), -1), last_ok[:-1]])
+  # A column (batch slot) may hold tracks one after another: the previous
+  # fit must be the same track's.
+  first_of_track = np.zeros((num_frames, num_tracks), np.int64)
+  if track is not None:
+    track = np.asarray(track)
+    changed = np.concatenate([np.ones((1, num_tracks), bool),
+                              track[1:] != track[:-1]])
+    first_of_track = np.maximum.accumulate(np.where(changed, row, 0), axis=0)
+  source = np.maximum(previous, 0)
+  usable = ((previous >= first_of_track) & (previous >= 0) &
+            (frames[:, None] - frames[source] <= max_gap))
+  refit = usable & independent.fit_ok
+  if not refit.any():
+    return independent
+  column = np.broadcast_to(np.arange(num_tracks), refit.shape)
+  init = jax.tree.map(lambda a: a[source[refit], column[refit]], independent)
+  warm = fit_rows(refit, init=init,
+                  frame_share=0.5 * refit.size / refit.sum())
+
+  def merge(old, new):
+    out = np.array(old)
+    out[refit] = new
+    return out
+
+  return jax.tree.map(merge, independent, warm)
 
 
 def _where_rows(ok, new, old):

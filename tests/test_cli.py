@@ -322,9 +322,17 @@ def test_video_resume_and_changed_options(tmp_path, tiny_weights_file):
   assert summary["people_already_done"] == 8
   with pytest.raises(ValueError, match="smooth differ"):
     _run(tmp_path, tiny_weights_file, input=str(folder), smooth=0.0)
+  # Earlier releases wrote warm_start as a boolean: true was "chained".
+  manifest["options"]["warm_start"] = True
+  (out / "run.json").write_text(json.dumps(manifest))
+  summary = _run(tmp_path, tiny_weights_file, input=str(folder),
+                 save_meshes="ply", warm_start="chained")
+  assert summary["people_already_done"] == 8
+  with pytest.raises(ValueError, match="warm_start differ"):
+    _run(tmp_path, tiny_weights_file, input=str(folder), save_meshes="ply")
   with pytest.raises(ValueError, match="descent_iterations differ"):
     _run(tmp_path, tiny_weights_file, input=str(folder),
-         descent_iterations=5)
+         warm_start="chained", descent_iterations=5)
 
 
 def test_descent_iterations_explain_the_keypoints_closer(tmp_path,

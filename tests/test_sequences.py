@@ -144,30 +144,40 @@ def video(tiny_weights):
 def test_anchored_warm_start_starts_from_the_previous_independent_fit(
     video, tiny_weights):
   xy, confidence = video.xy.copy(), video.confidence.copy()
-  confidence[2:5, 1] = 0  # track 1 absent in frames 2-4
+  confidence[2:5, 1] = 0  # track 1 absent in frames 2-4: a gap of 4
+  confidence[6, 0] = 0  # track 0 missed in frame 6: a gap of 2
   kwargs = dict(keypoint_format=FORMAT, params=tiny_weights,
                 camera=video.intrinsics)
   cold = sequences.fit_tracks(xy, confidence, warm_start="off", **kwargs)
-  anchored = sequences.fit_tracks(xy, confidence, max_gap=2, **kwargs)
+  done = []
+  anchored = sequences.fit_tracks(xy, confidence, max_gap=2,
+                                  on_frames=done.append, **kwargs)
+  assert sum(done) == pytest.approx(8)
   np.testing.assert_array_equal(anchored.fit_ok, cold.fit_ok)
-  # Frame 0 has no previous frame: cold. Frame t > 0 starts from frame
-  # t - 1's independent fit, not from its own anchored one.
-  np.testing.assert_allclose(anchored.pose[0], cold.pose[0], atol=1e-5)
-  for t in (1, 6):
-    expected = fitting.fit(xy[t], confidence[t],
-                           init=jax.tree.map(lambda a, t=t: a[t - 1], cold),
-                           **kwargs)
-    np.testing.assert_allclose(anchored.pose[t], expected.pose, atol=1e-5)
-    assert np.abs(anchored.pose[t] - cold.pose[t]).max() > 1e-3
-  # Track 1 is back at frame 5 with no fit in frame 4: cold there.
-  np.testing.assert_allclose(anchored.pose[5, 1], cold.pose[5, 1],
-                             atol=1e-5)
-  # A new track in a slot (column 0 from frame 3) starts cold.
+  previous = lambda t, p: jax.tree.map(lambda a: a[t, p:p + 1], cold)
+  refit = lambda t, p, start: fitting.fit(
+      xy[t, p:p + 1], confidence[t, p:p + 1], init=previous(start, p),
+      keypoint_format=FORMAT, params=tiny_weights,
+      camera=jax.tree.map(lambda a: a[p:p + 1], video.intrinsics))
+  # Frame 0 has no previous frame: its independent fit. Later frames start
+  # from the track's last independent fit (not its anchored one), also
+  # across a miss within max_gap (track 0: frame 7 from frame 5).
+  np.testing.assert_array_equal(anchored.pose[0], cold.pose[0])
+  for t, p, start in ((1, 0, 0), (1, 1, 0), (5, 0, 4), (7, 0, 5)):
+    np.testing.assert_allclose(anchored.pose[t, p], refit(t, p, start).pose[0],
+                               atol=1e-5)
+    assert np.abs(anchored.pose[t, p] - cold.pose[t, p]).max() > 1e-3
+  # Track 1 is back at frame 5, 4 frames after its last fit: independent.
+  np.testing.assert_array_equal(anchored.pose[5, 1], cold.pose[5, 1])
+  # A new track in a slot (column 0 from frame 3) has no previous fit.
   slots = np.zeros((8, 2), int)
   slots[3:, 0] = 1
   slotted = sequences.fit_tracks(xy, confidence, track=slots, **kwargs)
-  np.testing.assert_allclose(slotted.pose[3, 0], cold.pose[3, 0], atol=1e-5)
+  np.testing.assert_array_equal(slotted.pose[3, 0], cold.pose[3, 0])
   np.testing.assert_allclose(slotted.pose[4], anchored.pose[4], atol=1e-6)
+  # One frame: nothing to start from, the independent fits.
+  single = sequences.fit_tracks(xy[:1], confidence[:1], **kwargs)
+  np.testing.assert_array_equal(single.pose, cold.pose[:1])
   with pytest.raises(ValueError, match="warm_start"):
     sequences.fit_tracks(xy, confidence, warm_start="sometimes", **kwargs)
 

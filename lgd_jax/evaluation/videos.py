@@ -49,8 +49,8 @@ def method_names(config: ml_collections.ConfigDict) -> list[tuple]:
 
 def _start_name(warm_start) -> str:
   """A `sequences.fit_tracks` warm_start's name in reports."""
-  return {"off": "independent", "chained": "warm"}.get(warm_start,
-                                                        warm_start)
+  mode = sequences.warm_start_mode(warm_start)
+  return {"off": "independent", "chained": "warm"}.get(mode, mode)
 
 
 def _pelvis_aligned(joints):

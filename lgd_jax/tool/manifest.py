@@ -8,6 +8,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from lgd_jax import sequences
 from lgd_jax.files import atomic_path
 from lgd_jax.readers import KeypointSet
 from lgd_jax.tool.options import Options
@@ -35,6 +36,9 @@ def check_manifest(options: Options, keypoints: KeypointSet,
   before.setdefault("options", {})
   for name in RESULT_OPTIONS:
     before["options"].setdefault(name, getattr(Options, name, None))
+  # Earlier releases stored warm_start as a boolean.
+  before["options"]["warm_start"] = sequences.warm_start_mode(
+      before["options"]["warm_start"])
   if before != manifest:
     changed = sorted(
         [k for k in manifest if k != "options" and before.get(k) !=

@@ -80,12 +80,13 @@ class Options:
   progress: bool = True
 
   def __post_init__(self):
+    # "off"/"chained" for the booleans of earlier releases; ValueError else.
+    object.__setattr__(self, "warm_start",
+                       sequences.warm_start_mode(self.warm_start))
     checks = [
         (self.camera in CAMERAS, f"camera must be one of {CAMERAS}"),
         (self.sequence in SEQUENCE_MODES,
          f"sequence must be one of {SEQUENCE_MODES}"),
-        (self.warm_start in sequences.WARM_STARTS,
-         f"warm_start must be one of {sequences.WARM_STARTS}"),
         (self.save_meshes in ("",) + MESH_FORMATS,
          f"save_meshes must be '' or one of {MESH_FORMATS}"),
         (self.chunk_size >= 1, "chunk_size must be at least 1"),

@@ -295,7 +295,7 @@ def _video_done(options, output, name, rows) -> dict | None:
 
 def _fit_videos(options, pretrained, keypoints, keys, camera, groups, output,
                 progress, bar):
-  """Videos: track people, fit (frame by frame when warm-starting), smooth,
+  """Videos: track people, fit (`sequences.fit_tracks`), smooth,
   and write one npz per track; a video whose `video.json` marker (written
   last) says it is complete is skipped. Returns each row's (npz path,
   index in it)."""
