@@ -40,7 +40,7 @@ def get_config() -> ml_collections.ConfigDict:
       chunk_size=256,  # people per call (independent and anchored fits)
   ))
   # `sequences.WARM_STARTS`: independent fits, chained warm starts, warm
-  # starts from the previous frame's independent fit.
+  # starts from the track's last independent fit (anchored).
   config.warm_starts = ("off", "chained", "anchored")
   config.sigmas = (0.0, 1.0, 2.0, 4.0)
   config.tracking = ml_collections.ConfigDict(dict(threshold=0.4,

@@ -2,8 +2,8 @@
 of tracked people, on (T, P) arrays, frames by tracks (`lgd_jax.tracking`
 makes them from a table of rows):
   1. `fit_tracks` fits every frame independently, or warm-started from
-     the track's previous fit (chained) or from its previous frame's
-     independent fit (anchored);
+     the track's previous fit (chained) or from its last independent fit
+     (anchored);
   2. `smooth_tracks` smooths each track's parameters over time.
 """
 
@@ -29,7 +29,7 @@ from lgd_jax.weights import Pretrained, load_pretrained
 _POINTS_CHUNK = 4096
 
 # `fit_tracks`' warm starts: none (independent fits), from the track's
-# previous fit (chained), from the previous frame's independent fit.
+# previous fit (chained), from its last independent fit (anchored).
 WARM_STARTS = ("off", "chained", "anchored")
 
 
@@ -55,10 +55,11 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     initial estimate (cold). Each frame keeps part of the previous
     frame's error, and the error grows along the video.
   - "anchored" (the default): every frame is fitted independently, then
-    again from the previous frame's independent fit (when that succeeded
-    at most `max_gap` frames earlier on the same track; else cold): the
-    previous frame informs the fit, but errors cannot pile up, and both
-    passes run in chunks over all frames (twice the cost of "off").
+    again from the track's last successful independent fit at most
+    `max_gap` frames earlier (cells without one keep their independent
+    fit, and so does a cell whose second fit fails): the previous frame
+    informs the fit, but errors cannot pile up, and both passes run in
+    chunks over all frames (about twice the cost of "off").
   Their accuracy and jitter: the README's "Videos".
 
   Args:
@@ -106,7 +107,7 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
         lambda a: a.reshape((num_frames, num_tracks) + a.shape[1:]), result)
     if mode == "off":
       return result
-    return _fit_anchored(result, fit_rows, frames, track, max_gap)
+    return _fit_anchored(result, fit_rows, frames, track, max_gap, on_frames)
 
   def fit_frame(t, init):
     return fitting.fit(xy[t], confidence[t], keypoint_format=keypoint_format,
@@ -169,7 +170,7 @@ def _fit_rows(xy, confidence, camera, rows, *, init=None, keypoint_format,
 
 
 def _fit_anchored(independent: FitResult, fit_rows, frames, track,
-                  max_gap: int) -> FitResult:
+                  max_gap: int, on_frames) -> FitResult:
   """Refits each (frame, track) from the track's last independent fit that
   succeeded at most `max_gap` frames earlier (`fit_rows(rows, init=)`);
   cells without one keep their independent fit."""
@@ -179,29 +180,27 @@ def _fit_anchored(independent: FitResult, fit_rows, frames, track,
   last_ok = np.maximum.accumulate(
       np.where(independent.fit_ok, row, -1), axis=0)
   previous = np.concatenate([np.full((1, num_tracks), -1), last_ok[:-1]])
-  # A column (batch slot) may hold tracks one after another: the previous
-  # fit must be the same track's.
-  first_of_track = np.zeros((num_frames, num_tracks), np.int64)
-  if track is not None:
-    track = np.asarray(track)
-    changed = np.concatenate([np.ones((1, num_tracks), bool),
-                              track[1:] != track[:-1]])
-    first_of_track = np.maximum.accumulate(np.where(changed, row, 0), axis=0)
   source = np.maximum(previous, 0)
-  usable = ((previous >= first_of_track) & (previous >= 0) &
-            (frames[:, None] - frames[source] <= max_gap))
-  refit = usable & independent.fit_ok
+  column = np.broadcast_to(np.arange(num_tracks), previous.shape)
+  refit = (independent.fit_ok & (previous >= 0) &
+           (frames[:, None] - frames[source] <= max_gap))
+  if track is not None:  # a column (batch slot) may hold several tracks
+    track = np.asarray(track)
+    refit &= track[source, column] == track
   if not refit.any():
+    if on_frames is not None:  # the second pass's half of the frames
+      on_frames(num_frames / 2)
     return independent
-  column = np.broadcast_to(np.arange(num_tracks), refit.shape)
   init = jax.tree.map(lambda a: a[source[refit], column[refit]], independent)
   warm = fit_rows(refit, init=init,
                   frame_share=0.5 * refit.size / refit.sum())
+  # A warm fit that failed keeps the independent one.
+  keep = refit.copy()
+  keep[refit] = warm.fit_ok
 
   def merge(old, new):
-    out = np.array(old)
-    out[refit] = new
-    return out
+    old[keep] = new[keep[refit]]
+    return old
 
   return jax.tree.map(merge, independent, warm)
 

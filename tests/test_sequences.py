@@ -175,9 +175,18 @@ def test_anchored_warm_start_starts_from_the_previous_independent_fit(
   slotted = sequences.fit_tracks(xy, confidence, track=slots, **kwargs)
   np.testing.assert_array_equal(slotted.pose[3, 0], cold.pose[3, 0])
   np.testing.assert_allclose(slotted.pose[4], anchored.pose[4], atol=1e-6)
+  # Slots as `lgd-fit` makes them, -1 where the track is absent: the same
+  # starts (the miss in frame 6 is bridged).
+  ids = np.where(confidence.any(-1), np.arange(2), -1)
+  np.testing.assert_array_equal(
+      sequences.fit_tracks(xy, confidence, track=ids, **kwargs).pose,
+      anchored.pose)
   # One frame: nothing to start from, the independent fits.
-  single = sequences.fit_tracks(xy[:1], confidence[:1], **kwargs)
+  done = []
+  single = sequences.fit_tracks(xy[:1], confidence[:1],
+                                on_frames=done.append, **kwargs)
   np.testing.assert_array_equal(single.pose, cold.pose[:1])
+  assert sum(done) == pytest.approx(1)
   with pytest.raises(ValueError, match="warm_start"):
     sequences.fit_tracks(xy, confidence, warm_start="sometimes", **kwargs)
 

@@ -91,7 +91,7 @@ def run(options: Options) -> dict:
   groups = _sequence_groups(options, keypoints)
   check_manifest(options, keypoints, output)
   progress = _Progress(people=len(keypoints))
-  # Videos count frames: a long one is fitted in one go, frame by frame.
+  # Videos count frames: a long one is fitted in one go.
   with tqdm.tqdm(total=len(keypoints) if groups is None else sum(
       len(np.unique(keypoints.frame[rows])) for rows in groups.values()),
                  unit="people" if groups is None else "frames",
