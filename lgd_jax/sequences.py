@@ -191,7 +191,10 @@ def _fit_anchored(independent: FitResult, fit_rows, frames, track,
     if on_frames is not None:  # the second pass's half of the frames
       on_frames(num_frames / 2)
     return independent
-  init = jax.tree.map(lambda a: a[source[refit], column[refit]], independent)
+  # `fit` starts from the pose, betas, camera and fit_ok: only those move.
+  start = independent._replace(joints=None, keypoints_2d=None,
+                               loss_history=None)
+  init = jax.tree.map(lambda a: a[source[refit], column[refit]], start)
   warm = fit_rows(refit, init=init,
                   frame_share=0.5 * refit.size / refit.sum())
   # A warm fit that failed keeps the independent one.
