@@ -17,10 +17,12 @@ def get_config() -> ml_collections.ConfigDict:
   # Steps unrolled in training (None: num_steps); more than N train the
   # later steps from the network's own outputs.
   config.train_unroll_steps = config_dict.placeholder(int)
-  # Training starts beyond Θ_0: a share of the people start from the truth
-  # perturbed at a log-uniform scale (lgd_jax.training.starts).
-  config.starts = ml_collections.ConfigDict(dict(perturbed_prob=0.0,
-                                                 scale=(0.03, 1.0)))
+  # Training starts beyond Θ_0 (lgd_jax.training.starts): a share of the
+  # people start from the truth perturbed at a log-uniform scale, another
+  # from the network's own fit after K steps, K uniform in drifted_steps.
+  config.starts = ml_collections.ConfigDict(dict(
+      perturbed_prob=0.0, scale=(0.03, 1.0), drifted_prob=0.0,
+      drifted_steps=(8, 48)))
   # Share of the training poses tilted from upright (bent over, on the
   # floor; pose_set.oversample_tilted); 0: as many as the pose set has.
   config.tilted_share = 0.0
@@ -37,7 +39,8 @@ def get_config() -> ml_collections.ConfigDict:
       inputs=("x", "grad", "theta"), init_network=False,
       separate_shape=False, step_size=1.0,
       step_codes=0,  # N + 1: updates see their step (network.py)
-      refine_after=0))  # N: later and warm steps by a second network
+      refine_after=0,  # N: later and warm steps by a second network
+      refine_decay=1.0))  # γ: the refiner's k-th update scaled by γ^k
 
   config.loss = ml_collections.ConfigDict(dict(
       global_rotation=1.0, pose=1.0, betas=0.1, camera=1.0, joints3d=0.0,

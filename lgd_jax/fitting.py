@@ -85,7 +85,9 @@ def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
       `init.fit_ok` is False start from the initial estimate. A network
       with a refiner (`UpdateNetwork.refine_after`) makes every update of
       a warm start with the refiner, as it makes every update after the
-      first N of a cold one.
+      first N of a cold one; where the network's `refine_decay` γ is
+      below 1 (the bundled one's is), the refiner's k-th update is scaled
+      by γ^k, so fits settle however many steps they run.
     model: body model; default: the one the network was trained with
       (another model must have the same number of betas; its shape space
       differs, so retrain on it for accurate shapes).

@@ -71,6 +71,9 @@ class UpdateNetwork(nn.Module):
     step_codes: 0, or the number of step codes the update sees.
     refine_after: 0, or N: a second set of MLPs (the refiner) makes every
       update after the first N from Θ_0 and every update from a warm start.
+    refine_decay: γ; the refiner's k-th update (k = 0, 1, ...) is scaled by
+      γ^k (`lgd_jax.unroll.unroll`), so that its updates, however long it
+      runs, add up to a bounded move; 1: no decay.
   """
 
   num_betas: int = 10
@@ -84,12 +87,15 @@ class UpdateNetwork(nn.Module):
   step_size: float = 1.0
   step_codes: int = 0
   refine_after: int = 0
+  refine_decay: float = 1.0
 
   def setup(self):
     unknown = set(self.inputs) - set(INPUTS)
     if unknown or not self.inputs:
       raise ValueError(f"inputs must be a non-empty subset of {INPUTS}, got "
                        f"{tuple(self.inputs)}")
+    if self.refine_decay != 1.0 and not self.refine_after:
+      raise ValueError("refine_decay needs a refiner (refine_after > 0)")
     mlp = lambda out: ResidualMLP(self.features, out, self.num_blocks,
                                   self.dropout, self.norm)
     size = theta_lib.size(self.num_betas)
@@ -164,6 +170,14 @@ def _in_refiner(path) -> bool:
              for key in path)
 
 
+def parameter_layout(network_config) -> dict:
+  """The settings of a config's `network` that its parameters depend on:
+  all but `refine_decay`, which scales updates (weight files of one layout
+  can be trained on from one another)."""
+  return {key: value for key, value in network_config.to_dict().items()
+          if key != "refine_decay"}
+
+
 def from_config(config) -> UpdateNetwork:
   """The network of a training config (`configs/default.py`)."""
   net = config.network
@@ -174,4 +188,5 @@ def from_config(config) -> UpdateNetwork:
       separate_shape=net.separate_shape, step_size=net.step_size,
       # Absent in older weight files:
       step_codes=net.get("step_codes", 0),
-      refine_after=net.get("refine_after", 0))
+      refine_after=net.get("refine_after", 0),
+      refine_decay=net.get("refine_decay", 1.0))

@@ -4,7 +4,8 @@
 `cameras.normalization`. Each step computes the inner loss's
 gradient with `jax.grad` through the fast keypoint path and adds the
 network's update: Θ_{n+1} = Θ_n + N_w(∇L(Θ_n), Θ_n, x). The steps are a
-`jax.lax.scan`, two with a refiner (the path's steps, then the refiner's).
+`jax.lax.scan`, two with a refiner (the path's steps, then the refiner's,
+whose k-th update is scaled by the network's `refine_decay` γ^k).
 """
 
 from __future__ import annotations
@@ -81,8 +82,9 @@ def unroll(network: network_lib.UpdateNetwork, params: Any, body: Body,
       confidence and so no effect on it. Default: all.
     warm: (...) bool (or one for all), where the start is near the answer:
       a network with a refiner (`UpdateNetwork.refine_after`) then takes
-      every step with it, one with step codes (`step_codes`) the last
-      code; default: where `init` is used.
+      every step with it (its updates' decay, `refine_decay`, counted from
+      the first), one with step codes (`step_codes`) the last code;
+      default: where `init` is used.
 
   Returns:
     `Unroll` with Θ_0..Θ_N and their inner losses.
@@ -107,8 +109,16 @@ def unroll(network: network_lib.UpdateNetwork, params: Any, body: Body,
     loss = inner_loss(theta, body, keypoints, confidence)
     return loss.sum(), loss
 
+  def decay_factor(index):
+    """γ^k (`network.refine_decay`) for the refiner's k-th update, counted
+    from a warm start's first step or a cold start's step N; 1 for the
+    path's updates."""
+    refines = jnp.logical_or(warm, index >= network.refine_after)
+    k = index - jnp.where(warm, 0, network.refine_after)
+    return jnp.where(refines, network.refine_decay ** jnp.maximum(k, 0), 1.0)
+
   def step(refine, theta, inputs):
-    step_rng, code = inputs
+    step_rng, code, index = inputs
     (_, loss), grad = jax.value_and_grad(summed_loss, has_aux=True)(theta)
     grad = grad * grad_scale
     theta_in = theta
@@ -117,6 +127,8 @@ def unroll(network: network_lib.UpdateNetwork, params: Any, body: Body,
     step_rngs = {} if rng is None else {"dropout": step_rng}
     delta = network.apply(params, x, grad, theta_in, train,
                           step_code=code, refine=refine, rngs=step_rngs)
+    if network.refine_decay != 1.0:
+      delta = delta * decay_factor(index)[..., None]
     return theta + delta, (theta, loss)
 
   step_rngs = (jax.random.split(rng, num_steps) if rng is not None else
@@ -127,13 +139,15 @@ def unroll(network: network_lib.UpdateNetwork, params: Any, body: Body,
   # later ones everywhere; one scan each, so a static `warm` runs one MLP.
   path_steps = (min(num_steps, network.refine_after) if network.refine_after
                 else num_steps)
+
   final, thetas, step_losses = init, [], []
   for first, last, refine in ((0, path_steps, warm),
                               (path_steps, num_steps, True)):
     if last > first:
       final, (phase_thetas, phase_losses) = jax.lax.scan(
           functools.partial(step, refine), final,
-          (step_rngs[first:last], codes[first:last]))
+          (step_rngs[first:last], codes[first:last],
+           jnp.arange(first, last)))
       thetas.append(phase_thetas)
       step_losses.append(phase_losses)
   thetas = jnp.concatenate(thetas) if thetas else final[None][:0]

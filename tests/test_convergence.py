@@ -1,7 +1,7 @@
-"""Training for convergence: perturbed-truth starts, longer training
-unrolls, step codes, the detector share, several starts in `fit`, the
-ingredient configs, more tilted poses, training on from a weight file,
-training the refiner alone."""
+"""Training for convergence: perturbed-truth and drifted starts, longer
+training unrolls, step codes, the detector share, several starts in `fit`,
+the ingredient configs, more tilted poses, training on from a weight file,
+training the refiner alone, the refiner's decaying updates."""
 
 import json
 from pathlib import Path
@@ -16,6 +16,7 @@ import pytest
 
 import lgd_jax
 from lgd_jax import unroll as unroll_lib
+from lgd_jax import weights as weights_lib
 from lgd_jax.body import rotations
 from lgd_jax.body.cache import body_of
 from lgd_jax.evaluation import benchmarks
@@ -76,11 +77,11 @@ def test_perturbation_grows_with_its_scale(batch):
 
 def test_training_starts_are_off_unless_configured(batch):
   config = default.get_config()
-  assert starts.num_warm(config, 512) == 0
+  assert starts.num_perturbed(config, 512) == 0
   del config["starts"]  # configs saved before the field existed
-  assert starts.num_warm(config, 512) == 0
+  assert starts.num_perturbed(config, 512) == 0
   config = ablation.add_ingredients(default.get_config(), ["starts"])
-  assert starts.num_warm(config, 512) == 256
+  assert starts.num_perturbed(config, 512) == 256
   target = sampling.target_theta(batch)
   init = starts.training_starts(jax.random.PRNGKey(1), target, config)
   assert init.shape == target.shape
@@ -378,3 +379,115 @@ def test_training_the_refiner_alone_holds_the_rest(batch_poses):
   with pytest.raises(ValueError, match="refiner"):
     training.make_train_step(training.make_setup(config), config,
                              batch_poses)
+
+
+def test_drifted_starts_pick_each_persons_step_in_range():
+  config = default.get_config()
+  config.starts.drifted_steps = (3, 5)
+  # Iterate n of person d holds n in every entry.
+  thetas = jnp.broadcast_to(jnp.arange(9.0)[:, None, None], (9, 200, 85))
+  picked = np.asarray(starts.pick_steps(jax.random.PRNGKey(0), thetas,
+                                        config))
+  assert picked.shape == (200, 85)
+  assert np.all(picked == picked[:, :1])  # one whole iterate per person
+  assert set(picked[:, 0].tolist()) == {3.0, 4.0, 5.0}
+  for bad in ((0, 4), (5, 3)):
+    config.starts.drifted_steps = bad
+    with pytest.raises(ValueError, match="drifted_steps"):
+      starts.drifted_steps(config)
+
+
+def test_drifted_starts_continue_the_networks_own_fit(batch_poses):
+  """From a drifted start after K steps, the training unroll's T steps are
+  steps K+1..K+T of the network's fit from Θ_0 (all the refiner's once K
+  is past the path), so the training loss is theirs, beside the perturbed
+  starts of the first half of the batch."""
+  config = ablation.add_ingredients(tiny.get_config(), ["starts",
+                                                        "reprojection"])
+  config.network.refine_after = config.num_steps
+  config.train_unroll_steps = 3
+  config.starts.perturbed_prob = 0.5
+  config.starts.drifted_prob = 0.5
+  config.starts.drifted_steps = (6, 6)
+  setup = training.make_setup(config)
+  state = training.init_state(setup, config)
+  state = state._replace(params=jax.tree.map(lambda x: x + 0.01,
+                                             state.params))
+  params = jax.tree.map(np.array, state.params)  # the step donates
+  base_key = jax.random.PRNGKey(5)
+  _, scalars = training.make_train_step(setup, config, batch_poses)(
+      state, base_key)
+  key = jax.random.fold_in(base_key, 0)  # step 0's
+  batch = sampling.sample_batch(jax.random.split(key)[0], batch_poses,
+                                setup.body, config.data)
+  half = config.data.batch_size // 2
+  part = lambda a, b: jax.tree.map(lambda leaf: leaf[a:b], batch)
+  perturbed = starts.training_starts(
+      jax.random.fold_in(key, training._STARTS),  # pylint: disable=protected-access
+      sampling.target_theta(part(0, half)), config)
+  run = lambda people, steps, **kw: training.run_optimizer(
+      setup, config, params, people, steps, **kw).thetas
+  from_perturbed = run(part(0, half), 3, init=perturbed)
+  whole = run(part(half, None), 6 + 3)
+  loss = lambda later: training.parameter_loss(
+      setup, config, jnp.concatenate([from_perturbed, later], axis=1),
+      batch)[0]
+  assert float(scalars["loss/total"]) == pytest.approx(float(loss(whole[6:])),
+                                                       rel=1e-4)
+  # Not the same as training those people from Θ_0.
+  assert abs(float(loss(whole[:4])) - float(loss(whole[6:]))) > 1e-3 * float(
+      loss(whole[6:]))
+  config.starts.drifted_steps = (2, 6)  # inside the path
+  with pytest.raises(ValueError, match="step 4 or later"):
+    training.make_train_step(setup, config, batch_poses)
+  config.starts.drifted_steps = (6, 6)
+  config.starts.drifted_prob = 0.6
+  with pytest.raises(ValueError, match="at most 1"):
+    training.make_train_step(setup, config, batch_poses)
+
+
+def test_a_refiner_decay_keeps_the_parameter_layout(tmp_path, batch_poses):
+  config = tiny.get_config()
+  config.network.refine_after = config.num_steps
+  setup = training.make_setup(config)
+  fresh = training.init_state(setup, config)
+  weights_lib.save_pretrained(tmp_path / "start.npz", config,
+                                  fresh.params)
+  config.network.refine_decay = 0.85  # trains on from the same parameters
+  config.init_weights = str(tmp_path / "start.npz")
+  started = training.init_state(training.make_setup(config), config)
+  chex.assert_trees_all_close(started.params, fresh.params, atol=1e-3)
+  assert training.make_setup(config).network.refine_decay == 0.85
+  config.network.features += 8  # another layout is still refused
+  with pytest.raises(ValueError, match="not this config's"):
+    training.init_state(training.make_setup(config), config)
+
+
+def test_the_refiners_updates_decay(body, batch):
+  decayed, params = _coded_network(refine_after=2, refine_decay=0.5)
+  plain = decayed.clone(refine_decay=1.0)  # the same parameters
+  keypoints, confidence = batch.keypoints[:16], batch.confidence[:16]
+  x = unroll_lib.keypoint_features(keypoints, confidence)
+  run = lambda steps, **kw: unroll_lib.unroll(
+      decayed, params, body, keypoints, confidence, steps, **kw).thetas
+
+  def check(thetas, scales, refines):
+    for n, (scale, refine) in enumerate(zip(scales, refines)):
+      grad = jax.grad(lambda t: unroll_lib.inner_loss(
+          t, body, keypoints, confidence).sum())(thetas[n])
+      raw = plain.apply(params, x, grad, thetas[n], refine=refine)
+      np.testing.assert_allclose(thetas[n + 1] - thetas[n], scale * raw,
+                                 rtol=1e-4, atol=1e-5)
+
+  cold = run(6)
+  # The path's 2 updates whole, then the refiner's k-th scaled by 0.5^k.
+  check(cold, [1, 1, 1, 0.5, 0.25, 0.125], [False] * 2 + [True] * 4)
+  warm = run(3, init=cold[1])  # every update the refiner's, from k = 0
+  check(warm, [1, 0.5, 0.25], [True] * 3)
+  # Per person: a cold start counts from step N, a warm one from its first.
+  half = np.arange(16) % 2 == 0
+  mixed = run(3, init=cold[1], init_valid=half)
+  np.testing.assert_allclose(mixed[:, half], warm[:, half], atol=1e-6)
+  np.testing.assert_allclose(mixed[:, ~half], cold[:4, ~half], atol=1e-6)
+  with pytest.raises(ValueError, match="refine_decay"):
+    _coded_network(refine_decay=0.5)

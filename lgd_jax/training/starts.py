@@ -9,6 +9,13 @@ back). The perturbation of a scale s, in Θ's units: the global rotation
 turned about a random axis by N(0, (s·σ_rot)²) per component, the body pose
 N(0, (s·σ_pose)²) per axis-angle entry, the shape N(0, (s·σ_betas)²), the
 camera's log scale and translation N(0, (s·σ_camera)²).
+
+Another share (`starts.drifted_prob`) starts where the network itself has
+got to after K steps from Θ_0 on the same keypoints, K drawn per person
+from `starts.drifted_steps`: the states a long fit, or a chain of warm
+starts, runs through, which the training unroll from Θ_0 never reaches.
+Like every warm start, the unroll from there counts the refiner's update
+decay (`network.refine_decay`) from its first step.
 """
 
 from __future__ import annotations
@@ -46,19 +53,62 @@ def perturbed(key: jax.Array, target: jax.Array,
   return (target + noise).at[:, :3].set(turned)
 
 
-def num_warm(config, batch_size: int) -> int:
+def _prob(config, name: str) -> float:
+  # 0 when absent: configs saved before the field existed.
+  return config.get("starts", {}).get(name, 0.0)
+
+
+def num_perturbed(config, batch_size: int) -> int:
   """How many people of a batch start from the perturbed truth: the
-  config's `starts.perturbed_prob` share (0 when absent: configs saved
-  before it)."""
-  starts = config.get("starts", None)
-  prob = 0.0 if starts is None else starts.perturbed_prob
-  return int(round(prob * batch_size))
+  config's `starts.perturbed_prob` share."""
+  return int(round(_prob(config, "perturbed_prob") * batch_size))
+
+
+def num_drifted(config, batch_size: int) -> int:
+  """How many people of a batch, after the `num_perturbed` first, start
+  from the network's own K-step fit: the `starts.drifted_prob` share (of
+  the people left, where rounding would leave too few)."""
+  share = int(round(_prob(config, "drifted_prob") * batch_size))
+  return min(share, batch_size - num_perturbed(config, batch_size))
+
+
+def drifted_steps(config) -> tuple[int, int]:
+  """(fewest, most) steps K of a drifted start."""
+  low, high = config.starts.drifted_steps
+  if not 1 <= low <= high:
+    raise ValueError(f"starts.drifted_steps must be 1 <= low <= high, got "
+                     f"{(low, high)}")
+  return int(low), int(high)
+
+
+def check(config, refine_after: int) -> None:
+  """ValueError for start settings a training run cannot use: shares over
+  1, or drifted starts inside the path (before step `refine_after`, where
+  the state is not a fit near the answer that the refiner should take)."""
+  if _prob(config, "perturbed_prob") + _prob(config, "drifted_prob") > 1:
+    raise ValueError("starts.perturbed_prob + starts.drifted_prob must be "
+                     "at most 1")
+  if num_drifted(config, config.data.batch_size):
+    low, _ = drifted_steps(config)
+    if low < refine_after:
+      raise ValueError(f"starts.drifted_steps must start at step "
+                       f"{refine_after} or later (the refiner's first), got "
+                       f"{low}")
+
+
+def pick_steps(key: jax.Array, thetas: jax.Array,
+               config: ml_collections.ConfigDict) -> jax.Array:
+  """(D, P) drifted starts from the (K_max + 1, D, P) iterates Θ_0..Θ_K_max
+  of an unroll: each person's Θ_K, K uniform in `drifted_steps`."""
+  low, high = drifted_steps(config)
+  steps = jax.random.randint(key, thetas.shape[1:2], low, high + 1)
+  return jnp.take_along_axis(thetas, steps[None, :, None], axis=0)[0]
 
 
 def training_starts(key: jax.Array, target: jax.Array,
                     config: ml_collections.ConfigDict) -> jax.Array:
-  """(W, P) starts for the first W = `num_warm` people of a batch (their
-  (W, P) `target`): the truth perturbed at a log-uniform scale in
+  """(W, P) starts for the first W = `num_perturbed` people of a batch
+  (their (W, P) `target`): the truth perturbed at a log-uniform scale in
   `starts.scale` (min, max). The people are drawn independently, so the
   first W are as random a share as any."""
   scale_key, noise_key = jax.random.split(key)

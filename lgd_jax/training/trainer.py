@@ -73,9 +73,10 @@ def make_tx(config) -> optax.GradientTransformation:
                      optax.adam(schedule))
 
 
-# `fold_in` number of the training starts' draw (the batch and dropout keys
-# stay as they were).
+# `fold_in` numbers of the training starts' draws (the batch and dropout
+# keys stay as they were).
 _STARTS = 10
+_DRIFTED = 11
 
 
 def train_unroll_steps(config) -> int:
@@ -164,6 +165,7 @@ def make_train_step(setup: Setup, config, poses: jax.Array):
   if refiner_only and not setup.network.refine_after:
     raise ValueError("train_refiner_only needs a network with a refiner "
                      "(network.refine_after > 0)")
+  starts_lib.check(config, setup.network.refine_after)
   tx = make_tx(config)
   data_sharding = NamedSharding(setup.mesh, P("data"))
 
@@ -175,13 +177,26 @@ def make_train_step(setup: Setup, config, poses: jax.Array):
     if setup.mesh.size > 1:  # on one device the constraint only slows XLA
       batch = jax.lax.with_sharding_constraint(batch, data_sharding)
 
-    # The first `warm` people start near the truth, the rest from Θ_0: two
-    # unrolls, so that each step runs one network (the refiner's or not).
-    warm = starts_lib.num_warm(config, batch.keypoints.shape[0])
+    # The first `warm` people start near the truth, the next `drifted` from
+    # the network's own fits, the rest from Θ_0: two unrolls, so that each
+    # step runs one network (the refiner's or not).
+    size = batch.keypoints.shape[0]
+    perturbed = starts_lib.num_perturbed(config, size)
+    drifted = starts_lib.num_drifted(config, size)
+    warm = perturbed + drifted
     part = lambda a, b: jax.tree.map(lambda leaf: leaf[a:b], batch)
-    init = (starts_lib.training_starts(
-        jax.random.fold_in(key, _STARTS),
-        sampling.target_theta(part(0, warm)), config) if warm else None)
+    inits = []
+    if perturbed:
+      inits.append(starts_lib.training_starts(
+          jax.random.fold_in(key, _STARTS),
+          sampling.target_theta(part(0, perturbed)), config))
+    if drifted:
+      reached = run_optimizer(
+          setup, config, state.params, part(perturbed, warm),
+          starts_lib.drifted_steps(config)[1]).thetas
+      inits.append(starts_lib.pick_steps(jax.random.fold_in(key, _DRIFTED),
+                                         reached, config))
+    init = jax.lax.stop_gradient(jnp.concatenate(inits)) if warm else None
 
     def loss_fn(params):
       if refiner_only:
@@ -189,7 +204,6 @@ def make_train_step(setup: Setup, config, poses: jax.Array):
       run = lambda first, last, rng, **kw: run_optimizer(
           setup, config, params, part(first, last),
           train_unroll_steps(config), train=True, rng=rng, **kw)
-      size = batch.keypoints.shape[0]
       runs = [run(warm, None, dropout_key)] if warm < size else []
       if warm:
         runs.insert(0, run(0, warm, jax.random.fold_in(dropout_key, 1),
@@ -272,7 +286,8 @@ def _start_params(config, fresh):
   """`config.init_weights`' params; ValueError unless its network is the
   config's (same layout, same parameter shapes as `fresh`)."""
   start = weights_lib.load_pretrained(config.init_weights)
-  if start.config.network.to_dict() != config.network.to_dict():
+  if (network_lib.parameter_layout(start.config.network) !=
+      network_lib.parameter_layout(config.network)):
     raise ValueError(
         f"{config.init_weights}: its network ({start.config.network}) is not "
         f"this config's ({config.network}); train from it with the same "
