@@ -127,7 +127,7 @@ def unroll(network: network_lib.UpdateNetwork, params: Any, body: Body,
     step_rngs = {} if rng is None else {"dropout": step_rng}
     delta = network.apply(params, x, grad, theta_in, train,
                           step_code=code, refine=refine, rngs=step_rngs)
-    if network.refine_decay != 1.0:
+    if network.refine_decay != 1.0 and refine is not False:  # not the path's
       delta = delta * decay_factor(index)[..., None]
     return theta + delta, (theta, loss)
 
@@ -139,7 +139,6 @@ def unroll(network: network_lib.UpdateNetwork, params: Any, body: Body,
   # later ones everywhere; one scan each, so a static `warm` runs one MLP.
   path_steps = (min(num_steps, network.refine_after) if network.refine_after
                 else num_steps)
-
   final, thetas, step_losses = init, [], []
   for first, last, refine in ((0, path_steps, warm),
                               (path_steps, num_steps, True)):

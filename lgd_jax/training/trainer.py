@@ -177,9 +177,10 @@ def make_train_step(setup: Setup, config, poses: jax.Array):
     if setup.mesh.size > 1:  # on one device the constraint only slows XLA
       batch = jax.lax.with_sharding_constraint(batch, data_sharding)
 
-    # The first `warm` people start near the truth, the next `drifted` from
-    # the network's own fits, the rest from Θ_0: two unrolls, so that each
-    # step runs one network (the refiner's or not).
+    # The first `perturbed` people start near the truth, the next `drifted`
+    # from the network's own fits (its current parameters, outside the loss:
+    # no gradient flows into them), the rest from Θ_0: two unrolls, the
+    # `warm` ones and the others, so that each step runs one network.
     size = batch.keypoints.shape[0]
     perturbed = starts_lib.num_perturbed(config, size)
     drifted = starts_lib.num_drifted(config, size)
@@ -196,7 +197,7 @@ def make_train_step(setup: Setup, config, poses: jax.Array):
           starts_lib.drifted_steps(config)[1]).thetas
       inits.append(starts_lib.pick_steps(jax.random.fold_in(key, _DRIFTED),
                                          reached, config))
-    init = jax.lax.stop_gradient(jnp.concatenate(inits)) if warm else None
+    init = jnp.concatenate(inits) if warm else None
 
     def loss_fn(params):
       if refiner_only:
