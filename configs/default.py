@@ -19,10 +19,13 @@ def get_config() -> ml_collections.ConfigDict:
   config.train_unroll_steps = config_dict.placeholder(int)
   # Training starts beyond Θ_0 (lgd_jax.training.starts): a share of the
   # people start from the truth perturbed at a log-uniform scale, another
-  # from the network's own fit after K steps, K uniform in drifted_steps.
+  # from the network's own fit after K steps, K uniform in drifted_steps,
+  # another are chains kept from step to step, moved a frame each step
+  # (perturbed at the scale chain_move), restarting with chain_restart_prob.
   config.starts = ml_collections.ConfigDict(dict(
       perturbed_prob=0.0, scale=(0.03, 1.0), drifted_prob=0.0,
-      drifted_steps=(8, 48)))
+      drifted_steps=(8, 48), chained_prob=0.0, chain_move=0.05,
+      chain_restart_prob=0.02))
   # Share of the training poses tilted from upright (bent over, on the
   # floor; pose_set.oversample_tilted); 0: as many as the pose set has.
   config.tilted_share = 0.0

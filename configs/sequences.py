@@ -37,11 +37,13 @@ def get_config() -> ml_collections.ConfigDict:
   config.fit = ml_collections.ConfigDict(dict(
       intrinsics=True,  # pass the camera's intrinsics to `fit`
       max_gap=2,  # warm start from a fit at most this many frames old
+      chain_length=4,  # "restarted": fits per chain before a cold restart
       chunk_size=256,  # people per call (independent and anchored fits)
   ))
   # `sequences.WARM_STARTS`: independent fits, chained warm starts, warm
-  # starts from the track's last independent fit (anchored).
-  config.warm_starts = ("off", "chained", "anchored")
+  # starts from the track's last independent fit (anchored), chains
+  # restarted cold every `fit.chain_length` frames (restarted).
+  config.warm_starts = ("off", "chained", "anchored", "restarted")
   config.sigmas = (0.0, 1.0, 2.0, 4.0)
   config.tracking = ml_collections.ConfigDict(dict(threshold=0.4,
                                                    max_gap=5))

@@ -29,8 +29,9 @@ from lgd_jax.weights import Pretrained, load_pretrained
 _POINTS_CHUNK = 4096
 
 # `fit_tracks`' warm starts: none (independent fits), from the track's
-# previous fit (chained), from its last independent fit (anchored).
-WARM_STARTS = ("off", "chained", "anchored")
+# previous fit (chained), from its last independent fit (anchored), chains
+# that restart cold every `chain_length` frames (restarted).
+WARM_STARTS = ("off", "chained", "anchored", "restarted")
 
 
 # ---------------------------------------------------------------------------
@@ -41,7 +42,7 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
                camera: Optional[cameras.Perspective] = None,
                params: Optional[Pretrained] = None,
                warm_start: Union[str, bool] = "anchored", max_gap: int = 2,
-               frames=None,
+               frames=None, chain_length: int = 4,
                track=None, chunk_size: int = 1024,
                on_frames=None, descent_iterations: int = 0) -> FitResult:
   """Fits tracked people: independently, or warm-started from earlier frames.
@@ -54,6 +55,10 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     fit if that is at most `max_gap` frames old, else from the network's
     initial estimate (cold). Each frame keeps part of the previous
     frame's error, and the error grows along the video.
+  - "restarted": as "chained", but a track's chain restarts cold after
+    `chain_length` fits (its cold fit and the warm ones after it): the
+    first few warm starts help, before the error piles up. One fit per
+    cell, as "off", but one call per frame, as "chained".
   - "anchored" (the default): every frame is fitted independently, then
     again from the track's last successful independent fit at most
     `max_gap` frames earlier (cells without one keep their independent
@@ -73,6 +78,7 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     max_gap: frames; a warm start comes from a fit at most this old (1:
       the previous frame's only).
     frames: (T,) frame numbers for the gaps; default 0..T-1.
+    chain_length: fits per chain ("restarted"; at least 1, 1 is "off").
     track: optional (T, P) int track ids when a column holds several
       tracks one after another (batch slots): a fit warm-starts only from
       the same track's.
@@ -85,6 +91,8 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     A `FitResult` of NumPy arrays with leading shape (T, P).
   """
   mode = warm_start_mode(warm_start)
+  if chain_length < 1:
+    raise ValueError(f"chain_length must be at least 1, got {chain_length}")
   xy = np.asarray(xy, np.float32)
   confidence = np.asarray(confidence, np.float32)
   num_frames, num_tracks = xy.shape[:2]
@@ -95,7 +103,7 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     camera = jax.tree.map(lambda a: np.broadcast_to(
         np.asarray(a, np.float32), (num_frames, num_tracks) +
         np.shape(a)[-1:]), camera)
-  if mode != "chained":
+  if mode in ("off", "anchored"):
     fit_rows = functools.partial(
         _fit_rows, xy, confidence, camera, keypoint_format=keypoint_format,
         params=params, chunk_size=chunk_size, on_frames=on_frames,
@@ -124,16 +132,21 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
       lambda a: np.ones_like(a), state.camera))
   last_ok = np.full(num_tracks, np.iinfo(np.int64).min // 2)
   last_track = np.full(num_tracks, -1)
+  chain_fits = np.zeros(num_tracks, np.int64)  # fits in each track's chain
   outputs = []
   for t in range(num_frames):
     usable = state.fit_ok & (frames[t] - last_ok <= max_gap)
     if track is not None:
       usable &= last_track == np.asarray(track)[t]
+    if mode == "restarted":
+      usable &= chain_fits < chain_length
     result = jax.device_get(fit_frame(t, state._replace(fit_ok=usable)))
     outputs.append(result)
     if on_frames is not None:
       on_frames(1)
     ok = np.asarray(result.fit_ok)
+    chain_fits = np.where(ok, np.where(usable, chain_fits + 1, 1),
+                          chain_fits)
     state = jax.tree.map(functools.partial(_where_rows, ok), result, state)
     last_ok = np.where(ok, frames[t], last_ok)
     if track is not None:

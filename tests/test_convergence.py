@@ -1,7 +1,7 @@
-"""Training for convergence: perturbed-truth and drifted starts, longer
-training unrolls, step codes, the detector share, several starts in `fit`,
-the ingredient configs, more tilted poses, training on from a weight file,
-training the refiner alone, the refiner's decaying updates."""
+"""Training for convergence: perturbed-truth, drifted and chained starts,
+longer training unrolls, step codes, the detector share, several starts in
+`fit`, the ingredient configs, more tilted poses, training on from a weight
+file, training the refiner alone, the refiner's decaying updates."""
 
 import json
 from pathlib import Path
@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import lgd_jax
+from lgd_jax import theta as theta_lib
 from lgd_jax import unroll as unroll_lib
 from lgd_jax import weights as weights_lib
 from lgd_jax.body import rotations
@@ -397,16 +398,23 @@ def test_drifted_starts_pick_each_persons_step_in_range():
       starts.drifted_steps(config)
 
 
+def _refiner_training_config(unroll_steps, perturbed_prob):
+  """The tiny network with a refiner, perturbed starts and the
+  reprojection terms."""
+  config = ablation.add_ingredients(tiny.get_config(), ["starts",
+                                                        "reprojection"])
+  config.network.refine_after = config.num_steps
+  config.train_unroll_steps = unroll_steps
+  config.starts.perturbed_prob = perturbed_prob
+  return config
+
+
 def test_drifted_starts_continue_the_networks_own_fit(batch_poses):
   """From a drifted start after K steps, the training unroll's T steps are
   steps K+1..K+T of the network's fit from Θ_0 (all the refiner's once K
   is past the path), so the training loss is theirs, beside the perturbed
   starts of the first half of the batch."""
-  config = ablation.add_ingredients(tiny.get_config(), ["starts",
-                                                        "reprojection"])
-  config.network.refine_after = config.num_steps
-  config.train_unroll_steps = 3
-  config.starts.perturbed_prob = 0.5
+  config = _refiner_training_config(unroll_steps=3, perturbed_prob=0.5)
   config.starts.drifted_prob = 0.5
   config.starts.drifted_steps = (6, 6)
   setup = training.make_setup(config)
@@ -491,3 +499,111 @@ def test_the_refiners_updates_decay(body, batch):
   np.testing.assert_allclose(mixed[:, ~half], cold[:4, ~half], atol=1e-6)
   with pytest.raises(ValueError, match="refine_decay"):
     _coded_network(refine_decay=0.5)
+
+
+def _chained_config():
+  config = _refiner_training_config(unroll_steps=6, perturbed_prob=0.25)
+  config.starts.chained_prob = 0.5
+  return config
+
+
+def test_a_moved_person_keeps_shape_noise_and_drops(body, batch):
+  people = jax.tree.map(lambda leaf: leaf[:64], batch)
+  same = starts.moved(jax.random.PRNGKey(0), people, 0.0, body)
+  chex.assert_trees_all_close(same, people, atol=1e-5)
+  later = starts.moved(jax.random.PRNGKey(0), people, 0.05, body)
+  np.testing.assert_array_equal(later.betas, people.betas)
+  np.testing.assert_array_equal(later.confidence, people.confidence)
+  turned = _turn_angle(later.pose[:, :3], people.pose[:, :3])
+  assert 0.005 < float(jnp.median(turned)) < 0.1  # about 0.05 * 0.6 rad
+  # What the truth does not explain (noise, perspective) is carried over.
+  residual = lambda b: b.keypoints - theta_lib.keypoints(
+      sampling.target_theta(b), body)[1]
+  np.testing.assert_allclose(residual(later), residual(people), atol=1e-4)
+  assert float(jnp.abs(later.keypoints - people.keypoints).max()) > 1e-2
+
+
+def test_chains_go_on_from_their_fit_a_frame_later(batch_poses):
+  """Step 0 starts every chain afresh (perturbed truth of the batch's own
+  people) and keeps where each chain's unroll was after `num_steps`; step
+  1 moves those people a frame on and trains from exactly there."""
+  config = _chained_config()
+  config.starts.chain_restart_prob = 0.0
+  setup = training.make_setup(config)
+  state = training.init_state(setup, config)
+  state = state._replace(params=jax.tree.map(lambda x: x + 0.01,
+                                             state.params))
+  step = training.make_train_step(setup, config, batch_poses)
+  base_key = jax.random.PRNGKey(5)
+  params0 = jax.tree.map(np.array, state.params)  # the step donates
+  state, _ = step(state, base_key)
+  chains0 = jax.tree.map(np.array, state.chains)
+  params1 = jax.tree.map(np.array, state.params)
+  _, scalars = step(state, base_key)
+
+  size, quarter = config.data.batch_size, config.data.batch_size // 4
+  sample = lambda key: sampling.sample_batch(
+      jax.random.split(key)[0], batch_poses, setup.body, config.data)
+  run = lambda params, people, init: training.run_optimizer(
+      setup, config, params, people, config.train_unroll_steps,
+      init=init).thetas
+  key0 = jax.random.fold_in(base_key, 0)
+  fresh = jax.tree.map(lambda leaf: leaf[quarter:3 * quarter], sample(key0))
+  start0 = starts.training_starts(
+      jax.random.split(jax.random.fold_in(key0, training._CHAINED))[1],  # pylint: disable=protected-access
+      sampling.target_theta(fresh), config)
+  chex.assert_trees_all_close(chains0.batch, fresh, atol=1e-6)
+  np.testing.assert_allclose(
+      chains0.theta, run(params0, fresh, start0)[config.num_steps],
+      atol=1e-4)
+
+  key1 = jax.random.fold_in(base_key, 1)
+  moved = starts.moved(
+      jax.random.split(jax.random.fold_in(key1, training._CHAINED))[0],  # pylint: disable=protected-access
+      chains0.batch, config.starts.chain_move, setup.body)
+  batch1 = sample(key1)
+  part = lambda a, b: jax.tree.map(lambda leaf: leaf[a:b], batch1)
+  perturbed = starts.training_starts(
+      jax.random.fold_in(key1, training._STARTS),  # pylint: disable=protected-access
+      sampling.target_theta(part(0, quarter)), config)
+  people = jax.tree.map(lambda *leaves: jnp.concatenate(leaves),
+                        part(0, quarter), moved, part(3 * quarter, size))
+  warm = jax.tree.map(lambda leaf: leaf[:3 * quarter], people)
+  from_start = lambda chain_start: jnp.concatenate([
+      run(params1, warm, jnp.concatenate([perturbed, chain_start])),
+      run(params1, part(3 * quarter, size), None)], axis=1)
+  loss = lambda chain_start: float(training.parameter_loss(
+      setup, config, from_start(chain_start), people)[0])
+  assert float(scalars["loss/total"]) == pytest.approx(
+      loss(chains0.theta), rel=1e-4)
+  # Not what a fresh start of the moved people would give.
+  assert abs(loss(sampling.target_theta(moved)) - loss(chains0.theta)) > (
+      1e-3 * loss(chains0.theta))
+
+
+def test_chained_training_resumes_exactly(tmp_path):
+  config = _chained_config()
+  config.starts.chain_restart_prob = 0.5
+  config.train_steps = 4
+  config.eval_every = 100
+  whole, _ = training.train_and_evaluate(config, str(tmp_path / "whole"))
+  config.train_steps = 2
+  training.train_and_evaluate(config, str(tmp_path / "parts"))
+  config.train_steps = 4
+  resumed, _ = training.train_and_evaluate(config, str(tmp_path / "parts"))
+  chex.assert_trees_all_equal(resumed.chains, whole.chains)
+  chex.assert_trees_all_equal(resumed.params, whole.params)
+
+
+def test_chained_start_settings_are_checked(batch_poses):
+  config = _chained_config()
+  setup = training.make_setup(config)
+  config.starts.chained_prob = 0.8
+  with pytest.raises(ValueError, match="at most 1"):
+    training.make_train_step(setup, config, batch_poses)
+  config.starts.chained_prob = 0.5
+  config.train_unroll_steps = 3
+  with pytest.raises(ValueError, match="at least num_steps"):
+    training.make_train_step(setup, config, batch_poses)
+  config.starts.chained_prob = 0.0
+  assert training.init_state(setup, config).chains is None

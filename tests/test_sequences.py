@@ -241,6 +241,41 @@ def test_warm_start_uses_the_previous_fit_and_restarts_after_long_gaps(
                              rtol=1e-5)
 
 
+def test_restarted_chains_restart_cold_every_chain_length_fits(
+    video, tiny_weights):
+  xy, confidence = video.xy.copy(), video.confidence.copy()
+  confidence[2:5, 1] = 0  # track 1 absent in frames 2-4: back cold at 5
+  kwargs = dict(keypoint_format=FORMAT, params=tiny_weights,
+                camera=video.intrinsics)
+  restarted = sequences.fit_tracks(xy, confidence, warm_start="restarted",
+                                   chain_length=3, **kwargs)
+  chained = sequences.fit_tracks(xy, confidence, warm_start="chained",
+                                 **kwargs)
+  cold = sequences.fit_tracks(xy, confidence, warm_start="off", **kwargs)
+  # Track 0: cold at frames 0, 3 and 6, each starting a chain of 3 fits.
+  np.testing.assert_allclose(restarted.pose[:3, 0], chained.pose[:3, 0],
+                             atol=1e-6)
+  for t in (3, 6):
+    np.testing.assert_allclose(restarted.pose[t, 0], cold.pose[t, 0],
+                               atol=1e-5)
+  for t in (4, 5, 7):
+    previous = jax.tree.map(lambda a: a[t - 1], restarted)
+    expected = fitting.fit(xy[t], confidence[t], init=previous, **kwargs)
+    np.testing.assert_allclose(restarted.pose[t], expected.pose, atol=1e-5)
+    assert np.abs(restarted.pose[t, 0] - cold.pose[t, 0]).max() > 1e-3
+  # Track 1: cold at 0, warm at 1; back cold at 5, warm at 6 and 7.
+  np.testing.assert_allclose(restarted.pose[5, 1], cold.pose[5, 1], atol=1e-5)
+  assert np.abs(restarted.pose[1, 1] - cold.pose[1, 1]).max() > 1e-3
+  assert np.abs(restarted.pose[7, 1] - cold.pose[7, 1]).max() > 1e-3
+  # Chains of one fit are independent fits.
+  single = sequences.fit_tracks(xy, confidence, warm_start="restarted",
+                                chain_length=1, **kwargs)
+  np.testing.assert_allclose(single.pose, cold.pose, atol=1e-5)
+  with pytest.raises(ValueError, match="chain_length"):
+    sequences.fit_tracks(xy, confidence, warm_start="restarted",
+                         chain_length=0, **kwargs)
+
+
 # --- Smoothing ---------------------------------------------------------------
 
 
@@ -458,3 +493,17 @@ def test_the_video_evaluation_tracks_shuffled_rows():
       xy, confidence, rng, sequences_config.get_config().tracking)
   assert scores["true_tracks"] == scores["predicted_tracks"] == 2
   assert scores["id_switches"] == 0 and scores["purity"] == 1.0
+
+
+def test_quarters_of_a_video_by_hand():
+  per_frame = np.arange(10.0)[:, None] * np.ones((1, 2))
+  per_frame[9, 1] = np.nan  # a missed fit: left out of the means
+  parts = video_evaluation.quarters(per_frame)
+  np.testing.assert_array_equal(parts["first_quarter"], per_frame[:2])
+  np.testing.assert_array_equal(parts["last_quarter"], per_frame[8:])
+  totals = video_evaluation._Totals()  # pylint: disable=protected-access
+  for name, part in parts.items():
+    totals.add(name, part)
+  assert totals.means() == {"first_quarter": 0.5, "last_quarter": 8.333}
+  assert video_evaluation.quarters(np.ones((3, 1)))["last_quarter"].shape == (
+      1, 1)

@@ -44,12 +44,22 @@ def _records(workdir):
   return list({r["step"]: r for r in records}.values())  # last per step
 
 
-def test_eight_devices_match_one(tmp_path):
+@pytest.mark.parametrize("warm_starts", [False, True])
+def test_eight_devices_match_one(tmp_path, warm_starts):
+  """The sharded step equals one device's, also with every kind of warm
+  start (perturbed, drifted, chained: slices of the sharded batch)."""
   script = textwrap.dedent("""
       import sys, jax, numpy as np
       from lgd_jax.training import trainer as training
       from configs import tiny
       config = tiny.get_config()
+      if sys.argv[2] == "True":
+        config.network.refine_after = config.num_steps
+        config.train_unroll_steps = 6
+        config.starts.perturbed_prob = 0.25
+        config.starts.drifted_prob = 0.25
+        config.starts.drifted_steps = (4, 6)
+        config.starts.chained_prob = 0.25
       setup = training.make_setup(config)
       poses = jax.numpy.asarray(
           training.pose_set.load_pose_set("val").poses[:256])
@@ -67,7 +77,8 @@ def test_eight_devices_match_one(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO),
            "XLA_FLAGS": xla_flags(
                f"--xla_force_host_platform_device_count={devices}")}
-    run = subprocess.run([sys.executable, "-c", script, str(out)], cwd=REPO,
+    run = subprocess.run([sys.executable, "-c", script, str(out),
+                          str(warm_starts)], cwd=REPO,
                          env=env, capture_output=True, timeout=600)
     assert run.returncode == 0, run.stderr.decode()[-2000:]
     assert run.stdout.decode().split()[-2:] == [str(devices)] * 2

@@ -82,13 +82,26 @@ class _Totals:
             if self.counts[k] else None for k in self.sums}
 
 
+def quarters(per_frame: np.ndarray) -> dict:
+  """The (F, ...) per-frame values of a video's first and last quarter of
+  frames (at least one frame each): a fit that drifts along the video, as
+  a chain of warm starts can, is worse in the last."""
+  size = max(per_frame.shape[0] // 4, 1)
+  return {"first_quarter": per_frame[:size],
+          "last_quarter": per_frame[-size:]}
+
+
 def score_video(result: fitting.FitResult, video: videos_lib.Video,
                 totals: _Totals) -> None:
   """Adds one method's errors on one video to `totals`."""
   ok = np.asarray(result.fit_ok)
   pred, true = result.joints[ok], video.joints[ok]
   totals.add("mpjpe", MM * np.asarray(metrics.mpjpe(pred, true)))
-  totals.add("pa_mpjpe", MM * np.asarray(metrics.pa_mpjpe(pred, true)))
+  pa_mpjpe = np.full(ok.shape, np.nan)
+  pa_mpjpe[ok] = MM * np.asarray(metrics.pa_mpjpe(pred, true))
+  totals.add("pa_mpjpe", pa_mpjpe[ok])
+  for name, part in quarters(pa_mpjpe).items():
+    totals.add(f"pa_mpjpe_{name}", part)
   count = metrics.acceleration_frames(ok)
   totals.add_mean("jitter", MM * metrics.mean_acceleration(
       _pelvis_aligned(result.joints), ok), count)
@@ -167,7 +180,8 @@ def _run_methods(xy, confidence, *, methods, keypoint_format, camera,
     fits[warm] = sequences.fit_tracks(
         xy, confidence, keypoint_format=keypoint_format, camera=camera,
         params=params, warm_start=warm, max_gap=fit_config.max_gap,
-        frames=frames, chunk_size=fit_config.chunk_size)
+        frames=frames, chain_length=fit_config.chain_length,
+        chunk_size=fit_config.chunk_size)
     timings[warm] = time.perf_counter() - start
   out = {}
   for name, warm, sigma in methods:

@@ -16,9 +16,23 @@ from `starts.drifted_steps`: the states a long fit, or a chain of warm
 starts, runs through, which the training unroll from Θ_0 never reaches.
 Like every warm start, the unroll from there counts the refiner's update
 decay (`network.refine_decay`) from its first step.
+
+A third share (`starts.chained_prob`) are chains, like a video fitted with
+warm starts from the previous frame's fit: the training state keeps these
+people (`Chains`) from one optimizer step to the next. Each step every
+chained person moves a little (a perturbation of its truth at the scale
+`starts.chain_move`, its shape kept; its keypoints shift by the move's
+projection, so their noise and drops stay), the unroll starts from where
+the last step's unroll was after `num_steps` steps (a warm fit's length),
+and that state is kept for the next. A chain restarts, as a perturbed
+start of a fresh person, with probability `starts.chain_restart_prob` a
+step: chains then run for tens of steps, the hundreds of refiner updates
+of a video, which an unroll from a fresh start never reaches.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -26,6 +40,8 @@ import ml_collections
 
 from lgd_jax import theta as theta_lib
 from lgd_jax.body import rotations
+from lgd_jax.body.cache import Body
+from lgd_jax.training import sampling
 
 # σ at s = 1: about the spread of the pose set's body poses, two shape
 # standard deviations, a camera off by a third of the person's box.
@@ -72,6 +88,14 @@ def num_drifted(config, batch_size: int) -> int:
   return min(share, batch_size - num_perturbed(config, batch_size))
 
 
+def num_chained(config, batch_size: int) -> int:
+  """How many people of a batch, after the perturbed and drifted ones, are
+  chains: the `starts.chained_prob` share (of the people left)."""
+  share = int(round(_prob(config, "chained_prob") * batch_size))
+  return min(share, batch_size - num_perturbed(config, batch_size) -
+             num_drifted(config, batch_size))
+
+
 def drifted_steps(config) -> tuple[int, int]:
   """(fewest, most) steps K of a drifted start."""
   low, high = config.starts.drifted_steps
@@ -81,19 +105,27 @@ def drifted_steps(config) -> tuple[int, int]:
   return int(low), int(high)
 
 
-def check(config, refine_after: int) -> None:
+def check(config, refine_after: int, unroll_steps: int) -> None:
   """ValueError for start settings a training run cannot use: shares over
-  1, or drifted starts inside the path (before step `refine_after`, where
-  the state is not a fit near the answer that the refiner should take)."""
-  if _prob(config, "perturbed_prob") + _prob(config, "drifted_prob") > 1:
-    raise ValueError("starts.perturbed_prob + starts.drifted_prob must be "
-                     "at most 1")
+  1, drifted starts inside the path (before step `refine_after`, where
+  the state is not a fit near the answer that the refiner should take), or
+  chains with training unrolls shorter than a fit (`num_steps`, where a
+  chain goes on from)."""
+  if sum(_prob(config, name) for name in
+         ("perturbed_prob", "drifted_prob", "chained_prob")) > 1:
+    raise ValueError("starts.perturbed_prob + starts.drifted_prob + "
+                     "starts.chained_prob must be at most 1")
   if num_drifted(config, config.data.batch_size):
     low, _ = drifted_steps(config)
     if low < refine_after:
       raise ValueError(f"starts.drifted_steps must start at step "
                        f"{refine_after} or later (the refiner's first), got "
                        f"{low}")
+  if num_chained(config, config.data.batch_size) and (
+      unroll_steps < config.num_steps):
+    raise ValueError(f"chained starts need training unrolls of at least "
+                     f"num_steps = {config.num_steps} steps, got "
+                     f"{unroll_steps}")
 
 
 def pick_steps(key: jax.Array, thetas: jax.Array,
@@ -117,3 +149,59 @@ def training_starts(key: jax.Array, target: jax.Array,
   scale = jnp.exp(jax.random.uniform(scale_key, (size,), minval=low,
                                      maxval=high))
   return perturbed(noise_key, target, scale)
+
+
+class Chains(NamedTuple):
+  """The chained people a training state keeps from step to step."""
+
+  batch: sampling.Batch  # (C, ...) each person as last seen
+  theta: jax.Array  # (C, P) where the last unroll was after `num_steps`
+
+
+def empty_chains(config, num_canonical: int) -> Optional[Chains]:
+  """Chains of a fresh training state (zeros: every chain restarts at the
+  first step); None without chained starts."""
+  size = num_chained(config, config.data.batch_size)
+  if not size:
+    return None
+  num_params = theta_lib.NUM_POSE + config.num_betas + theta_lib.NUM_CAMERA
+  zeros = lambda *shape: jnp.zeros((size,) + shape, jnp.float32)
+  return Chains(sampling.Batch(zeros(num_canonical, 2), zeros(num_canonical),
+                               zeros(theta_lib.NUM_POSE),
+                               zeros(config.num_betas),
+                               zeros(theta_lib.NUM_CAMERA)),
+                zeros(num_params))
+
+
+def moved(key: jax.Array, batch: sampling.Batch, scale: float,
+          body: Body) -> sampling.Batch:
+  """The people of `batch` a frame later: their truth perturbed at `scale`
+  (`perturbed`), the shape kept; the keypoints shifted by the projected
+  move, so that their noise and dropped points stay."""
+  before = sampling.target_theta(batch)
+  after = perturbed(key, before, jnp.full(before.shape[:1], scale))
+  after = theta_lib.join(after[:, :theta_lib.NUM_POSE], batch.betas,
+                         after[:, -theta_lib.NUM_CAMERA:])
+  shift = (theta_lib.keypoints(after, body)[1] -
+           theta_lib.keypoints(before, body)[1])
+  return batch._replace(keypoints=batch.keypoints + shift,
+                        pose=after[:, :theta_lib.NUM_POSE],
+                        camera=after[:, -theta_lib.NUM_CAMERA:])
+
+
+def chain_starts(key: jax.Array, chains: Chains, fresh: sampling.Batch,
+                 restart: jax.Array, config,
+                 body: Body) -> tuple[sampling.Batch, jax.Array]:
+  """(C people, their (C, P) starts) of this step's chains: where
+  `restart` (C,), the `fresh` people from their perturbed truth
+  (`training_starts`); elsewhere the chains moved a frame on (`moved`),
+  from where they were."""
+  move_key, start_key = jax.random.split(key)
+  batch = jax.tree.map(
+      lambda new, old: jnp.where(
+          restart.reshape(restart.shape + (1,) * (new.ndim - 1)), new, old),
+      fresh, moved(move_key, chains.batch, config.starts.chain_move, body))
+  theta = jnp.where(restart[:, None],
+                    training_starts(start_key, sampling.target_theta(fresh),
+                                    config), chains.theta)
+  return batch, theta

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -45,6 +45,7 @@ class TrainState(NamedTuple):
   step: jax.Array
   params: Any
   opt_state: Any
+  chains: Optional[starts_lib.Chains] = None  # with `starts.chained_prob`
 
 
 class Setup(NamedTuple):
@@ -77,6 +78,8 @@ def make_tx(config) -> optax.GradientTransformation:
 # keys stay as they were).
 _STARTS = 10
 _DRIFTED = 11
+_CHAINED = 12
+_CHAIN_RESTART = 13
 
 
 def train_unroll_steps(config) -> int:
@@ -165,7 +168,8 @@ def make_train_step(setup: Setup, config, poses: jax.Array):
   if refiner_only and not setup.network.refine_after:
     raise ValueError("train_refiner_only needs a network with a refiner "
                      "(network.refine_after > 0)")
-  starts_lib.check(config, setup.network.refine_after)
+  starts_lib.check(config, setup.network.refine_after,
+                   train_unroll_steps(config))
   tx = make_tx(config)
   data_sharding = NamedSharding(setup.mesh, P("data"))
 
@@ -179,12 +183,14 @@ def make_train_step(setup: Setup, config, poses: jax.Array):
 
     # The first `perturbed` people start near the truth, the next `drifted`
     # from the network's own fits (its current parameters, outside the loss:
-    # no gradient flows into them), the rest from Θ_0: two unrolls, the
-    # `warm` ones and the others, so that each step runs one network.
+    # no gradient flows into them), the next `chained` are the state's
+    # chains a frame on, the rest start from Θ_0: two unrolls, the `warm`
+    # ones and the others, so that each step runs one network.
     size = batch.keypoints.shape[0]
     perturbed = starts_lib.num_perturbed(config, size)
     drifted = starts_lib.num_drifted(config, size)
-    warm = perturbed + drifted
+    chained_from = perturbed + drifted
+    warm = chained_from + starts_lib.num_chained(config, size)
     part = lambda a, b: jax.tree.map(lambda leaf: leaf[a:b], batch)
     inits = []
     if perturbed:
@@ -193,10 +199,21 @@ def make_train_step(setup: Setup, config, poses: jax.Array):
           sampling.target_theta(part(0, perturbed)), config))
     if drifted:
       reached = run_optimizer(
-          setup, config, state.params, part(perturbed, warm),
+          setup, config, state.params, part(perturbed, chained_from),
           starts_lib.drifted_steps(config)[1]).thetas
       inits.append(starts_lib.pick_steps(jax.random.fold_in(key, _DRIFTED),
                                          reached, config))
+    if warm > chained_from:
+      restart = jnp.logical_or(
+          state.step == 0, jax.random.uniform(
+              jax.random.fold_in(key, _CHAIN_RESTART),
+              (warm - chained_from,)) < config.starts.chain_restart_prob)
+      chain_batch, chain_init = starts_lib.chain_starts(
+          jax.random.fold_in(key, _CHAINED), state.chains,
+          part(chained_from, warm), restart, config, setup.body)
+      batch = jax.tree.map(lambda rows, chain: rows.at[chained_from:warm]
+                           .set(chain), batch, chain_batch)
+      inits.append(chain_init)
     init = jnp.concatenate(inits) if warm else None
 
     def loss_fn(params):
@@ -213,15 +230,19 @@ def make_train_step(setup: Setup, config, poses: jax.Array):
                        for parts in zip(*runs))
       loss, scalars = parameter_loss(setup, config, thetas, batch)
       scalars["inner_loss/final"] = inner[-1].mean()
-      return loss, scalars
+      return loss, (scalars, thetas)
 
-    (loss, scalars), grads = jax.value_and_grad(loss_fn,
-                                                has_aux=True)(state.params)
+    (loss, (scalars, thetas)), grads = jax.value_and_grad(
+        loss_fn, has_aux=True)(state.params)
+    chains = state.chains
+    if warm > chained_from:  # each chain goes on from its fit's Θ_N
+      chains = starts_lib.Chains(
+          chain_batch, thetas[config.num_steps, chained_from:warm])
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     scalars["loss/total"] = loss
     scalars["grad_norm"] = optax.tree.norm(grads)
-    return TrainState(state.step + 1, params, opt_state), scalars
+    return TrainState(state.step + 1, params, opt_state, chains), scalars
 
   # Shardings come from the inputs (`place_state`): on one device, explicit
   # shardings route XLA:CPU through its SPMD partitioner, ~8x slower here.
@@ -280,7 +301,8 @@ def init_state(setup: Setup, config, from_weights: bool = True) -> TrainState:
   if from_weights and config.get("init_weights", None):
     params = _start_params(config, params)
   return TrainState(jnp.array(0, jnp.int32), params,
-                    make_tx(config).init(params))
+                    make_tx(config).init(params),
+                    starts_lib.empty_chains(config, kp.NUM_CANONICAL))
 
 
 def _start_params(config, fresh):

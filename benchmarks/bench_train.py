@@ -1,0 +1,72 @@
+r"""Time of the training step of each stage of the bundled network's
+retraining (experiments/train_default.sh), and the run it adds up to.
+
+  python -m benchmarks.bench_train [--configs=configs.refiner,...]
+      [--steps=10]
+
+For each config: the jitted training step (compiled first, not counted)
+timed over --steps steps after two warm-up steps, the seconds per step,
+and that times the config's `train_steps` in minutes. The total is set
+against the 2 hours the default's retraining may take on this CPU; it
+leaves out compilation, evaluations and checkpoints (a minute or two a
+stage). The parameters are freshly initialised (no weight files needed):
+a step costs the same whatever their values.
+"""
+
+import importlib
+import time
+
+import jax
+import jax.numpy as jnp
+from absl import app, flags
+
+from lgd_jax.training import pose_set
+from lgd_jax.training import trainer
+
+_CONFIGS = flags.DEFINE_list(
+    "configs", ["configs.refiner", "configs.refiner_tilted",
+                "configs.refiner_converge"],
+    "Config modules, one per stage (train_default.sh's by default).")
+_STEPS = flags.DEFINE_integer("steps", 10, "Timed steps per config.")
+
+_BUDGET_MINUTES = 120.0
+
+
+def step_seconds(config, num_steps: int) -> float:
+  """Mean seconds of one training step of `config` (after compiling and
+  two warm-up steps)."""
+  setup = trainer.make_setup(config)
+  poses = jnp.asarray(pose_set.oversample_tilted(
+      pose_set.load_pose_set("train", config.pose_set).poses,
+      config.get("tilted_share", 0.0)))
+  step = trainer.make_train_step(setup, config, poses)
+  state = trainer.place_state(setup, trainer.init_state(
+      setup, config, from_weights=False))
+  key = jax.random.PRNGKey(0)
+  for _ in range(3):
+    state, _ = step(state, key)
+  jax.block_until_ready(state)
+  start = time.perf_counter()
+  for _ in range(num_steps):
+    state, _ = step(state, key)
+  jax.block_until_ready(state)
+  return (time.perf_counter() - start) / num_steps
+
+
+def main(argv):
+  del argv
+  total = 0.0
+  print(f"{jax.device_count()} {jax.devices()[0].platform} device(s)")
+  for name in _CONFIGS.value:
+    config = importlib.import_module(name).get_config()
+    seconds = step_seconds(config, _STEPS.value)
+    minutes = seconds * config.train_steps / 60
+    total += minutes
+    print(f"{name}: {seconds:.3f} s/step x {config.train_steps} steps = "
+          f"{minutes:.1f} min", flush=True)
+  print(f"total {total:.1f} min = {total / _BUDGET_MINUTES:.2f} x the "
+        f"{_BUDGET_MINUTES:.0f}-minute budget")
+
+
+if __name__ == "__main__":
+  app.run(main)
