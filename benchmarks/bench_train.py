@@ -17,10 +17,8 @@ import importlib
 import time
 
 import jax
-import jax.numpy as jnp
 from absl import app, flags
 
-from lgd_jax.training import pose_set
 from lgd_jax.training import trainer
 
 _CONFIGS = flags.DEFINE_list(
@@ -36,10 +34,8 @@ def step_seconds(config, num_steps: int) -> float:
   """Mean seconds of one training step of `config` (after compiling and
   two warm-up steps)."""
   setup = trainer.make_setup(config)
-  poses = jnp.asarray(pose_set.oversample_tilted(
-      pose_set.load_pose_set("train", config.pose_set).poses,
-      config.get("tilted_share", 0.0)))
-  step = trainer.make_train_step(setup, config, poses)
+  step = trainer.make_train_step(setup, config,
+                                 trainer.training_poses(config))
   state = trainer.place_state(setup, trainer.init_state(
       setup, config, from_weights=False))
   key = jax.random.PRNGKey(0)

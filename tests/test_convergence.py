@@ -605,5 +605,12 @@ def test_chained_start_settings_are_checked(batch_poses):
   config.train_unroll_steps = 3
   with pytest.raises(ValueError, match="at least num_steps"):
     training.make_train_step(setup, config, batch_poses)
+  config.train_unroll_steps = 6
+  for field, bad in (("chain_restart_prob", 1.5), ("chain_move", -0.1)):
+    good = config.starts[field]
+    config.starts[field] = bad
+    with pytest.raises(ValueError, match=field):
+      training.make_train_step(setup, config, batch_poses)
+    config.starts[field] = good
   config.starts.chained_prob = 0.0
   assert training.init_state(setup, config).chains is None

@@ -267,6 +267,20 @@ def test_restarted_chains_restart_cold_every_chain_length_fits(
   np.testing.assert_allclose(restarted.pose[5, 1], cold.pose[5, 1], atol=1e-5)
   assert np.abs(restarted.pose[1, 1] - cold.pose[1, 1]).max() > 1e-3
   assert np.abs(restarted.pose[7, 1] - cold.pose[7, 1]).max() > 1e-3
+  # A miss within max_gap neither counts nor breaks the chain: track 1,
+  # missed at frame 2 only, goes on from frame 1 at frame 3 (its chain's
+  # third fit) and is cold at frame 4.
+  missed = video.confidence.copy()
+  missed[2, 1] = 0
+  gapped = sequences.fit_tracks(xy, missed, warm_start="restarted",
+                                chain_length=3, **kwargs)
+  from_frame_1 = fitting.fit(xy[3], missed[3], init=jax.tree.map(
+      lambda a: a[1], gapped), **kwargs)
+  np.testing.assert_allclose(gapped.pose[3, 1], from_frame_1.pose[1],
+                             atol=1e-5)
+  np.testing.assert_allclose(
+      gapped.pose[4, 1], fitting.fit(xy[4], missed[4], **kwargs).pose[1],
+      atol=1e-5)
   # Chains of one fit are independent fits.
   single = sequences.fit_tracks(xy, confidence, warm_start="restarted",
                                 chain_length=1, **kwargs)

@@ -9,10 +9,13 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any, NamedTuple
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import orbax.checkpoint as ocp
 import pytest
 
 import lgd_jax
@@ -127,3 +130,28 @@ def test_parameter_loss_is_zero_at_the_ground_truth():
   assert float(scalars["loss/pose"]) == pytest.approx(0.1 / 69, rel=1e-3)
   assert float(scalars["loss/joints3d"]) > 0
   assert float(loss_off) > 0
+
+
+class _StateBeforeChains(NamedTuple):
+  """`TrainState` as checkpoints before chained starts held it."""
+
+  step: jax.Array
+  params: Any
+  opt_state: Any
+
+
+def test_checkpoints_written_before_chains_restore_and_export(tmp_path):
+  config = tiny.get_config()
+  setup = training.make_setup(config)
+  state = training.init_state(setup, config)
+  state = state._replace(step=jnp.array(7, jnp.int32),
+                         params=jax.tree.map(lambda x: x + 0.5, state.params))
+  manager = training.checkpoint_manager(tmp_path, config)
+  manager.save(7, args=ocp.args.StandardSave(_StateBeforeChains(
+      state.step, state.params, state.opt_state)))
+  manager.wait_until_finished()
+  restored = training.restore_or_init(setup, config, manager)
+  assert int(restored.step) == 7 and restored.chains is None
+  chex.assert_trees_all_equal(restored.params, state.params)
+  assert training.export_pretrained(config, str(tmp_path),
+                                    str(tmp_path / "w.npz")) == 7

@@ -69,9 +69,11 @@ def _define_flags() -> flags.FlagValues:
       list(sequences.WARM_STARTS), "Videos: anchored: fit every frame, then "
       "again from the track's last independent fit (about twice the cost, "
       "the most accurate); restarted: start each frame from the track's "
-      "previous fit, cold every 4 frames (less jitter, one call a frame); "
-      "chained: from the previous fit, never cold (errors pile up); off: "
-      "independent fits. See the README's Videos.")
+      "previous fit, cold again after every "
+      f"{sequences.CHAIN_LENGTH} fits (more accurate than off, less than "
+      "anchored; one call a frame, slower than both); chained: from the "
+      "previous fit, never cold (errors pile up); off: independent fits. "
+      "See the README's Videos.")
   define["float"](
       "smooth", options_lib.Options.smooth, "Videos: Gaussian smoothing of "
       "each track's parameters, sigma in frames (0: off).")

@@ -37,7 +37,8 @@ class Options:
     warm_start: how each video frame's fit starts (`sequences.fit_tracks`):
       "anchored" (default: fitted independently, then again from the
       track's last independent fit), "restarted" (from the track's
-      previous fit, cold every 4 frames), "chained" (from the track's
+      previous fit, cold again after every `sequences.CHAIN_LENGTH`
+      fits), "chained" (from the track's
       previous fit) or "off" (independent fits); see the README's
       "Videos".
     smooth: Gaussian smoothing of each track's parameters over time, sigma

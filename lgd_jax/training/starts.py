@@ -108,9 +108,10 @@ def drifted_steps(config) -> tuple[int, int]:
 def check(config, refine_after: int, unroll_steps: int) -> None:
   """ValueError for start settings a training run cannot use: shares over
   1, drifted starts inside the path (before step `refine_after`, where
-  the state is not a fit near the answer that the refiner should take), or
+  the state is not a fit near the answer that the refiner should take),
   chains with training unrolls shorter than a fit (`num_steps`, where a
-  chain goes on from)."""
+  chain goes on from), a restart probability outside [0, 1] or a negative
+  move."""
   if sum(_prob(config, name) for name in
          ("perturbed_prob", "drifted_prob", "chained_prob")) > 1:
     raise ValueError("starts.perturbed_prob + starts.drifted_prob + "
@@ -121,11 +122,17 @@ def check(config, refine_after: int, unroll_steps: int) -> None:
       raise ValueError(f"starts.drifted_steps must start at step "
                        f"{refine_after} or later (the refiner's first), got "
                        f"{low}")
-  if num_chained(config, config.data.batch_size) and (
-      unroll_steps < config.num_steps):
-    raise ValueError(f"chained starts need training unrolls of at least "
-                     f"num_steps = {config.num_steps} steps, got "
-                     f"{unroll_steps}")
+  if num_chained(config, config.data.batch_size):
+    if unroll_steps < config.num_steps:
+      raise ValueError(f"chained starts need training unrolls of at least "
+                       f"num_steps = {config.num_steps} steps, got "
+                       f"{unroll_steps}")
+    if not 0 <= config.starts.chain_restart_prob <= 1:
+      raise ValueError(f"starts.chain_restart_prob must be in [0, 1], got "
+                       f"{config.starts.chain_restart_prob}")
+    if config.starts.chain_move < 0:
+      raise ValueError(f"starts.chain_move must be at least 0, got "
+                       f"{config.starts.chain_move}")
 
 
 def pick_steps(key: jax.Array, thetas: jax.Array,

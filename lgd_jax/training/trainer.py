@@ -191,15 +191,15 @@ def make_train_step(setup: Setup, config, poses: jax.Array):
     drifted = starts_lib.num_drifted(config, size)
     chained_from = perturbed + drifted
     warm = chained_from + starts_lib.num_chained(config, size)
-    part = lambda a, b: jax.tree.map(lambda leaf: leaf[a:b], batch)
+    rows = lambda people, a, b: jax.tree.map(lambda leaf: leaf[a:b], people)
     inits = []
     if perturbed:
       inits.append(starts_lib.training_starts(
           jax.random.fold_in(key, _STARTS),
-          sampling.target_theta(part(0, perturbed)), config))
+          sampling.target_theta(rows(batch, 0, perturbed)), config))
     if drifted:
       reached = run_optimizer(
-          setup, config, state.params, part(perturbed, chained_from),
+          setup, config, state.params, rows(batch, perturbed, chained_from),
           starts_lib.drifted_steps(config)[1]).thetas
       inits.append(starts_lib.pick_steps(jax.random.fold_in(key, _DRIFTED),
                                          reached, config))
@@ -210,8 +210,9 @@ def make_train_step(setup: Setup, config, poses: jax.Array):
               (warm - chained_from,)) < config.starts.chain_restart_prob)
       chain_batch, chain_init = starts_lib.chain_starts(
           jax.random.fold_in(key, _CHAINED), state.chains,
-          part(chained_from, warm), restart, config, setup.body)
-      batch = jax.tree.map(lambda rows, chain: rows.at[chained_from:warm]
+          rows(batch, chained_from, warm), restart, config, setup.body)
+      # From here on the batch holds the chains' people in their rows.
+      batch = jax.tree.map(lambda fresh, chain: fresh.at[chained_from:warm]
                            .set(chain), batch, chain_batch)
       inits.append(chain_init)
     init = jnp.concatenate(inits) if warm else None
@@ -220,7 +221,7 @@ def make_train_step(setup: Setup, config, poses: jax.Array):
       if refiner_only:
         params = network_lib.only_refiner_trainable(params)
       run = lambda first, last, rng, **kw: run_optimizer(
-          setup, config, params, part(first, last),
+          setup, config, params, rows(batch, first, last),
           train_unroll_steps(config), train=True, rng=rng, **kw)
       runs = [run(warm, None, dropout_key)] if warm < size else []
       if warm:
@@ -322,6 +323,14 @@ def _start_params(config, fresh):
   return start.params
 
 
+def training_poses(config) -> jax.Array:
+  """The poses training batches are drawn from: the pose set's train
+  split, its tilted poses repeated to `tilted_share`."""
+  return jnp.asarray(pose_set.oversample_tilted(
+      pose_set.load_pose_set("train", config.pose_set).poses,
+      config.get("tilted_share", 0.0)))
+
+
 def checkpoint_manager(workdir, config) -> ocp.CheckpointManager:
   return ocp.CheckpointManager(
       os.path.abspath(os.path.join(workdir, "checkpoints")),
@@ -336,8 +345,17 @@ def restore_or_init(setup: Setup, config, manager) -> TrainState:
     return init_state(setup, config)
   # The checkpoint's values replace the template's: resuming does not need
   # the `init_weights` file any more.
-  template = init_state(setup, config, from_weights=False)
-  return manager.restore(latest, args=ocp.args.StandardRestore(template))
+  template = _checkpointed(init_state(setup, config, from_weights=False))
+  return TrainState(**manager.restore(
+      latest, args=ocp.args.StandardRestore(template)))
+
+
+def _checkpointed(state: TrainState) -> dict:
+  """The fields of `state` a checkpoint holds: those set (`chains` only with
+  chained starts), so that checkpoints written before a field existed
+  restore as they were."""
+  return {name: value for name, value in state._asdict().items()
+          if value is not None}
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
@@ -351,10 +369,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
   from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
   os.makedirs(workdir, exist_ok=True)
   setup = make_setup(config)
-  poses = jnp.asarray(pose_set.oversample_tilted(
-      pose_set.load_pose_set("train", config.pose_set).poses,
-      config.get("tilted_share", 0.0)))
-  train_step = make_train_step(setup, config, poses)
+  train_step = make_train_step(setup, config, training_poses(config))
   eval_step = make_eval_step(setup, config)
   evals = {split: eval_batches(setup, config, split)
            for split in config.eval.splits}
@@ -388,7 +403,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
             writer.add_scalar(name, value, done)
         log.write(json.dumps({"step": done, **record}) + "\n")
         log.flush()
-      manager.save(done, args=ocp.args.StandardSave(state),
+      manager.save(done, args=ocp.args.StandardSave(_checkpointed(state)),
                    force=done == config.train_steps)
   manager.wait_until_finished()
   writer.close()
