@@ -523,6 +523,28 @@ def test_a_moved_person_keeps_shape_noise_and_drops(body, batch):
   assert float(jnp.abs(later.keypoints - people.keypoints).max()) > 1e-2
 
 
+def test_renormalized_puts_keypoints_and_cameras_in_the_box(body, batch):
+  people = jax.tree.map(lambda leaf: leaf[:64], batch)
+  theta = sampling.target_theta(people) + 0.1
+  # A batch is in its box already: nothing moves.
+  same, same_theta = starts.renormalized(people, theta)
+  chex.assert_trees_all_close((same, same_theta), (people, theta),
+                              atol=1e-5)
+  # Scaled by 1.7 and shifted, cameras with the keypoints, it comes back.
+  def off(vector):
+    return jnp.concatenate([vector[:, :1] + jnp.log(1.7),
+                            vector[:, 1:] * 1.7 + 0.4], axis=-1)
+  moved = people._replace(keypoints=people.keypoints * 1.7 + 0.4,
+                          camera=off(people.camera))
+  back, back_theta = starts.renormalized(
+      moved, theta.at[:, -3:].set(off(theta[:, -3:])))
+  chex.assert_trees_all_close((back, back_theta), (people, theta),
+                              atol=1e-4)
+  projected = lambda t: theta_lib.keypoints(t, body)[1]
+  np.testing.assert_allclose(projected(back_theta),
+                             projected(theta), atol=1e-4)
+
+
 def test_chains_go_on_from_their_fit_a_frame_later(batch_poses):
   """Step 0 starts every chain afresh (perturbed truth of the batch's own
   people) and keeps where each chain's unroll was after `num_steps`; step
@@ -558,9 +580,10 @@ def test_chains_go_on_from_their_fit_a_frame_later(batch_poses):
       atol=1e-4)
 
   key1 = jax.random.fold_in(base_key, 1)
-  moved = starts.moved(
+  moved, chain_start = starts.renormalized(starts.moved(
       jax.random.split(jax.random.fold_in(key1, training._CHAINED))[0],  # pylint: disable=protected-access
-      chains0.batch, config.starts.chain_move, setup.body)
+      chains0.batch, config.starts.chain_move, setup.body),
+      jnp.asarray(chains0.theta))
   batch1 = sample(key1)
   part = lambda a, b: jax.tree.map(lambda leaf: leaf[a:b], batch1)
   perturbed = starts.training_starts(
@@ -575,10 +598,10 @@ def test_chains_go_on_from_their_fit_a_frame_later(batch_poses):
   loss = lambda chain_start: float(training.parameter_loss(
       setup, config, from_start(chain_start), people)[0])
   assert float(scalars["loss/total"]) == pytest.approx(
-      loss(chains0.theta), rel=1e-4)
+      loss(chain_start), rel=1e-4)
   # Not what a fresh start of the moved people would give.
-  assert abs(loss(sampling.target_theta(moved)) - loss(chains0.theta)) > (
-      1e-3 * loss(chains0.theta))
+  assert abs(loss(sampling.target_theta(moved)) - loss(chain_start)) > (
+      1e-3 * loss(chain_start))
 
 
 def test_chained_training_resumes_exactly(tmp_path):

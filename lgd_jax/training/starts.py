@@ -24,10 +24,12 @@ chained person moves a little (a perturbation of its truth at the scale
 `starts.chain_move`, its shape kept; its keypoints shift by the move's
 projection, so their noise and drops stay), the unroll starts from where
 the last step's unroll was after `num_steps` steps (a warm fit's length),
-and that state is kept for the next. A chain restarts, as a perturbed
-start of a fresh person, with probability `starts.chain_restart_prob` a
-step: chains then run for tens of steps, the hundreds of refiner updates
-of a video, which an unroll from a fresh start never reaches.
+and that state is kept for the next. The moved keypoints are put back in
+their person-centred frame, Θ's camera with them, as `fit` does each
+frame. A chain restarts, as a perturbed start of a fresh person, with
+probability `starts.chain_restart_prob` a step: chains then run for tens
+of steps, the hundreds of refiner updates of a video, which an unroll
+from a fresh start never reaches.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from lgd_jax import cameras
 from lgd_jax import theta as theta_lib
 from lgd_jax.body import rotations
 from lgd_jax.body.cache import Body
@@ -196,19 +199,42 @@ def moved(key: jax.Array, batch: sampling.Batch, scale: float,
                         camera=after[:, -theta_lib.NUM_CAMERA:])
 
 
+def renormalized(batch: sampling.Batch, theta: jax.Array
+                 ) -> tuple[sampling.Batch, jax.Array]:
+  """`batch` and (B, P) Θ in the person-centred frame of the batch's
+  visible keypoints (`cameras.normalization`), as `fit` puts every frame:
+  the keypoints, and the truth's camera and Θ's as `fit` maps a previous
+  frame's (`theta.from_fit`)."""
+  norm = cameras.normalization(batch.keypoints, batch.confidence)
+  num_betas = batch.betas.shape[-1]
+
+  def in_frame(old):
+    params = theta_lib.split(old, num_betas)
+    return theta_lib.from_fit(params.pose, params.betas, params.camera, norm)
+
+  keypoints = (batch.keypoints - norm.center[:, None]) / norm.scale[
+      :, None, None]
+  camera = in_frame(sampling.target_theta(batch))[:, -theta_lib.NUM_CAMERA:]
+  return (batch._replace(keypoints=keypoints, camera=camera),
+          in_frame(theta))
+
+
 def chain_starts(key: jax.Array, chains: Chains, fresh: sampling.Batch,
                  restart: jax.Array, config,
                  body: Body) -> tuple[sampling.Batch, jax.Array]:
   """(C people, their (C, P) starts) of this step's chains: where
   `restart` (C,), the `fresh` people from their perturbed truth
   (`training_starts`); elsewhere the chains moved a frame on (`moved`),
-  from where they were."""
+  from where they were, in the moved keypoints' frame (`renormalized`)."""
   move_key, start_key = jax.random.split(key)
+  later, theta = renormalized(
+      moved(move_key, chains.batch, config.starts.chain_move, body),
+      chains.theta)
   batch = jax.tree.map(
       lambda new, old: jnp.where(
           restart.reshape(restart.shape + (1,) * (new.ndim - 1)), new, old),
-      fresh, moved(move_key, chains.batch, config.starts.chain_move, body))
+      fresh, later)
   theta = jnp.where(restart[:, None],
                     training_starts(start_key, sampling.target_theta(fresh),
-                                    config), chains.theta)
+                                    config), theta)
   return batch, theta
