@@ -191,13 +191,19 @@ def test_anchored_warm_start_starts_from_the_previous_independent_fit(
     sequences.fit_tracks(xy, confidence, warm_start="sometimes", **kwargs)
 
 
+def _with_a_gap(video, tiny_weights):
+  """The video's points with track 1 absent in frames 2-4 (a gap of 4),
+  and `fit_tracks`' other arguments: perspective intrinsics (P,)
+  broadcast to every frame."""
+  confidence = video.confidence.copy()
+  confidence[2:5, 1] = 0
+  return video.xy.copy(), confidence, dict(
+      keypoint_format=FORMAT, params=tiny_weights, camera=video.intrinsics)
+
+
 def test_warm_start_uses_the_previous_fit_and_restarts_after_long_gaps(
     video, tiny_weights):
-  xy, confidence = video.xy.copy(), video.confidence.copy()
-  confidence[2:5, 1] = 0  # track 1 absent in frames 2-4: a gap of 4
-  # Perspective intrinsics (P,) broadcast to every frame.
-  kwargs = dict(keypoint_format=FORMAT, params=tiny_weights,
-                camera=video.intrinsics)
+  xy, confidence, kwargs = _with_a_gap(video, tiny_weights)
   warm = sequences.fit_tracks(xy, confidence, warm_start=True, max_gap=2,
                               **kwargs)
   cold = sequences.fit_tracks(xy, confidence, warm_start=False, **kwargs)
@@ -243,10 +249,7 @@ def test_warm_start_uses_the_previous_fit_and_restarts_after_long_gaps(
 
 def test_restarted_chains_restart_cold_every_chain_length_fits(
     video, tiny_weights):
-  xy, confidence = video.xy.copy(), video.confidence.copy()
-  confidence[2:5, 1] = 0  # track 1 absent in frames 2-4: back cold at 5
-  kwargs = dict(keypoint_format=FORMAT, params=tiny_weights,
-                camera=video.intrinsics)
+  xy, confidence, kwargs = _with_a_gap(video, tiny_weights)  # back cold at 5
   restarted = sequences.fit_tracks(xy, confidence, warm_start="restarted",
                                    chain_length=3, **kwargs)
   chained = sequences.fit_tracks(xy, confidence, warm_start="chained",
