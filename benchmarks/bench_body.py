@@ -1,13 +1,17 @@
 r"""Vertex path vs fast keypoint path: time of jax.grad of a 2D reprojection
-loss, one JSON line per (model, batch).
+loss, one JSON line per (model, keypoints, batch).
 
-  python -m benchmarks.bench_body [--batches=1,64,1024] [--min_seconds=1]
+  python -m benchmarks.bench_body [--batches=1,64,512,1024] [--min_seconds=1]
 
 Both paths compute the same keypoints W·M(pose, betas) and the same loss; the
 vertex path forms the posed mesh and regresses from it, the fast path does
-not. Compare ratios only within one run: this machine is noisy.
+not. The fast path in both its forms (`regress_keypoints(one_hot=...)`:
+bones gathered or picked by a one-hot contraction), with the form it takes
+by default for that many keypoints and its speed-up over the vertex path.
+Compare ratios only within one run: this machine is noisy.
 """
 
+import functools
 import json
 import platform
 
@@ -18,11 +22,14 @@ import jax.numpy as jnp
 import numpy as np
 
 import lgd_jax
+from lgd_jax import formats
 from lgd_jax.evaluation import timing
 from lgd_jax.body import io as body_io
+from lgd_jax.body import keypoint_path
 from lgd_jax.body import synthetic
 
-_BATCHES = flags.DEFINE_list("batches", ["1", "64", "1024"], "Batch sizes.")
+_BATCHES = flags.DEFINE_list("batches", ["1", "64", "512", "1024"],
+                             "Batch sizes.")
 _MIN_SECONDS = flags.DEFINE_float("min_seconds", 1.0,
                                   "Least time spent timing each case.")
 
@@ -41,16 +48,21 @@ def make_grad_fns(model, regressor_matrix):
     keypoints = jnp.einsum("kv,...vc->...kc", regressor_matrix, vertices)
     return reprojection_loss(keypoints, target)
 
-  def joint_loss(pose, betas, target):
-    keypoints = lgd_jax.regress_keypoints(model, regressor, pose, betas)
+  def joint_loss(pose, betas, target, one_hot):
+    keypoints = lgd_jax.regress_keypoints(model, regressor, pose, betas,
+                                          one_hot=one_hot)
     return reprojection_loss(keypoints, target)
 
   grad = lambda f: jax.jit(jax.grad(f, argnums=(0, 1)))
-  return {"vertex": grad(vertex_loss), "joint": grad(joint_loss)}
+  return {"vertex": grad(vertex_loss),
+          "gather": grad(functools.partial(joint_loss, one_hot=False)),
+          "one_hot": grad(functools.partial(joint_loss, one_hot=True))}
 
 
 def bench_model(label, model, regressor_matrix):
   fns = make_grad_fns(model, regressor_matrix)
+  default = ("one_hot" if regressor_matrix.shape[0] >=
+             keypoint_path.ONE_HOT_FROM_KEYPOINTS else "gather")
   rng = np.random.default_rng(0)
   num_keypoints = regressor_matrix.shape[0]
   for batch in map(int, _BATCHES.value):
@@ -68,8 +80,10 @@ def bench_model(label, model, regressor_matrix):
         "keypoints": num_keypoints,
         "batch": batch,
         "vertex_path_ms": round(1e3 * seconds["vertex"], 3),
-        "joint_path_ms": round(1e3 * seconds["joint"], 3),
-        "speedup": round(seconds["vertex"] / seconds["joint"], 1),
+        "gather_ms": round(1e3 * seconds["gather"], 3),
+        "one_hot_ms": round(1e3 * seconds["one_hot"], 3),
+        "default_form": default,
+        "speedup": round(seconds["vertex"] / seconds[default], 1),
         "backend": jax.default_backend(),
         "cpu": platform.processor() or platform.machine(),
     }), flush=True)
@@ -78,9 +92,10 @@ def bench_model(label, model, regressor_matrix):
 def main(argv):
   del argv
   bundled = lgd_jax.load_body_model()
-  bench_model("bundled (anny-derived)", bundled,
-              np.concatenate([bundled.J_regressor,
-                              bundled.keypoint_regressor]))
+  canonical = formats.canonical_regressor(bundled)
+  bench_model("bundled (anny-derived)", bundled, canonical)
+  bench_model("bundled, COCO-17 points", bundled,
+              canonical[formats.get_format("coco17").canonical_index])
   smpl_sized = body_io.model_from_arrays(
       synthetic.random_smpl_arrays(num_vertices=6890))
   bench_model("random SMPL-sized", smpl_sized, smpl_sized.J_regressor)

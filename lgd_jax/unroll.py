@@ -29,12 +29,19 @@ def keypoint_features(keypoints: jax.Array, confidence: jax.Array):
       [masked.reshape(masked.shape[:-2] + (-1,)), confidence], axis=-1)
 
 
+def inner_loss_and_points(theta: jax.Array, body: Body,
+                          keypoints: jax.Array, confidence: jax.Array):
+  """`inner_loss` and the body's keypoints it compares
+  (`theta.keypoints`: 3D, projected)."""
+  points = theta_lib.keypoints(theta, body)
+  error = losses.reprojection_loss(points[1], keypoints, confidence)
+  return error / jnp.maximum(confidence.sum(-1), 1.0), points
+
+
 def inner_loss(theta: jax.Array, body: Body, keypoints: jax.Array,
                confidence: jax.Array) -> jax.Array:
   """(...) mean squared reprojection error per visible keypoint of Θ."""
-  _, projected = theta_lib.keypoints(theta, body)
-  error = losses.reprojection_loss(projected, keypoints, confidence)
-  return error / jnp.maximum(confidence.sum(-1), 1.0)
+  return inner_loss_and_points(theta, body, keypoints, confidence)[0]
 
 
 def step_codes(num_steps: int, num_codes: int, warm: jax.Array) -> jax.Array:
@@ -51,6 +58,9 @@ def step_codes(num_steps: int, num_codes: int, warm: jax.Array) -> jax.Array:
 class Unroll(NamedTuple):
   thetas: jax.Array  # (N + 1, ..., P): Θ_0 .. Θ_N
   losses: jax.Array  # (N + 1, ...): inner loss of each
+  # With `unroll(with_points=True)`: each Θ's `theta.keypoints`, the 3D
+  # (N + 1, ..., C, 3) and projected (N + 1, ..., C, 2) points.
+  points: Optional[tuple[jax.Array, jax.Array]] = None
 
 
 def unroll(network: network_lib.UpdateNetwork, params: Any, body: Body,
@@ -60,7 +70,8 @@ def unroll(network: network_lib.UpdateNetwork, params: Any, body: Body,
            stop_inner_gradient: bool = True, train: bool = False,
            rng: Optional[jax.Array] = None,
            loss_points: Optional[Sequence[int]] = None,
-           warm: Optional[jax.Array] = None) -> Unroll:
+           warm: Optional[jax.Array] = None,
+           with_points: bool = False, scan_unroll: bool = False) -> Unroll:
   """Runs the learned optimizer for `num_steps` steps.
 
   Args:
@@ -85,10 +96,19 @@ def unroll(network: network_lib.UpdateNetwork, params: Any, body: Body,
       every step with it (its updates' decay, `refine_decay`, counted from
       the first), one with step codes (`step_codes`) the last code;
       default: where `init` is used.
+    with_points: also return each Θ's body keypoints, the ones its inner
+      loss computed (training's reprojection terms reuse them instead of
+      running the body model again); needs all keypoints (no
+      `loss_points`).
+    scan_unroll: compile the steps inline instead of as a loop. Training's
+      backward pass then reads no stacked per-step residuals and its step
+      is faster (benchmarks/bench_train.py); a fit's latency is not.
 
   Returns:
-    `Unroll` with Θ_0..Θ_N and their inner losses.
+    `Unroll` with Θ_0..Θ_N, their inner losses (and keypoints).
   """
+  if with_points and loss_points is not None:
+    raise ValueError("with_points needs every keypoint: no loss_points")
   x = keypoint_features(keypoints, confidence)
   if loss_points is not None:
     body = body.select(loss_points)
@@ -106,8 +126,8 @@ def unroll(network: network_lib.UpdateNetwork, params: Any, body: Body,
         jnp.asarray(init_valid)[..., None], init, initial)
 
   def summed_loss(theta):  # samples are independent: grad of the sum = each's
-    loss = inner_loss(theta, body, keypoints, confidence)
-    return loss.sum(), loss
+    loss, points = inner_loss_and_points(theta, body, keypoints, confidence)
+    return loss.sum(), (loss, points if with_points else None)
 
   def decay_factor(index):
     """γ^k (`network.refine_decay`) for the refiner's k-th update, counted
@@ -119,7 +139,8 @@ def unroll(network: network_lib.UpdateNetwork, params: Any, body: Body,
 
   def step(refine, theta, inputs):
     step_rng, code, index = inputs
-    (_, loss), grad = jax.value_and_grad(summed_loss, has_aux=True)(theta)
+    (_, (loss, points)), grad = jax.value_and_grad(
+        summed_loss, has_aux=True)(theta)
     grad = grad * grad_scale
     theta_in = theta
     if stop_inner_gradient:
@@ -129,7 +150,7 @@ def unroll(network: network_lib.UpdateNetwork, params: Any, body: Body,
                           step_code=code, refine=refine, rngs=step_rngs)
     if network.refine_decay != 1.0 and refine is not False:  # not the path's
       delta = delta * decay_factor(index)[..., None]
-    return theta + delta, (theta, loss)
+    return theta + delta, (theta, loss, points)
 
   step_rngs = (jax.random.split(rng, num_steps) if rng is not None else
                jnp.zeros((num_steps, 2), jnp.uint32))
@@ -139,22 +160,21 @@ def unroll(network: network_lib.UpdateNetwork, params: Any, body: Body,
   # later ones everywhere; one scan each, so a static `warm` runs one MLP.
   path_steps = (min(num_steps, network.refine_after) if network.refine_after
                 else num_steps)
-  final, thetas, step_losses = init, [], []
+  final, phases = init, []
   for first, last, refine in ((0, path_steps, warm),
                               (path_steps, num_steps, True)):
     if last > first:
-      final, (phase_thetas, phase_losses) = jax.lax.scan(
+      final, phase = jax.lax.scan(
           functools.partial(step, refine), final,
           (step_rngs[first:last], codes[first:last],
-           jnp.arange(first, last)))
-      thetas.append(phase_thetas)
-      step_losses.append(phase_losses)
-  thetas = jnp.concatenate(thetas) if thetas else final[None][:0]
-  step_losses = (jnp.concatenate(step_losses) if step_losses else
-                 jnp.zeros((0,) + final.shape[:-1], final.dtype))
-  final_loss = inner_loss(final, body, keypoints, confidence)
-  return Unroll(jnp.concatenate([thetas, final[None]]),
-                jnp.concatenate([step_losses, final_loss[None]]))
+           jnp.arange(first, last)), unroll=scan_unroll)
+      phases.append(phase)
+  final_loss, final_points = inner_loss_and_points(final, body, keypoints,
+                                                   confidence)
+  phases.append((final, final_loss, final_points if with_points else None))
+  phases[-1] = jax.tree.map(lambda leaf: leaf[None], phases[-1])
+  return Unroll(*jax.tree.map(lambda *parts: jnp.concatenate(parts),
+                              *phases))
 
 
 def unroll_best_start(network: network_lib.UpdateNetwork, params: Any,

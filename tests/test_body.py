@@ -332,18 +332,26 @@ def test_gradients_match_finite_differences(smpl_file):
 # --- The fast keypoint path -------------------------------------------------
 
 
-def test_keypoint_path_equals_vertex_path_with_posedirs(smpl_file):
+# Both forms of the path (bones gathered, or picked by a one-hot
+# contraction) against the vertex path.
+BONE_FORMS = pytest.mark.parametrize("one_hot", [False, True])
+
+
+@BONE_FORMS
+def test_keypoint_path_equals_vertex_path_with_posedirs(smpl_file, one_hot):
   model = lgd_jax.load_body_model(smpl_file[0])
   assert model.posedirs is not None
   regressor = lgd_jax.make_keypoint_regressor(model, model.J_regressor)
   pose, betas = random_inputs(200, seed=6, pose_scale=1.0)
-  fast = jax.jit(lgd_jax.regress_keypoints)(model, regressor, pose, betas)
+  fast = jax.jit(lgd_jax.regress_keypoints, static_argnames="one_hot")(
+      model, regressor, pose, betas, one_hot=one_hot)
   vertices = lgd_jax.smpl_forward(model, pose, betas).vertices
   slow = jnp.einsum("jv,nvc->njc", model.J_regressor, vertices)
   np.testing.assert_allclose(fast, slow, atol=TOL_M)
 
 
-def test_keypoint_path_on_bundled_surface_keypoints(bundled):
+@BONE_FORMS
+def test_keypoint_path_on_bundled_surface_keypoints(bundled, one_hot):
   regressor_matrix = jnp.concatenate(
       [bundled.J_regressor, bundled.keypoint_regressor])
   regressor = lgd_jax.make_keypoint_regressor(bundled, regressor_matrix)
@@ -351,21 +359,23 @@ def test_keypoint_path_on_bundled_surface_keypoints(bundled):
   assert regressor.bones.shape[1] < 12
   pose, betas = random_inputs(100, seed=8)
   fast = lgd_jax.regress_keypoints(bundled, regressor, pose.reshape(4, 25, 72),
-                                   betas.reshape(4, 25, 10))
+                                   betas.reshape(4, 25, 10), one_hot=one_hot)
   chex.assert_shape(fast, (4, 25, regressor_matrix.shape[0], 3))
   vertices = lgd_jax.smpl_forward(bundled, pose, betas).vertices
   slow = jnp.einsum("jv,nvc->njc", regressor_matrix, vertices)
   np.testing.assert_allclose(fast.reshape(slow.shape), slow, atol=TOL_M)
 
 
-def test_keypoint_path_gradients_equal_vertex_path(smpl_file):
+@BONE_FORMS
+def test_keypoint_path_gradients_equal_vertex_path(smpl_file, one_hot):
   model = lgd_jax.load_body_model(smpl_file[0])
   regressor = lgd_jax.make_keypoint_regressor(model, model.J_regressor)
   pose, betas = random_inputs(3, seed=9)
   target = np.random.default_rng(2).normal(size=(3, 24, 2)).astype(np.float32)
 
   def loss_fast(pose, betas):
-    x = lgd_jax.regress_keypoints(model, regressor, pose, betas)
+    x = lgd_jax.regress_keypoints(model, regressor, pose, betas,
+                                  one_hot=one_hot)
     return jnp.sum((x[..., :2] - target)**2)
 
   def loss_slow(pose, betas):

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 import chex
 import jax
+import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
@@ -130,6 +131,45 @@ def test_parameter_loss_is_zero_at_the_ground_truth():
   assert float(scalars["loss/pose"]) == pytest.approx(0.1 / 69, rel=1e-3)
   assert float(scalars["loss/joints3d"]) > 0
   assert float(loss_off) > 0
+
+
+def test_the_loss_on_the_unrolls_own_keypoints_equals_recomputing_them():
+  """Training takes each step's body keypoints from the unroll (the ones
+  its inner loss computed) and compiles the steps inline; the loss and its
+  gradient are those of the loop with the keypoints computed again."""
+  config = tiny.get_config()
+  config.loss.joints3d = 0.3
+  config.loss.keypoints2d = 0.3
+  config.network.refine_after = config.num_steps  # both phases' scans
+  setup, batch = _setup_and_batch(config)
+  flat, unflatten = jax.flatten_util.ravel_pytree(
+      training.init_state(setup, config).params)
+  # Off the initialisation (its last layers are zero: no updates at all).
+  params = unflatten(flat + 0.05 * jax.random.normal(jax.random.PRNGKey(3),
+                                                     flat.shape))
+
+  run = lambda params, shared: lgd_jax.unroll.unroll(
+      setup.network, params, setup.body, batch.keypoints, batch.confidence,
+      6, with_points=shared, scan_unroll=shared)
+
+  def loss(params, shared):
+    unrolled = run(params, shared)
+    return training.parameter_loss(setup, config, unrolled.thetas, batch,
+                                   unrolled.points)[0]
+
+  unrolled = run(params, True)
+  chex.assert_trees_all_close(
+      unrolled.points, lgd_jax.theta.keypoints(unrolled.thetas, setup.body),
+      atol=1e-5)
+  shared, grad_shared = jax.value_and_grad(loss)(params, True)
+  again, grad_again = jax.value_and_grad(loss)(params, False)
+  assert float(again) > 0
+  np.testing.assert_allclose(shared, again, rtol=1e-5)
+  chex.assert_trees_all_close(grad_shared, grad_again, rtol=1e-4, atol=1e-6)
+  with pytest.raises(ValueError, match="loss_points"):
+    lgd_jax.unroll.unroll(setup.network, params, setup.body, batch.keypoints,
+                          batch.confidence, 2, with_points=True,
+                          loss_points=np.arange(17))
 
 
 class _StateBeforeChains(NamedTuple):

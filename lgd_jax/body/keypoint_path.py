@@ -17,6 +17,7 @@ O(K·M·(S + 207)) instead of O(V·24).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Optional
 
 import jax
@@ -107,9 +108,19 @@ def make_keypoint_regressor(model: BodyModel, regressor) -> KeypointRegressor:
   )
 
 
-@jax.jit  # a public entry point; nested inside other jits it inlines
+# From this many keypoints on, bones are picked by a one-hot contraction
+# instead of a gather: the gather's gradient, a scatter-add, dominated
+# XLA:CPU's backward pass with all 52 canonical keypoints (training), while
+# with a keypoint format's 17-25 the gather is as fast or faster
+# (benchmarks/bench_body.py times both forms).
+ONE_HOT_FROM_KEYPOINTS = 32
+
+
+# A public entry point; nested inside other jits it inlines.
+@functools.partial(jax.jit, static_argnames=("one_hot",))
 def regress_keypoints(model: BodyModel, regressor: KeypointRegressor,
-                      pose: jax.Array, betas: jax.Array) -> jax.Array:
+                      pose: jax.Array, betas: jax.Array,
+                      one_hot: Optional[bool] = None) -> jax.Array:
   """Keypoints W·M(pose, betas) of the posed mesh, without the mesh.
 
   Args:
@@ -117,6 +128,9 @@ def regress_keypoints(model: BodyModel, regressor: KeypointRegressor,
     regressor: from `make_keypoint_regressor`.
     pose: (..., 72) axis-angle, global orientation first (SMPL order).
     betas: (..., S) shape coefficients.
+    one_hot: pick each keypoint's bones by a one-hot contraction (True) or
+      a gather (False); the same keypoints either way. None: the faster
+      for this many keypoints (`ONE_HOT_FROM_KEYPOINTS`).
 
   Returns:
     (..., K, 3) keypoints in metres, equal to `regressor @ vertices` of
@@ -129,6 +143,15 @@ def regress_keypoints(model: BodyModel, regressor: KeypointRegressor,
     coeff = coeff + jnp.einsum("kmcp,...p->...kmc", regressor.posedirs,
                                lbs.pose_features(local))
   translations = skeleton.skinning_translations(joints)
+  if one_hot is None:
+    one_hot = regressor.num_keypoints >= ONE_HOT_FROM_KEYPOINTS
+  if one_hot:
+    picks = (regressor.bones[..., None] ==
+             jnp.arange(joints.shape[-2])).astype(coeff.dtype)  # (K, M, J)
+    by_bone = jnp.einsum("kmb,...kmj->...kbj", picks, coeff)
+    return (jnp.einsum("...bij,...kbj->...ki", skeleton.rotations, by_bone) +
+            jnp.einsum("kmb,km,...bi->...ki", picks, regressor.weight_sum,
+                       translations))
   rotations = skeleton.rotations[..., regressor.bones, :, :]  # (...,K,M,3,3)
   return (jnp.einsum("...kmij,...kmj->...ki", rotations, coeff) +
           jnp.einsum("...kmi,km->...ki", translations[..., regressor.bones, :],

@@ -98,11 +98,17 @@ def eval_unroll_steps(config) -> int:
 def run_optimizer(setup: Setup, config, params, batch: sampling.Batch,
                   num_steps: int, *, init=None, train=False,
                   rng=None) -> unroll_lib.Unroll:
+  """The unroll; in training (`train`: to be differentiated) its steps
+  compiled inline, and with the reprojection terms each step's body
+  keypoints for `parameter_loss`."""
   return unroll_lib.unroll(
       setup.network, params, setup.body, batch.keypoints,
       batch.confidence, num_steps, init=init,
       grad_scale=config.grad_scale,
-      stop_inner_gradient=config.stop_inner_gradient, train=train, rng=rng)
+      stop_inner_gradient=config.stop_inner_gradient, train=train, rng=rng,
+      with_points=train and bool(config.loss.joints3d or
+                                 config.loss.keypoints2d),
+      scan_unroll=train)
 
 
 def joint_weights(names) -> np.ndarray:
@@ -118,12 +124,14 @@ def joint_weights(names) -> np.ndarray:
 
 
 def parameter_loss(setup: Setup, config, thetas: jax.Array,
-                   batch: sampling.Batch):
+                   batch: sampling.Batch, points=None):
   """Σ_n weighted L1 of Θ_n − Θ_gt over the steps (paper), or their mean.
 
   The global rotation is compared as rotation matrices: axis-angle L1 jumps
   where the angle wraps at π. People with too few visible keypoints to fit
-  (`cameras.enough_visible`) are left out, as in the paper.
+  (`cameras.enough_visible`) are left out, as in the paper. `points`: the
+  unroll's `Unroll.points` of `thetas` when it has them (the reprojection
+  terms then run no body model on the steps).
   """
   weights = config.loss
   num_betas = setup.body.model.num_betas
@@ -140,16 +148,23 @@ def parameter_loss(setup: Setup, config, thetas: jax.Array,
                     num_betas].mean(-1),
       "camera": diff[..., -theta_lib.NUM_CAMERA:].mean(-1),
   }
+  if weights.joints3d or weights.keypoints2d:
+    # One body forward for both terms (points3d's first joints are SMPL's).
+    if points is None:
+      points3d, points2d = theta_lib.keypoints(steps, setup.body)
+    else:
+      points3d, points2d = (p[1:] if thetas.shape[0] > 1 else p
+                            for p in points)
+    target3d, target2d = theta_lib.keypoints(target, setup.body)
   if weights.joints3d:
     joint_w = jnp.asarray(joint_weights(kp.CANONICAL_NAMES[:NUM_JOINTS]))
-    error = jnp.abs(theta_lib.smpl_joints(steps, setup.body) -
-                    theta_lib.smpl_joints(target, setup.body)[None]).sum(-1)
+    error = jnp.abs(points3d[..., :NUM_JOINTS, :] -
+                    target3d[None, ..., :NUM_JOINTS, :]).sum(-1)
     terms["joints3d"] = (error * joint_w).sum(-1) / joint_w.sum()
   if weights.keypoints2d:
     point_w = batch.confidence * jnp.asarray(
         joint_weights(kp.CANONICAL_NAMES))
-    error = jnp.abs(theta_lib.keypoints(steps, setup.body)[1] -
-                    theta_lib.keypoints(target, setup.body)[1][None]).sum(-1)
+    error = jnp.abs(points2d - target2d[None]).sum(-1)
     terms["keypoints2d"] = (error * point_w).sum(-1) / jnp.maximum(
         point_w.sum(-1), 1e-6)
   valid = cameras.enough_visible(batch.confidence)
@@ -227,10 +242,12 @@ def make_train_step(setup: Setup, config, poses: jax.Array):
       if warm:
         runs.insert(0, run(0, warm, jax.random.fold_in(dropout_key, 1),
                            init=init))
-      thetas, inner = (jnp.concatenate(parts, axis=1)
-                       for parts in zip(*runs))
-      loss, scalars = parameter_loss(setup, config, thetas, batch)
-      scalars["inner_loss/final"] = inner[-1].mean()
+      unrolled = jax.tree.map(lambda *parts: jnp.concatenate(parts, axis=1),
+                              *runs)
+      thetas = unrolled.thetas
+      loss, scalars = parameter_loss(setup, config, thetas, batch,
+                                     unrolled.points)
+      scalars["inner_loss/final"] = unrolled.losses[-1].mean()
       return loss, (scalars, thetas)
 
     (loss, (scalars, thetas)), grads = jax.value_and_grad(
