@@ -171,8 +171,8 @@ def unroll(network: network_lib.UpdateNetwork, params: Any, body: Body,
       phases.append(phase)
   final_loss, final_points = inner_loss_and_points(final, body, keypoints,
                                                    confidence)
-  phases.append((final, final_loss, final_points if with_points else None))
-  phases[-1] = jax.tree.map(lambda leaf: leaf[None], phases[-1])
+  phases.append(jax.tree.map(lambda leaf: leaf[None], (
+      final, final_loss, final_points if with_points else None)))
   return Unroll(*jax.tree.map(lambda *parts: jnp.concatenate(parts),
                               *phases))
 
@@ -191,6 +191,8 @@ def unroll_best_start(network: network_lib.UpdateNetwork, params: Any,
   each person keeps the run with the lower final inner loss. It costs
   `num_starts` times one run. With 1 it is `unroll`.
   """
+  if kwargs.get("with_points"):
+    raise ValueError("unroll_best_start keeps no keypoints (with_points)")
   run = lambda *args, **more: unroll(network, params, body, *args,
                                      **kwargs, **more)
   if num_starts == 1:

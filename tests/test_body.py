@@ -1,5 +1,6 @@
 """Tests of the body model: loaders, forward pass, fast keypoint path."""
 
+import dataclasses
 import pickle
 
 import chex
@@ -341,10 +342,11 @@ BONE_FORMS = pytest.mark.parametrize("one_hot", [False, True])
 def test_keypoint_path_equals_vertex_path_with_posedirs(smpl_file, one_hot):
   model = lgd_jax.load_body_model(smpl_file[0])
   assert model.posedirs is not None
-  regressor = lgd_jax.make_keypoint_regressor(model, model.J_regressor)
+  regressor = dataclasses.replace(
+      lgd_jax.make_keypoint_regressor(model, model.J_regressor),
+      one_hot=one_hot)
   pose, betas = random_inputs(200, seed=6, pose_scale=1.0)
-  fast = jax.jit(lgd_jax.regress_keypoints, static_argnames="one_hot")(
-      model, regressor, pose, betas, one_hot=one_hot)
+  fast = jax.jit(lgd_jax.regress_keypoints)(model, regressor, pose, betas)
   vertices = lgd_jax.smpl_forward(model, pose, betas).vertices
   slow = jnp.einsum("jv,nvc->njc", model.J_regressor, vertices)
   np.testing.assert_allclose(fast, slow, atol=TOL_M)
@@ -354,12 +356,14 @@ def test_keypoint_path_equals_vertex_path_with_posedirs(smpl_file, one_hot):
 def test_keypoint_path_on_bundled_surface_keypoints(bundled, one_hot):
   regressor_matrix = jnp.concatenate(
       [bundled.J_regressor, bundled.keypoint_regressor])
-  regressor = lgd_jax.make_keypoint_regressor(bundled, regressor_matrix)
+  regressor = dataclasses.replace(
+      lgd_jax.make_keypoint_regressor(bundled, regressor_matrix),
+      one_hot=one_hot)
   # Far fewer bones per keypoint than 24 is what makes the path fast.
   assert regressor.bones.shape[1] < 12
   pose, betas = random_inputs(100, seed=8)
   fast = lgd_jax.regress_keypoints(bundled, regressor, pose.reshape(4, 25, 72),
-                                   betas.reshape(4, 25, 10), one_hot=one_hot)
+                                   betas.reshape(4, 25, 10))
   chex.assert_shape(fast, (4, 25, regressor_matrix.shape[0], 3))
   vertices = lgd_jax.smpl_forward(bundled, pose, betas).vertices
   slow = jnp.einsum("jv,nvc->njc", regressor_matrix, vertices)
@@ -369,13 +373,14 @@ def test_keypoint_path_on_bundled_surface_keypoints(bundled, one_hot):
 @BONE_FORMS
 def test_keypoint_path_gradients_equal_vertex_path(smpl_file, one_hot):
   model = lgd_jax.load_body_model(smpl_file[0])
-  regressor = lgd_jax.make_keypoint_regressor(model, model.J_regressor)
+  regressor = dataclasses.replace(
+      lgd_jax.make_keypoint_regressor(model, model.J_regressor),
+      one_hot=one_hot)
   pose, betas = random_inputs(3, seed=9)
   target = np.random.default_rng(2).normal(size=(3, 24, 2)).astype(np.float32)
 
   def loss_fast(pose, betas):
-    x = lgd_jax.regress_keypoints(model, regressor, pose, betas,
-                                  one_hot=one_hot)
+    x = lgd_jax.regress_keypoints(model, regressor, pose, betas)
     return jnp.sum((x[..., :2] - target)**2)
 
   def loss_slow(pose, betas):

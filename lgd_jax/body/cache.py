@@ -3,6 +3,7 @@ loaded once per file."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import NamedTuple
 
@@ -24,6 +25,11 @@ class Body(NamedTuple):
   def select(self, points) -> "Body":
     """The same body regressing only the canonical `points`."""
     return Body(self.model, self.regressor.select(points))
+
+  def with_one_hot_bones(self) -> "Body":
+    """The same body, its keypoint path in the one-hot form
+    (`keypoint_path.KeypointRegressor.one_hot`: for training)."""
+    return Body(self.model, dataclasses.replace(self.regressor, one_hot=True))
 
 
 def body_of(model: BodyModel) -> Body:

@@ -17,7 +17,6 @@ O(K·M·(S + 207)) instead of O(V·24).
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import Optional
 
 import jax
@@ -40,6 +39,11 @@ class KeypointRegressor:
     posedirs: (K, M, 3, 207) derivative with respect to the pose features,
       or None when the model has no pose correctives.
     weight_sum: (K, M) s_jk, the weight of bone k's translation.
+    one_hot: (static) pick each keypoint's bones by a one-hot contraction
+      instead of a gather; the same keypoints. The gather's gradient is a
+      scatter-add, slow on XLA:CPU when many bodies' keypoints are
+      differentiated at once, so training takes this form
+      (benchmarks/bench_body.py times both).
   """
 
   bones: jax.Array
@@ -47,6 +51,8 @@ class KeypointRegressor:
   shapedirs: jax.Array
   posedirs: Optional[jax.Array]
   weight_sum: jax.Array
+  one_hot: bool = dataclasses.field(default=False,
+                                    metadata=dict(static=True))
 
   @property
   def num_keypoints(self) -> int:
@@ -108,19 +114,9 @@ def make_keypoint_regressor(model: BodyModel, regressor) -> KeypointRegressor:
   )
 
 
-# From this many keypoints on, bones are picked by a one-hot contraction
-# instead of a gather: the gather's gradient, a scatter-add, dominated
-# XLA:CPU's backward pass with all 52 canonical keypoints (training), while
-# with a keypoint format's 17-25 the gather is as fast or faster
-# (benchmarks/bench_body.py times both forms).
-ONE_HOT_FROM_KEYPOINTS = 32
-
-
-# A public entry point; nested inside other jits it inlines.
-@functools.partial(jax.jit, static_argnames=("one_hot",))
+@jax.jit  # a public entry point; nested inside other jits it inlines
 def regress_keypoints(model: BodyModel, regressor: KeypointRegressor,
-                      pose: jax.Array, betas: jax.Array,
-                      one_hot: Optional[bool] = None) -> jax.Array:
+                      pose: jax.Array, betas: jax.Array) -> jax.Array:
   """Keypoints W·M(pose, betas) of the posed mesh, without the mesh.
 
   Args:
@@ -128,9 +124,6 @@ def regress_keypoints(model: BodyModel, regressor: KeypointRegressor,
     regressor: from `make_keypoint_regressor`.
     pose: (..., 72) axis-angle, global orientation first (SMPL order).
     betas: (..., S) shape coefficients.
-    one_hot: pick each keypoint's bones by a one-hot contraction (True) or
-      a gather (False); the same keypoints either way. None: the faster
-      for this many keypoints (`ONE_HOT_FROM_KEYPOINTS`).
 
   Returns:
     (..., K, 3) keypoints in metres, equal to `regressor @ vertices` of
@@ -143,9 +136,7 @@ def regress_keypoints(model: BodyModel, regressor: KeypointRegressor,
     coeff = coeff + jnp.einsum("kmcp,...p->...kmc", regressor.posedirs,
                                lbs.pose_features(local))
   translations = skeleton.skinning_translations(joints)
-  if one_hot is None:
-    one_hot = regressor.num_keypoints >= ONE_HOT_FROM_KEYPOINTS
-  if one_hot:
+  if regressor.one_hot:
     picks = (regressor.bones[..., None] ==
              jnp.arange(joints.shape[-2])).astype(coeff.dtype)  # (K, M, J)
     by_bone = jnp.einsum("kmb,...kmj->...kbj", picks, coeff)

@@ -60,8 +60,10 @@ def make_setup(config) -> Setup:
   # Auto axes: XLA propagates the batch sharding through the whole step.
   mesh = jax.make_mesh((jax.device_count(),), ("data",),
                        axis_types=(jax.sharding.AxisType.Auto,))
-  return Setup(network_lib.from_config(config),
-               load_body(config.body_model, config.num_betas), mesh)
+  # The keypoint path's one-hot form: faster gradients for 512 bodies' 52
+  # keypoints (benchmarks/bench_train.py).
+  body = load_body(config.body_model, config.num_betas).with_one_hot_bones()
+  return Setup(network_lib.from_config(config), body, mesh)
 
 
 def make_tx(config) -> optax.GradientTransformation:
@@ -136,7 +138,8 @@ def parameter_loss(setup: Setup, config, thetas: jax.Array,
   weights = config.loss
   num_betas = setup.body.model.num_betas
   # Θ_1..Θ_N; with no steps (direct lifting) the initial estimate Θ_0.
-  steps = thetas[1:] if thetas.shape[0] > 1 else thetas
+  first = 1 if thetas.shape[0] > 1 else 0
+  steps = thetas[first:]
   target = sampling.target_theta(batch)
   diff = jnp.abs(steps - target)
   rot = rotations.axis_angle_to_matrix(steps[..., :3])
@@ -149,12 +152,10 @@ def parameter_loss(setup: Setup, config, thetas: jax.Array,
       "camera": diff[..., -theta_lib.NUM_CAMERA:].mean(-1),
   }
   if weights.joints3d or weights.keypoints2d:
-    # One body forward for both terms (points3d's first joints are SMPL's).
-    if points is None:
-      points3d, points2d = theta_lib.keypoints(steps, setup.body)
-    else:
-      points3d, points2d = (p[1:] if thetas.shape[0] > 1 else p
-                            for p in points)
+    # Both terms from one set of keypoints (the first 24 are SMPL's joints).
+    points3d, points2d = (theta_lib.keypoints(steps, setup.body)
+                          if points is None else
+                          (part[first:] for part in points))
     target3d, target2d = theta_lib.keypoints(target, setup.body)
   if weights.joints3d:
     joint_w = jnp.asarray(joint_weights(kp.CANONICAL_NAMES[:NUM_JOINTS]))
