@@ -6,7 +6,8 @@ r"""Throughput of lgd_jax.fit, and of the bare network as its roofline.
 One JSON line per batch size: fits/s of the whole jitted `fit` (COCO-17
 keypoints in pixels -> pose, shape, camera, joints), single-fit latency, and
 the time of a plain `lgd_jax.fit` call (NumPy in, no jit of the caller's)
-against the jitted one, and in the same run the fits/s of only the update network's forward pass applied
+against the jitted one, the jitted one against the same without the upright
+turn (`upright_beyond_deg=180`: its cost), and in the same run the fits/s of only the update network's forward pass applied
 N times (no body model, no gradient): the best `fit` could do.
 """
 
@@ -68,6 +69,8 @@ def main(argv):
   network, params, config = weights
   steps = _NUM_STEPS.value or config.num_steps
   fit = jax.jit(lambda xy: lgd_jax.fit(xy, params=weights, num_steps=steps))
+  unturned = jax.jit(lambda xy: lgd_jax.fit(
+      xy, params=weights, num_steps=steps, upright_beyond_deg=180))
   x_size = 3 * kp.NUM_CANONICAL
   theta_size = lgd_jax.theta.size(config.num_betas)
 
@@ -86,7 +89,7 @@ def main(argv):
     calls = timing.interleaved_median_seconds(
         {"plain": lambda xy: lgd_jax.fit(xy, params=weights,
                                          num_steps=steps),
-         "jitted": fit},
+         "jitted": fit, "unturned": unturned},
         np.asarray(xy), calls=max(20, 2000 // batch))
     roof_s = timing.median_seconds(network_only, jnp.ones((batch, x_size)),
                                    jnp.zeros((batch, theta_size)),
@@ -99,6 +102,8 @@ def main(argv):
         "latency_ms": round(1e3 * fit_s, 3),
         "plain_call_ms": round(1e3 * calls["plain"], 3),
         "plain_over_jitted": round(calls["plain"] / calls["jitted"], 2),
+        "upright_over_unturned": round(calls["jitted"] / calls["unturned"],
+                                       3),
         "network_only_fits_per_s": round(batch / roof_s, 1),
         "fraction_of_roofline": round(roof_s / fit_s, 3),
         "backend": jax.default_backend(),

@@ -111,10 +111,12 @@ def get_config(which: str = ""):
     config.methods = ml_collections.ConfigDict(dict(
         # "": the bundled weights; num_steps None: the trained N;
         # num_starts 2: also from the start turned half round;
-        # descent_iterations: lgd_jax.descent after the learned steps.
+        # descent_iterations: lgd_jax.descent after the learned steps;
+        # upright_beyond_deg None: fit's (180: never turn people upright).
         lgd=dict(kind="learned", weights="",
                  num_steps=config_dict.placeholder(int), num_starts=1,
-                 descent_iterations=0),
+                 descent_iterations=0,
+                 upright_beyond_deg=config_dict.placeholder(float)),
         # The bundled network, then 50 iterations of lgd_jax.descent.
         lgd_descent=dict(kind="learned", weights="", descent_iterations=50),
         smplify=dict(kind="smplify", config=smplify.get_config(),

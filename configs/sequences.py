@@ -8,6 +8,7 @@ warm-start setting and a smoothing sigma (frames; 0: none), all pairs of
 """
 
 import ml_collections
+from ml_collections import config_dict
 
 from configs import build_pose_set
 
@@ -39,6 +40,8 @@ def get_config() -> ml_collections.ConfigDict:
       max_gap=2,  # warm start from a fit at most this many frames old
       chain_length=4,  # "restarted": fits per chain before a cold restart
       chunk_size=256,  # people per call (independent and anchored fits)
+      # `fit`'s upright turn; None: fit's default, 180: never.
+      upright_beyond_deg=config_dict.placeholder(float),
   ))
   # `sequences.WARM_STARTS`: independent fits, chained warm starts, warm
   # starts from the track's last independent fit (anchored), chains

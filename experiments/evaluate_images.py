@@ -20,6 +20,7 @@ from absl import app
 from absl import flags
 
 from configs import evaluate as evaluate_config
+from lgd_jax import unroll
 from lgd_jax.body.cache import load_body
 from lgd_jax.evaluation import images as image_evaluation
 from lgd_jax.evaluation import methods
@@ -36,6 +37,9 @@ _OVERLAYS = flags.DEFINE_string("overlays", "outputs/image_eval",
                                 "Folder for overlay PNGs.")
 _MAX_OVERLAYS = flags.DEFINE_integer("max_overlays", 8,
                                      "Overlays per annotation file.")
+_UPRIGHT = flags.DEFINE_float(
+    "upright_beyond_deg", unroll.UPRIGHT_BEYOND_DEG, "As `fit`'s, also for "
+    "the learned methods compared (180: never turn people upright).")
 _COMPARE = flags.DEFINE_list(
     "compare", ["smplify"], "Methods of configs/evaluate.py also fitted to "
     "every file, their 2D errors beside the learned optimizer's.")
@@ -65,13 +69,16 @@ def main(argv):
     if (settings.kind == "learned" and not settings.weights and
         _WEIGHTS.value):  # e.g. lgd_descent: of this network, not bundled
       settings.weights = _WEIGHTS.value
+    if settings.kind == "learned":
+      settings.upright_beyond_deg = _UPRIGHT.value
     compared[name] = methods.make_method(settings)
   rows = []
   for name, images in FILES.items():
     row = image_evaluation.fit_annotations(
         root / name, weights=_WEIGHTS.value, image_folder=root / images,
         overlay_folder=Path(_OVERLAYS.value) / Path(name).with_suffix(""),
-        max_overlays=_MAX_OVERLAYS.value)
+        max_overlays=_MAX_OVERLAYS.value,
+        upright_beyond_deg=_UPRIGHT.value)
     print(f"{name:52s} {row['format']:12s} people {row['people']:3d} fitted "
           f"{row['people_fitted']:3d}  2D error median "
           f"{row['error_pct_median']:5.1f}% ({row['error_px_median']:6.1f} "

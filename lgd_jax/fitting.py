@@ -63,7 +63,9 @@ def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
         params: Optional[Pretrained] = None, num_steps: Optional[int] = None,
         init: Optional[FitResult] = None, model: Optional[BodyModel] = None,
         min_confidence: float = 0.0, num_starts: int = 1,
-        descent_iterations: int = 0) -> FitResult:
+        descent_iterations: int = 0,
+        upright_beyond_deg: float = unroll_lib.UPRIGHT_BEYOND_DEG
+        ) -> FitResult:
   """Fits SMPL-layout bodies to 2D keypoints.
 
   Args:
@@ -101,12 +103,24 @@ def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
       the learned fit (`lgd_jax.descent`), to explain the keypoints more
       closely (gain and cost measured in the README). `loss_history` then
       has one more entry, the loss after them.
+    upright_beyond_deg: a person whose body axis (between the ankles, or
+      knees, to between the shoulders) is turned more than this many
+      degrees from the image's vertical is fitted turned upright, and the
+      result turned back (`lgd_jax.unroll.unroll_best_start`; the networks
+      saw few bodies lying across the image). 180: never. The default's
+      gain is measured in the README ("Upright in the image").
 
   Returns:
     A `FitResult`.
   """
   if num_starts not in (1, 2):
     raise ValueError(f"num_starts must be 1 or 2, got {num_starts!r}")
+  if (isinstance(upright_beyond_deg, bool) or
+      not isinstance(upright_beyond_deg, (int, float, np.integer,
+                                          np.floating)) or
+      not 0 <= upright_beyond_deg <= 180):
+    raise ValueError("upright_beyond_deg must be a number of degrees within "
+                     f"0..180, got {upright_beyond_deg!r}")
   if (isinstance(descent_iterations, bool) or
       not isinstance(descent_iterations, (int, np.integer)) or
       descent_iterations < 0):
@@ -139,7 +153,8 @@ def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
               camera, init, min_confidence, keypoint_format=keypoint_format,
               num_steps=config.num_steps if num_steps is None else num_steps,
               grad_scale=config.grad_scale, num_starts=num_starts,
-              descent_iterations=int(descent_iterations))
+              descent_iterations=int(descent_iterations),
+              upright_beyond_deg=float(upright_beyond_deg))
 
 
 def _check_real(x, name: str):
@@ -185,7 +200,9 @@ def fit_in_chunks(keypoints, confidence, *, keypoint_format: str,
                   params: Optional[Pretrained] = None,
                   on_chunk=None, full_chunks: bool = False,
                   init: Optional[FitResult] = None,
-                  descent_iterations: int = 0) -> FitResult:
+                  descent_iterations: int = 0,
+                  upright_beyond_deg: float = unroll_lib.UPRIGHT_BEYOND_DEG
+                  ) -> FitResult:
   """`fit` on (N, K, 2) keypoints, in calls of `chunk_size` people, each
   spread over all devices (`fit_sharded`; plain `fit` on one device).
 
@@ -200,7 +217,7 @@ def fit_in_chunks(keypoints, confidence, *, keypoint_format: str,
     chunk_size: people per call.
     camera: optional `Perspective` intrinsics with leading shape (N,).
     init: optional `FitResult` with leading shape (N,) to start from.
-    params, descent_iterations: as in `fit`.
+    params, descent_iterations, upright_beyond_deg: as in `fit`.
     on_chunk: optional callback, called with the number of people of each
       chunk when it is done (e.g. a progress bar's `update`).
     full_chunks: pad to `chunk_size` people even when N is smaller, so
@@ -212,7 +229,8 @@ def fit_in_chunks(keypoints, confidence, *, keypoint_format: str,
   def call(keypoints, confidence, camera, init):
     return fit_sharded(keypoints, confidence, keypoint_format=keypoint_format,
                        camera=camera, init=init, params=params,
-                       descent_iterations=descent_iterations)
+                       descent_iterations=descent_iterations,
+                       upright_beyond_deg=upright_beyond_deg)
 
   return batching.in_chunks(call, (np.asarray(keypoints, np.float32),
                                    np.asarray(confidence, np.float32), camera,
@@ -227,7 +245,9 @@ def fit_sharded(keypoints, confidence=None, *, keypoint_format: str,
                 num_steps: Optional[int] = None,
                 min_confidence: float = 0.0,
                 init: Optional[FitResult] = None,
-                descent_iterations: int = 0) -> FitResult:
+                descent_iterations: int = 0,
+                upright_beyond_deg: float = unroll_lib.UPRIGHT_BEYOND_DEG
+                ) -> FitResult:
   """`fit` on (N, K, 2|3) keypoints with the people sharded over a mesh.
 
   The batch axis is split over every axis of `mesh` (named shardings, one
@@ -246,7 +266,8 @@ def fit_sharded(keypoints, confidence=None, *, keypoint_format: str,
     keypoint_format: as in `fit`.
     mesh: the devices; default: all of them,
       `jax.make_mesh((jax.device_count(),), ("data",))`.
-    params, num_steps, min_confidence, descent_iterations: as in `fit`.
+    params, num_steps, min_confidence, descent_iterations,
+    upright_beyond_deg: as in `fit`.
     camera: optional `Perspective` intrinsics, leading shape () or (N,).
     init: optional `FitResult` with leading shape (N,), as in `fit`.
 
@@ -261,7 +282,8 @@ def fit_sharded(keypoints, confidence=None, *, keypoint_format: str,
   call = functools.partial(fit, keypoint_format=keypoint_format,
                            params=params, num_steps=num_steps,
                            min_confidence=min_confidence,
-                           descent_iterations=descent_iterations)
+                           descent_iterations=descent_iterations,
+                           upright_beyond_deg=upright_beyond_deg)
   if mesh.size == 1:  # explicit shardings only slow XLA:CPU down here
     return call(keypoints, confidence, camera=camera, init=init)
   keypoints = _check_real(keypoints, "keypoints")
@@ -349,10 +371,11 @@ def _fitted_points(body, pose, betas, camera, *, keypoint_format):
 @functools.partial(jax.jit, static_argnums=0,
                    static_argnames=("keypoint_format", "num_steps",
                                     "grad_scale", "num_starts",
-                                    "descent_iterations"))
+                                    "descent_iterations",
+                                    "upright_beyond_deg"))
 def _fit(network, network_params, body, keypoints, confidence, camera, init,
          min_confidence, *, keypoint_format, num_steps, grad_scale,
-         num_starts, descent_iterations) -> FitResult:
+         num_starts, descent_iterations, upright_beyond_deg) -> FitResult:
   """`fit` on arrays: compiled once per network, format and shape."""
   keypoints = jnp.asarray(keypoints, jnp.float32)
   xy = keypoints[..., :2]
@@ -371,7 +394,8 @@ def _fit(network, network_params, body, keypoints, confidence, camera, init,
       network, network_params, body, norm.apply(canon_xy), canon_conf,
       num_steps, num_starts=num_starts, init=start,
       init_valid=None if init is None else init.fit_ok,
-      grad_scale=grad_scale, loss_points=loss_points)
+      upright_beyond_deg=upright_beyond_deg, grad_scale=grad_scale,
+      loss_points=loss_points)
   theta = unrolled.thetas[-1]
   loss_history = unrolled.losses
   if descent_iterations:

@@ -20,6 +20,7 @@ import numpy as np
 from lgd_jax import cameras
 from lgd_jax import fitting
 from lgd_jax import theta as theta_lib
+from lgd_jax import unroll as unroll_lib
 from lgd_jax.body import rotations
 from lgd_jax.fitting import FitResult
 from lgd_jax.weights import Pretrained, load_pretrained
@@ -47,7 +48,9 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
                warm_start: Union[str, bool] = "anchored", max_gap: int = 2,
                frames=None, chain_length: int = CHAIN_LENGTH,
                track=None, chunk_size: int = 1024,
-               on_frames=None, descent_iterations: int = 0) -> FitResult:
+               on_frames=None, descent_iterations: int = 0,
+               upright_beyond_deg: float = unroll_lib.UPRIGHT_BEYOND_DEG
+               ) -> FitResult:
   """Fits tracked people: independently, or warm-started from earlier frames.
 
   `warm_start` (`WARM_STARTS`; False and True mean "off" and "chained"):
@@ -88,7 +91,7 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     chunk_size: people per call ("off" and "anchored").
     on_frames: optional callback, called with a number of frames as they
       are done (e.g. a progress bar's `update`).
-    descent_iterations: as in `fit`.
+    descent_iterations, upright_beyond_deg: as in `fit`.
 
   Returns:
     A `FitResult` of NumPy arrays with leading shape (T, P).
@@ -111,6 +114,7 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
         _fit_rows, xy, confidence, camera, keypoint_format=keypoint_format,
         params=params, chunk_size=chunk_size, on_frames=on_frames,
         descent_iterations=descent_iterations,
+        upright_beyond_deg=upright_beyond_deg,
         # The anchored fit's two passes count as half the frames each.
         frame_share=0.5 if mode == "anchored" else 1.0)
     result = fit_rows(np.ones((num_frames, num_tracks), bool))
@@ -125,7 +129,8 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
                        camera=None if camera is None else jax.tree.map(
                            lambda a: a[t], camera),
                        params=params, init=init,
-                       descent_iterations=descent_iterations)
+                       descent_iterations=descent_iterations,
+                       upright_beyond_deg=upright_beyond_deg)
 
   # A state of the fit's structure with no usable fit: every track cold.
   # The camera is finite (unit scale, 1 m away) though unused.
@@ -169,7 +174,7 @@ def warm_start_mode(warm_start) -> str:
 
 def _fit_rows(xy, confidence, camera, rows, *, init=None, keypoint_format,
               params, chunk_size, on_frames, descent_iterations,
-              frame_share) -> FitResult:
+              upright_beyond_deg, frame_share) -> FitResult:
   """`fit` of the (frame, track) cells where `rows` (T, P) is True, in
   chunks over all devices (`fitting.fit_in_chunks`); (n,) results. The
   chunks have the size that all T·P cells would have, however many are
@@ -182,7 +187,8 @@ def _fit_rows(xy, confidence, camera, rows, *, init=None, keypoint_format,
       on_chunk=None if on_frames is None else (
           lambda people: on_frames(people * frame_share / num_tracks)),
       camera=None if camera is None else jax.tree.map(pick, camera),
-      init=init, params=params, descent_iterations=descent_iterations)
+      init=init, params=params, descent_iterations=descent_iterations,
+      upright_beyond_deg=upright_beyond_deg)
 
 
 def _fit_anchored(independent: FitResult, fit_rows, frames, track,

@@ -70,6 +70,27 @@ def turned_half_round(theta: jax.Array) -> jax.Array:
   return theta.at[..., :3].set(rotations.matrix_to_axis_angle(turned))
 
 
+def turned_in_image(theta: jax.Array, angle: jax.Array) -> jax.Array:
+  """Θ (..., P) whose projection is Θ's turned by `angle` (...) radians
+  about the person-centred origin, from the image's x axis towards its y
+  axis: the body turned about the camera's optical axis and the camera's
+  translation with it (`unroll_best_start`'s upright frame)."""
+  angle = jnp.asarray(angle, theta.dtype)
+  cos, sin = jnp.cos(angle), jnp.sin(angle)
+  # The image's y axis points down and the body's up, so the body turns
+  # the other way about its z axis.
+  body_turn = rotations.axis_angle_to_matrix(
+      jnp.stack([0.0 * angle, 0.0 * angle, -angle], axis=-1))
+  orientation = body_turn @ rotations.axis_angle_to_matrix(theta[..., :3])
+  tx, ty = theta[..., -2], theta[..., -1]
+  turned = theta.at[..., :3].set(
+      rotations.matrix_to_axis_angle(orientation)).at[..., -2:].set(
+          jnp.stack([cos * tx - sin * ty, sin * tx + cos * ty], axis=-1))
+  # Unturned, Θ keeps its own axis-angle: a refiner reads Θ, and the
+  # round trip through a matrix would rewrite rotations beyond π.
+  return jnp.where((angle == 0)[..., None], theta, turned)
+
+
 def smpl_joints(theta: jax.Array, body: Body) -> jax.Array:
   """Θ (..., P) -> (..., 24, 3) SMPL joints regressed from the posed mesh
   (W·M, the first canonical points), metres."""

@@ -15,7 +15,9 @@ from typing import Any, NamedTuple, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from lgd_jax import formats as kp
 from lgd_jax import losses
 from lgd_jax import network as network_lib
 from lgd_jax import theta as theta_lib
@@ -177,20 +179,92 @@ def unroll(network: network_lib.UpdateNetwork, params: Any, body: Body,
                               *phases))
 
 
+# `fit` turns a person whose body axis (`body_axis_angle`) is more than
+# this many degrees off the image's vertical upright before the learned
+# steps, and the result back: the networks learned on few bodies lying
+# across the image (README, "Upright in the image"). 180: never.
+UPRIGHT_BEYOND_DEG = 30.0
+
+
+def _side_masks(part: str) -> np.ndarray:
+  """(2, C) which canonical points are the left and the right `part` (both
+  conventions: SMPL's joints and COCO's surface points)."""
+  return np.array([[f"{side}_{part}" in name for name in kp.CANONICAL_NAMES]
+                   for side in ("left", "right")], np.float32)
+
+
+def body_axis_angle(keypoints: jax.Array, confidence: jax.Array) -> jax.Array:
+  """(...) radians by which the body's axis, from between its ankles (or,
+  unseen, its knees) to between its shoulders, is turned from the image's
+  up direction, in the sense of `theta.turned_in_image`; 0 where the left
+  or the right point of either end is unseen.
+
+  Args:
+    keypoints: (..., C, 2) canonical keypoints (image axes: y down).
+    confidence: (..., C); points above 0 count as seen.
+  """
+  seen = confidence > 0
+  points = jnp.where(seen[..., None], keypoints, 0.0)  # unseen may be NaN
+
+  def middle(part):
+    weights = _side_masks(part) * seen[..., None, :]
+    count = weights.sum(-1)  # (..., 2)
+    sides = (jnp.einsum("...sc,...cd->...sd", weights, points) /
+             jnp.maximum(count, 1.0)[..., None])
+    return sides.mean(-2), jnp.all(count > 0, axis=-1)
+
+  shoulders, shoulders_seen = middle("shoulder")
+  ankles, ankles_seen = middle("ankle")
+  knees, knees_seen = middle("knee")
+  axis = shoulders - jnp.where(ankles_seen[..., None], ankles, knees)
+  return jnp.where(shoulders_seen & (ankles_seen | knees_seen),
+                   jnp.arctan2(axis[..., 0], -axis[..., 1]), 0.0)
+
+
 def unroll_best_start(network: network_lib.UpdateNetwork, params: Any,
                       body: Body, keypoints: jax.Array,
                       confidence: jax.Array, num_steps: int, *,
                       num_starts: int = 1,
                       init: Optional[jax.Array] = None,
                       init_valid: Optional[jax.Array] = None,
+                      upright_beyond_deg: float = 180.0,
                       **kwargs) -> Unroll:
-  """`unroll` from several starts, keeping each person's best run.
+  """`unroll` from several starts, keeping each person's best run, with
+  people lying across the image turned upright first.
 
   With `num_starts` = 2 the second start is the first (`init`, or the
   network's initial estimate) turned half round (`theta.turned_half_round`);
   each person keeps the run with the lower final inner loss. It costs
   `num_starts` times one run. With 1 it is `unroll`.
+
+  Where a person's `body_axis_angle` is more than `upright_beyond_deg` off
+  the vertical, the keypoints (and `init`) are turned by it to upright, and
+  every Θ of the run turned back (`theta.turned_in_image`); the inner
+  losses do not change under the turn. 180 (the default here; `fit`'s is
+  `UPRIGHT_BEYOND_DEG`): never.
   """
+  if not 0 <= upright_beyond_deg <= 180:
+    raise ValueError("upright_beyond_deg must be within 0..180 degrees, got "
+                     f"{upright_beyond_deg!r}")
+  if upright_beyond_deg == 180:
+    return _best_start(network, params, body, keypoints, confidence,
+                       num_steps, num_starts, init, init_valid, kwargs)
+  angle = body_axis_angle(keypoints, confidence)
+  angle = jnp.where(jnp.abs(angle) > np.deg2rad(upright_beyond_deg), angle,
+                    0.0)
+  cos, sin = jnp.cos(angle)[..., None], jnp.sin(angle)[..., None]
+  x, y = keypoints[..., 0], keypoints[..., 1]
+  upright = jnp.stack([cos * x + sin * y, cos * y - sin * x], axis=-1)
+  if init is not None:
+    init = theta_lib.turned_in_image(init, -angle)
+  run = _best_start(network, params, body, upright, confidence, num_steps,
+                    num_starts, init, init_valid, kwargs)
+  return run._replace(thetas=theta_lib.turned_in_image(run.thetas, angle))
+
+
+def _best_start(network, params, body, keypoints, confidence, num_steps,
+                num_starts, init, init_valid, kwargs) -> Unroll:
+  """`unroll_best_start` without the upright turn."""
   if kwargs.get("with_points"):
     raise ValueError("unroll_best_start keeps no keypoints (with_points)")
   run = lambda *args, **more: unroll(network, params, body, *args,

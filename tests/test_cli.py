@@ -333,6 +333,16 @@ def test_video_resume_and_changed_options(tmp_path, tiny_weights_file):
   with pytest.raises(ValueError, match="descent_iterations differ"):
     _run(tmp_path, tiny_weights_file, input=str(folder),
          warm_start="chained", descent_iterations=5)
+  # A folder from before the upright turn was fitted without it.
+  del manifest["options"]["upright_beyond_deg"]
+  (out / "run.json").write_text(json.dumps(manifest))
+  with pytest.raises(ValueError, match="upright_beyond_deg differ"):
+    _run(tmp_path, tiny_weights_file, input=str(folder),
+         save_meshes="ply", warm_start="chained")
+  summary = _run(tmp_path, tiny_weights_file, input=str(folder),
+                 save_meshes="ply", warm_start="chained",
+                 upright_beyond_deg=180.0)
+  assert summary["people_already_done"] == 8
 
 
 def test_descent_iterations_explain_the_keypoints_closer(tmp_path,
@@ -353,6 +363,10 @@ def test_descent_iterations_explain_the_keypoints_closer(tmp_path,
     with pytest.raises(ValueError, match="descent_iterations"):
       Options(input=str(folder), output=str(tmp_path),
               descent_iterations=bad)
+  for bad in (-1.0, 181.0):
+    with pytest.raises(ValueError, match="upright_beyond_deg"):
+      Options(input=str(folder), output=str(tmp_path),
+              upright_beyond_deg=bad)
 
 
 @pytest.mark.parametrize("flag", ["--help", "--helpshort", "-h"])

@@ -56,8 +56,8 @@ def make_method(settings: ml_collections.ConfigDict,
 
   Args:
     settings: the entry: `kind` and that kind's fields ("learned": weights,
-      a file or "" for the bundled one, optionally num_steps, num_starts
-      and descent_iterations; "smplify", "gradient_descent":
+      a file or "" for the bundled one, optionally num_steps, num_starts,
+      descent_iterations and upright_beyond_deg (None or absent: `fit`'s); "smplify", "gradient_descent":
       config, record_every).
     pose_set_path: the pose set whose train split fits the baselines' pose
       prior (None: the bundled one).
@@ -73,10 +73,13 @@ def make_method(settings: ml_collections.ConfigDict,
 def learned_method(body: Body, weights: weights_lib.Pretrained,
                    keypoint_format: str,
                    num_steps: Optional[int] = None,
-                   num_starts: int = 1, descent_iterations: int = 0) -> Method:
+                   num_starts: int = 1, descent_iterations: int = 0,
+                   upright_beyond_deg: float = unroll_lib.UPRIGHT_BEYOND_DEG
+                   ) -> Method:
   """The learned optimizer (or, with num_steps = 0 and an initial network,
   direct lifting) of a `lgd_jax.weights.Pretrained`, run for `num_steps`
-  (default: the steps it was trained for) from `num_starts` starts
+  (default: the steps it was trained for) from `num_starts` starts, people
+  lying across the image turned upright as `fit` does
   (`unroll.unroll_best_start`), then `descent_iterations` of
   `lgd_jax.descent` (recorded as one more Θ, at N + that many)."""
   config = weights.config
@@ -87,7 +90,8 @@ def learned_method(body: Body, weights: weights_lib.Pretrained,
   def run(keypoints, confidence):
     thetas = unroll_lib.unroll_best_start(
         weights.network, weights.params, body, keypoints, confidence,
-        steps, num_starts=num_starts, grad_scale=config.grad_scale,
+        steps, num_starts=num_starts, upright_beyond_deg=upright_beyond_deg,
+        grad_scale=config.grad_scale,
         loss_points=points).thetas
     recorded = jnp.arange(steps + 1)
     if descent_iterations:
@@ -109,6 +113,8 @@ def _learned(settings: ml_collections.ConfigDict,
   num_steps = settings.get("num_steps", None)
   num_starts = settings.get("num_starts", 1)
   descent_iterations = settings.get("descent_iterations", 0)
+  upright = settings.get("upright_beyond_deg", None)
+  upright = unroll_lib.UPRIGHT_BEYOND_DEG if upright is None else upright
   return lambda body, keypoint_format: learned_method(
       body, weights, keypoint_format, num_steps, num_starts,
-      descent_iterations)
+      descent_iterations, upright)

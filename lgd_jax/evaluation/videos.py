@@ -32,6 +32,7 @@ from lgd_jax.evaluation import metrics
 from lgd_jax.evaluation.metrics import MM
 from lgd_jax import sequences
 from lgd_jax import tracking
+from lgd_jax import unroll as unroll_lib
 from lgd_jax.evaluation import synthetic_videos as videos_lib
 from lgd_jax.readers import read_keypoints
 from lgd_jax.body.cache import load_body
@@ -175,13 +176,15 @@ def _run_methods(xy, confidence, *, methods, keypoint_format, camera,
   """{name: FitResult} of every method on one (T, P) sequence; fits are
   shared between methods that differ only in smoothing."""
   fits, timings = {}, {}
+  upright = fit_config.get("upright_beyond_deg")
+  upright = unroll_lib.UPRIGHT_BEYOND_DEG if upright is None else upright
   for warm in dict.fromkeys(warm for _, warm, _ in methods):
     start = time.perf_counter()
     fits[warm] = sequences.fit_tracks(
         xy, confidence, keypoint_format=keypoint_format, camera=camera,
         params=params, warm_start=warm, max_gap=fit_config.max_gap,
         frames=frames, chain_length=fit_config.chain_length,
-        chunk_size=fit_config.chunk_size)
+        chunk_size=fit_config.chunk_size, upright_beyond_deg=upright)
     timings[warm] = time.perf_counter() - start
   out = {}
   for name, warm, sigma in methods:

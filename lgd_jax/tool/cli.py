@@ -92,6 +92,11 @@ def _define_flags() -> flags.FlagValues:
       "descent_iterations", 0, "Gradient-descent iterations after the "
       "learned steps: the keypoints explained more closely, at a cost "
       "(README: 'Gradient descent after the learned steps'); 0: none.")
+  define["float"](
+      "upright_beyond_deg", options_lib.Options.upright_beyond_deg,
+      "People whose body axis is turned more than this many degrees from "
+      "the image's vertical are fitted turned upright (README: 'Upright in "
+      "the image'); 180: never.")
   define["string"](
       "weights", None, "Network weights (.npz from "
       "experiments.export_weights); default: the bundled ones.")
@@ -155,6 +160,7 @@ def options_from_flags(tool: flags.FlagValues) -> options_lib.Options:
         save_overlays=save_overlays, chunk_size=value("chunk_size"),
         min_confidence=value("min_confidence"),
         descent_iterations=value("descent_iterations"),
+        upright_beyond_deg=value("upright_beyond_deg"),
         weights=value("weights"),
         body_model=value("body_model") or None, progress=value("progress"))
   except ValueError as e:  # option checks name the option without "--"

@@ -18,7 +18,8 @@ MANIFEST = "run.json"
 # Options that change the fits: a rerun into a folder must use the same.
 RESULT_OPTIONS = ("keypoint_format", "camera", "focal", "image_size",
                   "sequence", "warm_start", "smooth", "fps", "chunk_size",
-                  "min_confidence", "body_model", "descent_iterations")
+                  "min_confidence", "body_model", "descent_iterations",
+                  "upright_beyond_deg")
 
 
 def check_manifest(options: Options, keypoints: KeypointSet,
@@ -34,6 +35,8 @@ def check_manifest(options: Options, keypoints: KeypointSet,
   before = json.loads(path.read_text())
   # Options added since a folder was written count as their defaults.
   before.setdefault("options", {})
+  # Folders written before the upright turn existed were fitted without it.
+  before["options"].setdefault("upright_beyond_deg", 180.0)
   for name in RESULT_OPTIONS:
     before["options"].setdefault(name, getattr(Options, name, None))
   # Earlier releases stored warm_start as a boolean.

@@ -8,6 +8,7 @@ from typing import Optional
 import numpy as np
 
 from lgd_jax import sequences
+from lgd_jax import unroll
 
 CAMERAS = ("weak", "perspective")
 SEQUENCE_MODES = ("auto", "on", "off")
@@ -51,6 +52,9 @@ class Options:
     min_confidence: keypoints at or below it count as missing.
     descent_iterations: gradient-descent iterations after the learned
       steps (`fit`'s), 0: none.
+    upright_beyond_deg: people whose body axis is turned more than this
+      from the image's vertical are fitted turned upright (`fit`'s); 180:
+      never.
     weights: a `save_pretrained` file; default: the bundled network.
     body_model: a body-model file or folder (`lgd_jax.load_body_model`)
       to fit with instead of the one the weights were trained with (same
@@ -77,6 +81,7 @@ class Options:
   chunk_size: int = 1024
   min_confidence: float = 0.0
   descent_iterations: int = 0
+  upright_beyond_deg: float = unroll.UPRIGHT_BEYOND_DEG
   weights: Optional[str] = None
   body_model: Optional[str] = None
   progress: bool = True
@@ -105,6 +110,8 @@ class Options:
          not isinstance(self.descent_iterations, bool) and
          self.descent_iterations >= 0,
          "descent_iterations must be a whole number >= 0"),
+        (0 <= self.upright_beyond_deg <= 180,
+         "upright_beyond_deg must be within 0..180 degrees"),
     ]
     for ok, message in checks:
       if not ok:

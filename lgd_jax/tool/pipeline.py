@@ -255,7 +255,8 @@ def _fit_images(options, pretrained, keypoints, keys, camera, output,
                           camera=None if camera is None else jax.tree.map(
                               lambda a, rows=rows: a[rows], camera),
                           params=pretrained,
-                          descent_iterations=options.descent_iterations)
+                          descent_iterations=options.descent_iterations,
+                          upright_beyond_deg=options.upright_beyond_deg)
       if pending is not None:
         pending.result()
       pending = writer.submit(write, rows, result)
@@ -340,7 +341,8 @@ def _fit_video(options, pretrained, keypoints, keys, camera, name, rows,
       camera=dense_camera, params=pretrained, frames=dense.frames,
       track=slot_track, warm_start=options.warm_start,
       chunk_size=options.chunk_size, on_frames=bar.update,
-      descent_iterations=options.descent_iterations)
+      descent_iterations=options.descent_iterations,
+      upright_beyond_deg=options.upright_beyond_deg)
   if options.smooth > 0:
     result = sequences.smooth_tracks(
         result, options.smooth, keypoint_format=keypoints.keypoint_format,
