@@ -254,7 +254,8 @@ def unroll_best_start(network: network_lib.UpdateNetwork, params: Any,
                     0.0)
   cos, sin = jnp.cos(angle)[..., None], jnp.sin(angle)[..., None]
   x, y = keypoints[..., 0], keypoints[..., 1]
-  upright = jnp.stack([cos * x + sin * y, cos * y - sin * x], axis=-1)
+  upright = jnp.where((angle == 0)[..., None, None], keypoints, jnp.stack(
+      [cos * x + sin * y, cos * y - sin * x], axis=-1))
   if init is not None:
     init = theta_lib.turned_in_image(init, -angle)
   run = _best_start(network, params, body, upright, confidence, num_steps,
