@@ -76,16 +76,14 @@ def turned_in_image(theta: jax.Array, angle: jax.Array) -> jax.Array:
   axis: the body turned about the camera's optical axis and the camera's
   translation with it (`unroll_best_start`'s upright frame)."""
   angle = jnp.asarray(angle, theta.dtype)
-  cos, sin = jnp.cos(angle), jnp.sin(angle)
   # The image's y axis points down and the body's up, so the body turns
   # the other way about its z axis.
   body_turn = rotations.axis_angle_to_matrix(
       jnp.stack([0.0 * angle, 0.0 * angle, -angle], axis=-1))
   orientation = body_turn @ rotations.axis_angle_to_matrix(theta[..., :3])
-  tx, ty = theta[..., -2], theta[..., -1]
   turned = theta.at[..., :3].set(
       rotations.matrix_to_axis_angle(orientation)).at[..., -2:].set(
-          jnp.stack([cos * tx - sin * ty, sin * tx + cos * ty], axis=-1))
+          rotations.turned_2d(theta[..., -2:], angle))
   # Unturned, Θ keeps its own axis-angle: a refiner reads Θ, and the
   # round trip through a matrix would rewrite rotations beyond π.
   return jnp.where((angle == 0)[..., None], theta, turned)

@@ -21,6 +21,7 @@ from lgd_jax import formats as kp
 from lgd_jax import losses
 from lgd_jax import network as network_lib
 from lgd_jax import theta as theta_lib
+from lgd_jax.body import rotations
 from lgd_jax.body.cache import Body
 
 
@@ -252,10 +253,8 @@ def unroll_best_start(network: network_lib.UpdateNetwork, params: Any,
   angle = body_axis_angle(keypoints, confidence)
   angle = jnp.where(jnp.abs(angle) > np.deg2rad(upright_beyond_deg), angle,
                     0.0)
-  cos, sin = jnp.cos(angle)[..., None], jnp.sin(angle)[..., None]
-  x, y = keypoints[..., 0], keypoints[..., 1]
-  upright = jnp.where((angle == 0)[..., None, None], keypoints, jnp.stack(
-      [cos * x + sin * y, cos * y - sin * x], axis=-1))
+  upright = jnp.where((angle == 0)[..., None, None], keypoints,
+                      rotations.turned_2d(keypoints, -angle[..., None]))
   if init is not None:
     init = theta_lib.turned_in_image(init, -angle)
   run = _best_start(network, params, body, upright, confidence, num_steps,

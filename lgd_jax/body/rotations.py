@@ -1,8 +1,17 @@
-"""Rotations: axis-angle, matrices and quaternions (w, x, y, z), as pure
-JAX functions of any leading shape; exact values and gradients at 0."""
+"""Rotations: axis-angle, matrices and quaternions (w, x, y, z), and 2D
+turns in the image plane, as pure JAX functions of any leading shape; exact
+values and gradients at 0."""
 
 import jax
 import jax.numpy as jnp
+
+
+def turned_2d(xy: jax.Array, angle: jax.Array) -> jax.Array:
+  """(..., 2) vectors turned by `angle` (...) radians from the x axis
+  towards the y axis."""
+  cos, sin = jnp.cos(angle), jnp.sin(angle)
+  x, y = xy[..., 0], xy[..., 1]
+  return jnp.stack([cos * x - sin * y, sin * x + cos * y], axis=-1)
 
 
 def axis_angle_to_matrix(rotvec: jax.Array) -> jax.Array:
