@@ -17,6 +17,7 @@ import numpy as np
 
 from lgd_jax import cameras
 from lgd_jax.body import keypoint_path
+from lgd_jax.body import lbs
 from lgd_jax.body import rotations
 from lgd_jax.body.cache import Body
 from lgd_jax.body.model import NUM_JOINTS
@@ -70,7 +71,8 @@ def turned_half_round(theta: jax.Array) -> jax.Array:
   return theta.at[..., :3].set(rotations.matrix_to_axis_angle(turned))
 
 
-def turned_in_image(theta: jax.Array, angle: jax.Array) -> jax.Array:
+def turned_in_image(theta: jax.Array, angle: jax.Array, body: Body
+                    ) -> jax.Array:
   """Θ (..., P) whose projection is Θ's turned by `angle` (...) radians
   about the person-centred origin, from the image's x axis towards its y
   axis: the body turned about the camera's optical axis and the camera's
@@ -81,9 +83,17 @@ def turned_in_image(theta: jax.Array, angle: jax.Array) -> jax.Array:
   body_turn = rotations.axis_angle_to_matrix(
       jnp.stack([0.0 * angle, 0.0 * angle, -angle], axis=-1))
   orientation = body_turn @ rotations.axis_angle_to_matrix(theta[..., :3])
+  # The global rotation turns the body about its root joint, which moves
+  # with the shape; the translation makes up for the root's own turn.
+  params = split(theta, body.model.num_betas)
+  root = lbs.rest_joints(body.model, params.betas)[..., 0, :]
+  root_shift = jnp.einsum("...ij,...j->...i", body_turn, root) - root
+  translation = (rotations.turned_2d(theta[..., -2:], angle) +
+                 params.camera.scale[..., None] *
+                 cameras.to_camera_axes(root_shift)[..., :2])
   turned = theta.at[..., :3].set(
       rotations.matrix_to_axis_angle(orientation)).at[..., -2:].set(
-          rotations.turned_2d(theta[..., -2:], angle))
+          translation)
   # Unturned, Θ keeps its own axis-angle: a refiner reads Θ, and the
   # round trip through a matrix would rewrite rotations beyond π.
   return jnp.where((angle == 0)[..., None], theta, turned)

@@ -222,6 +222,18 @@ def body_axis_angle(keypoints: jax.Array, confidence: jax.Array) -> jax.Array:
                    jnp.arctan2(axis[..., 0], -axis[..., 1]), 0.0)
 
 
+def turned_upright(keypoints: jax.Array, confidence: jax.Array,
+                   beyond_deg: float) -> tuple[jax.Array, jax.Array]:
+  """(angle (...), keypoints (..., C, 2)): the people whose
+  `body_axis_angle` is more than `beyond_deg` off the vertical turned
+  upright, and the angle that turns them back (0 for the others, whose
+  points are kept as given)."""
+  angle = body_axis_angle(keypoints, confidence)
+  angle = jnp.where(jnp.abs(angle) > np.deg2rad(beyond_deg), angle, 0.0)
+  return angle, jnp.where((angle == 0)[..., None, None], keypoints,
+                          rotations.turned_2d(keypoints, -angle[..., None]))
+
+
 def unroll_best_start(network: network_lib.UpdateNetwork, params: Any,
                       body: Body, keypoints: jax.Array,
                       confidence: jax.Array, num_steps: int, *,
@@ -250,16 +262,13 @@ def unroll_best_start(network: network_lib.UpdateNetwork, params: Any,
   if upright_beyond_deg == 180:
     return _best_start(network, params, body, keypoints, confidence,
                        num_steps, num_starts, init, init_valid, kwargs)
-  angle = body_axis_angle(keypoints, confidence)
-  angle = jnp.where(jnp.abs(angle) > np.deg2rad(upright_beyond_deg), angle,
-                    0.0)
-  upright = jnp.where((angle == 0)[..., None, None], keypoints,
-                      rotations.turned_2d(keypoints, -angle[..., None]))
+  angle, upright = turned_upright(keypoints, confidence, upright_beyond_deg)
   if init is not None:
-    init = theta_lib.turned_in_image(init, -angle)
+    init = theta_lib.turned_in_image(init, -angle, body)
   run = _best_start(network, params, body, upright, confidence, num_steps,
                     num_starts, init, init_valid, kwargs)
-  return run._replace(thetas=theta_lib.turned_in_image(run.thetas, angle))
+  return run._replace(thetas=theta_lib.turned_in_image(run.thetas, angle,
+                                                             body))
 
 
 def _best_start(network, params, body, keypoints, confidence, num_steps,

@@ -235,6 +235,32 @@ def test_body_tilt_turns_a_share_of_the_bodies_off_upright(setup):
   assert np.mean(off_vertical > 60.0) == pytest.approx(0.4 / 3, abs=0.03)
 
 
+def test_upright_turn_keeps_the_truth_on_the_keypoints(setup):
+  """People lying across the image are turned upright as `fit` turns
+  them; the turned truth still reprojects onto the turned points."""
+  body, poses = setup
+  config = _config(**_COCO_CLEAN, batch_size=512, body_tilt_prob=0.6)
+  without = sampling.sample_batch(jax.random.PRNGKey(10), poses, body, config)
+  config.upright_beyond_deg = 30.0
+  turned = sampling.sample_batch(jax.random.PRNGKey(10), poses, body, config)
+  angle = np.rad2deg(np.asarray(optimizer.body_axis_angle(
+      without.keypoints, without.confidence)))
+  beyond = np.abs(angle) > 30.0
+  assert 0.1 < beyond.mean() < 0.9
+  after = np.rad2deg(np.asarray(optimizer.body_axis_angle(
+      turned.keypoints, turned.confidence)))
+  np.testing.assert_allclose(after[beyond], 0.0, atol=1e-3)
+  # The others are the batch as sampled without the turn.
+  for field in ("keypoints", "pose", "camera"):
+    np.testing.assert_array_equal(np.asarray(getattr(turned, field))[~beyond],
+                                  np.asarray(getattr(without, field))[~beyond])
+  assert not np.allclose(np.asarray(turned.pose)[beyond, :3],
+                         np.asarray(without.pose)[beyond, :3], atol=1e-2)
+  loss = optimizer.inner_loss(sampling.target_theta(turned), body,
+                              turned.keypoints, turned.confidence)
+  assert float(jnp.max(loss)) < 1e-8
+
+
 def test_positive_pitch_looks_down_at_the_person(setup):
   body, _ = setup
 

@@ -28,6 +28,7 @@ import numpy as np
 from lgd_jax import cameras
 from lgd_jax import formats as kp
 from lgd_jax import theta as theta_lib
+from lgd_jax import unroll as unroll_lib
 from lgd_jax.body import keypoint_path
 from lgd_jax.body.cache import Body
 from lgd_jax.body.model import NUM_JOINTS, SMPL_JOINT_NAMES
@@ -312,7 +313,10 @@ def sample_batch(key: jax.Array, poses: jax.Array, body: Body,
         body is turned from upright about a horizontal axis by up to that
         many degrees either way (`_body_tilt`: leaning, lying);
       `mirror_prob`: the chance that the pose is mirrored (`mirror_pose`);
-      `mix_prob`: the chance that the legs come from another pose.
+      `mix_prob`: the chance that the legs come from another pose;
+      `upright_beyond_deg`: people whose body axis in the image is more
+        than this off the vertical are turned upright, keypoints and truth,
+        as `fit` turns them (`unroll.body_axis_angle`; 180: never).
 
   Returns:
     A `Batch`. Its `confidence` stays 0/1, the visibilities the network was
@@ -400,5 +404,21 @@ def sample_batch(key: jax.Array, poses: jax.Array, body: Body,
   norm = cameras.normalization(observed, reported)
   keypoints = norm.apply(observed)
   gt_camera = best_weak_camera(points, norm.apply(clean), confidence)
-  return Batch(keypoints * reported[..., None], reported, pose, betas,
-               gt_camera)
+  batch = Batch(keypoints * reported[..., None], reported, pose, betas,
+                gt_camera)
+  return _turned_upright(batch, body,
+                         config.get("upright_beyond_deg", 180.0))
+
+
+def _turned_upright(batch: Batch, body: Body, beyond_deg: float) -> Batch:
+  """`batch` with the people whose body axis is more than `beyond_deg`
+  off the image's vertical turned upright, the network's view of them in
+  `fit` (`unroll.unroll_best_start`)."""
+  if beyond_deg >= 180:
+    return batch
+  angle, keypoints = unroll_lib.turned_upright(batch.keypoints,
+                                               batch.confidence, beyond_deg)
+  truth = theta_lib.turned_in_image(target_theta(batch), -angle, body)
+  return batch._replace(keypoints=keypoints,
+                        pose=truth[:, :theta_lib.NUM_POSE],
+                        camera=truth[:, -theta_lib.NUM_CAMERA:])
