@@ -267,8 +267,8 @@ def unroll_best_start(network: network_lib.UpdateNetwork, params: Any,
     init = theta_lib.turned_in_image(init, -angle, body)
   run = _best_start(network, params, body, upright, confidence, num_steps,
                     num_starts, init, init_valid, kwargs)
-  return run._replace(thetas=theta_lib.turned_in_image(run.thetas, angle,
-                                                             body))
+  return run._replace(
+      thetas=theta_lib.turned_in_image(run.thetas, angle, body))
 
 
 def _best_start(network, params, body, keypoints, confidence, num_steps,

@@ -316,7 +316,7 @@ def sample_batch(key: jax.Array, poses: jax.Array, body: Body,
       `mix_prob`: the chance that the legs come from another pose;
       `upright_beyond_deg`: people whose body axis in the image is more
         than this off the vertical are turned upright, keypoints and truth,
-        as `fit` turns them (`unroll.body_axis_angle`; 180: never).
+        as `fit` turns them (`unroll.turned_upright`; 180: never).
 
   Returns:
     A `Batch`. Its `confidence` stays 0/1, the visibilities the network was
