@@ -10,8 +10,9 @@ inputs (`views`), but the elevated camera for half the people only, so
 that the other half see the view of the in-domain benchmarks; the
 reprojection terms make unexplained visible points cost something
 (configs/ablation.py INGREDIENTS, measured there at a small budget). The
-default's 7,000 optimizer steps of 512 people: about 70 minutes on a
-2-core CPU.
+default's 7,000 optimizer steps of 512 people: the first of the three
+stages of `experiments/train_default.sh` (its time: the README's "The
+pretrained default").
 """
 
 from configs import ablation

@@ -2,8 +2,8 @@
 refiner's updates decaying, the k-th scaled by γ^k = 0.85^k
 (`network.refine_decay`).
 
-Stage 3's refiner still creeps slowly past about step 8 (0.1-0.2 mm a
-step, 7 mm by step 64); decaying updates add up to a bounded move, so a fit
+Stage 3's refiner still creeps slowly past about step 8 (figures: the
+README's "Stage 3"); decaying updates add up to a bounded move, so a fit
 settles however long it runs. The decay scales updates and changes no
 parameter: `experiments/train_default.sh` exports stage 3's checkpoint with
 this config. Training stage 3 with it as well (`experiments.train` with

@@ -46,7 +46,8 @@ class FitResult(NamedTuple):
     fit_ok: (...) False when fewer than 6 keypoints are visible or the fit
       is not finite (in pixels too: non-finite intrinsics, or coordinates so
       near float32's limit that the camera or points overflow); those
-      people get zero pose and betas; no output is ever NaN or infinite.
+      people get zero pose, betas and joints; no output is ever NaN or
+      infinite.
   """
 
   pose: jax.Array
@@ -87,9 +88,10 @@ def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
       `init.fit_ok` is False start from the initial estimate. A network
       with a refiner (`UpdateNetwork.refine_after`) makes every update of
       a warm start with the refiner, as it makes every update after the
-      first N of a cold one; where the network's `refine_decay` γ is
-      below 1 (the bundled one's is), the refiner's k-th update is scaled
-      by γ^k, so fits settle however many steps they run.
+      first `refine_after` of a cold one; where the network's
+      `refine_decay` γ is below 1 (the bundled one's is), the refiner's
+      k-th update is scaled by γ^k, so fits settle however many steps they
+      run.
     model: body model; default: the one the network was trained with
       (another model must have the same number of betas; its shape space
       differs, so retrain on it for accurate shapes).
@@ -308,6 +310,9 @@ def fit_sharded(keypoints, confidence=None, *, keypoint_format: str,
     # Per-person intrinsics are sharded like the people; shared ones stay.
     camera = jax.tree.map(lambda a: place(a) if jnp.ndim(a) == 2 else a,
                           camera)
+  if confidence is None and keypoints.shape[-1] == 2:
+    # Every given point counts, and the padded rows' none do.
+    confidence = np.ones(keypoints.shape[:2], np.float32)
   if confidence is not None:
     confidence = place(_check_real(confidence, "confidence"))
   if init is not None:  # padded rows: fit_ok False, so they start cold
@@ -440,7 +445,8 @@ def _fit(network, network_params, body, keypoints, confidence, camera, init,
       pose=jnp.where(ok[..., None], parts.pose, 0.0),
       betas=jnp.where(ok[..., None], parts.betas, 0.0),
       camera=out_camera,
-      joints=points[..., :NUM_JOINTS, :],
+      joints=jnp.where(ok[..., None, None], points[..., :NUM_JOINTS, :],
+                       0.0),
       keypoints_2d=jnp.where(points_finite[..., None, None], projected, 0.0),
       loss_history=jnp.moveaxis(jnp.where(ok, loss_history, 0.0), 0, -1),
       fit_ok=ok)

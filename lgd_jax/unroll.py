@@ -134,8 +134,8 @@ def unroll(network: network_lib.UpdateNetwork, params: Any, body: Body,
 
   def decay_factor(index):
     """γ^k (`network.refine_decay`) for the refiner's k-th update, counted
-    from a warm start's first step or a cold start's step N; 1 for the
-    path's updates."""
+    from a warm start's first step or a cold start's step `refine_after`;
+    1 for the path's updates."""
     refines = jnp.logical_or(warm, index >= network.refine_after)
     k = index - jnp.where(warm, 0, network.refine_after)
     return jnp.where(refines, network.refine_decay ** jnp.maximum(k, 0), 1.0)
@@ -159,8 +159,9 @@ def unroll(network: network_lib.UpdateNetwork, params: Any, body: Body,
                jnp.zeros((num_steps, 2), jnp.uint32))
   codes = (step_codes(num_steps, network.step_codes, warm)
            if network.step_codes else jnp.zeros((num_steps,), jnp.int32))
-  # With a refiner: the first N steps refine where the start is warm, the
-  # later ones everywhere; one scan each, so a static `warm` runs one MLP.
+  # With a refiner: the first `refine_after` steps refine where the start
+  # is warm, the later ones everywhere; one scan each, so a static `warm`
+  # runs one MLP.
   path_steps = (min(num_steps, network.refine_after) if network.refine_after
                 else num_steps)
   final, phases = init, []

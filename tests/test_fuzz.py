@@ -706,6 +706,7 @@ def test_fit_damaged_people(people, fit_batch, reference, damage):
   assert not (ok & ~expected_ok).any()
   assert not np.asarray(result.pose)[~ok].any()
   assert not np.asarray(result.betas)[~ok].any()
+  assert not np.asarray(result.joints)[~ok].any()
   # Undamaged people: bitwise as without the others' damage.
   clean = [p for p, k in enumerate(kinds) if k == "clean"]
   _rows_equal(result, reference, clean)

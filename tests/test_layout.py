@@ -3,6 +3,7 @@ and which subpackage may import which."""
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,11 +11,13 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "lgd_jax"
-# Subpackage -> the other subpackages it may import (the core always).
+README = PACKAGE.parent / "README.md"
+# Subpackage -> what else it may import, subpackages or single modules
+# (the core always).
 ALLOWED = {
     "core": set(),
     "tool": set(),
-    "training": {"evaluation"},
+    "training": {"evaluation.metrics"},
     "evaluation": {"tool", "training", "build"},
     "build": {"tool", "training"},
 }
@@ -41,14 +44,40 @@ def _module_of(path: Path) -> str:
   return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def _allowed(layer: str, name: str) -> bool:
+  """Whether a module of `layer` may import `name` (an allowed module's
+  package too: `from lgd_jax.evaluation import metrics`)."""
+  if _layer(name) in ("core", layer):
+    return True
+  relative = name.removeprefix("lgd_jax.")
+  return any(relative == allowed or relative.startswith(allowed + ".") or
+             allowed.startswith(relative + ".") for allowed in ALLOWED[layer])
+
+
 @pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")),
                          ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_each_module_imports_only_its_layer_and_those_below(path):
   layer = _layer(_module_of(path))
   for name in _imports(path):
-    other = _layer(name)
-    assert other in ("core", layer) or other in ALLOWED[layer], (
-        f"{_module_of(path)} ({layer}) imports {name} ({other})")
+    assert _allowed(layer, name), (
+        f"{_module_of(path)} ({layer}) imports {name} ({_layer(name)})")
+
+
+def test_readme_code_map_names_every_module():
+  """Each module appears, `quoted`, in its package's row of the code map."""
+  rows = {}
+  for line in README.read_text(encoding="utf-8").splitlines():
+    package = re.match(r"\| `(lgd_jax[\w.]*)`", line)
+    if package:
+      rows[package.group(1)] = line.split("|")[2]
+  missing = []
+  for path in sorted(PACKAGE.rglob("*.py")):
+    if path.name == "__init__.py":
+      continue
+    package, name = _module_of(path).rsplit(".", 1)
+    if f"`{name}`" not in rows.get(package, ""):
+      missing.append(f"{package}.{name}")
+  assert not missing, f"not in the README's code map: {missing}"
 
 
 def test_import_lgd_jax_loads_only_the_core():

@@ -126,8 +126,7 @@ def fit_pose_prior(poses, num_components: int = 8, seed: int = 0,
     seed: seeds the k-means++ initialisation.
     iterations: at most this many EM iterations.
     tolerance: stops when the mean log-likelihood per pose gains less than
-      this (nats; sklearn's default). On the 14k train poses EM stops after
-      ~60 iterations of ~2 GFLOP each.
+      this (nats; sklearn's default).
     regularizer: added to each covariance's diagonal, rad².
 
   Returns:

@@ -288,7 +288,8 @@ def sample_batch(key: jax.Array, poses: jax.Array, body: Body,
     poses: (N, 72) pose set on device (mocap global orientation, y up).
     body: the body model with its canonical keypoint regressor.
     config: `batch_size`, `formats` and `format_weights`, `keep_prob`,
-      `noise` (min, max) 2D noise std as a fraction of the person's height,
+      `noise` (min, max) 2D noise std as a fraction of the points' vertical
+      extent in the image (a standing person's height),
       `pitch_deg`, `roll_deg` (std of the view's tilt), `perspective_prob`,
       `distance` (min, max metres), `max_betas`, and optionally (off when
       absent):
@@ -308,7 +309,7 @@ def sample_batch(key: jax.Array, poses: jax.Array, body: Body,
       `swap_prob`: the chance that the left and right arm (elbow, wrist,
         hand) or leg (knee down) trade places, positions and confidences;
       `occlude_prob`: the chance that one limb (a random arm or leg below
-        the shoulder or hip, `keypoints.LIMB_CHAINS`) is entirely missing;
+        the shoulder or hip, `formats.LIMB_CHAINS`) is entirely missing;
       `body_tilt_prob`, `body_tilt_deg`: for that share of the people the
         body is turned from upright about a horizontal axis by up to that
         many degrees either way (`_body_tilt`: leaning, lying);
