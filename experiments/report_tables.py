@@ -9,6 +9,9 @@ r"""Markdown tables of evaluation reports, as the README shows them.
       --against=experiments/reports/evaluate_v2.json
   python -m experiments.report_tables --tilted \
       --report=experiments/reports/tilted_refiner.json
+  python -m experiments.report_tables --steps=4,16 \
+      --report=experiments/reports/evaluate_retrained_default.json \
+      --baseline=experiments/reports/evaluate_upright.json
 """
 
 import json
@@ -27,6 +30,10 @@ _CONVERGENCE = flags.DEFINE_bool(
 _TILTED = flags.DEFINE_bool(
     "tilted", False, "Instead: each result's upright and tilted people "
     "(bodies more than 30° off the view's vertical) apart.")
+_BASELINE = flags.DEFINE_string(
+    "baseline", None, "Instead: --report against this report of the same "
+    "benchmarks and people, after each of --steps: the mean PA-MPJPE "
+    "difference, the benchmarks it is better on, and each split's mean.")
 _AGAINST = flags.DEFINE_string("against", None,
                                "A report with SMPLify on the same people.")
 _STEPS = flags.DEFINE_list("steps", ["1", "4", "8", "16"],
@@ -109,6 +116,29 @@ def convergence_table(rows, steps, against=None, ratio_steps=(4, 16)) -> str:
   return "\n".join(lines)
 
 
+def difference_summary(rows, baseline, steps) -> str:
+  """`rows` against `baseline`'s rows of the same (method, split,
+  profile): after each of `steps`, the mean PA-MPJPE difference (negative:
+  `rows` better), on how many benchmarks `rows` is better, the range of
+  the differences, and each split's mean of both."""
+  base = {(r["method"], r["split"], r["profile"]): r for r in baseline}
+  pairs = [(r, base[r["method"], r["split"], r["profile"]]) for r in rows]
+  lines = []
+  for n in steps:
+    diffs = [r["per_step"]["pa_mpjpe"][n] - b["per_step"]["pa_mpjpe"][n]
+             for r, b in pairs]
+    better = sum(d < 0 for d in diffs)
+    lines.append(f"step {n}: {sum(diffs) / len(diffs):+.2f} mm on average, "
+                 f"better on {better} of {len(diffs)}, "
+                 f"{min(diffs):+.1f} to {max(diffs):+.1f}")
+    for split in dict.fromkeys(r["split"] for r, _ in pairs):
+      means = [sum(x["per_step"]["pa_mpjpe"][n] for x in side) / len(side)
+               for side in zip(*((r, b) for r, b in pairs
+                                 if r["split"] == split))]
+      lines.append(f"  {split}: {means[0]:.1f} against {means[1]:.1f}")
+  return "\n".join(lines)
+
+
 def tilted_table(rows) -> str:
   """Method × benchmark: the final PA-MPJPE and catastrophic share of the
   upright and the tilted people apart (reports that have them)."""
@@ -129,6 +159,10 @@ def main(argv):
   rows = _rows(_REPORT.value)
   if _TILTED.value:
     print(tilted_table(rows))
+    return
+  if _BASELINE.value:
+    print(difference_summary(rows, _rows(_BASELINE.value),
+                             [int(n) for n in _STEPS.value]))
     return
   if _CONVERGENCE.value:
     print(convergence_table(rows, [int(n) for n in _STEPS.value],

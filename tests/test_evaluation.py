@@ -220,6 +220,21 @@ def test_evaluate_command_writes_a_report_and_figure(tmp_path):
   assert figure.stat().st_size > 10_000
 
 
+def test_difference_summary_against_a_baseline_report():
+  from experiments import report_tables  # pylint: disable=g-import-not-at-top
+  def row(split, profile, curve):
+    return dict(method="lgd", split=split, profile=profile,
+                per_step=dict(pa_mpjpe=curve))
+  baseline = [row("val", "clean", [9.0, 50.0]), row("cmu", "clean",
+                                                      [9.0, 80.0]),
+              row("cmu", "noise", [9.0, 90.0])]
+  rows = [row("val", "clean", [9.0, 52.0]), row("cmu", "clean", [9.0, 77.0]),
+          row("cmu", "noise", [9.0, 92.0])]
+  assert report_tables.difference_summary(rows, baseline, [1]).splitlines(
+  ) == ["step 1: +0.33 mm on average, better on 1 of 3, -3.0 to +2.0",
+        "  val: 52.0 against 50.0", "  cmu: 84.5 against 85.0"]
+
+
 def test_convergence_table_rises_shares_and_ratios():
   from experiments import report_tables  # pylint: disable=g-import-not-at-top
   rows = [dict(method="lgd", split="cmu", profile="realistic",
