@@ -27,8 +27,11 @@ def get_config() -> ml_collections.ConfigDict:
       drifted_steps=(8, 48), chained_prob=0.0, chain_move=0.05,
       chain_restart_prob=0.02))
   # Share of the training poses tilted from upright (bent over, on the
-  # floor; pose_set.oversample_tilted); 0: as many as the pose set has.
+  # floor; pose_set.pelvis_tilt_deg); 0: as many as the pose set has.
   config.tilted_share = 0.0
+  # Then the share of the poses with a bent hip (sitting, squatting,
+  # kneeling; pose_set.hip_bend_deg); 0: as many as there are.
+  config.bent_hip_share = 0.0
   # A weight file of the same network to train on from (None: a fresh one);
   # a checkpoint in the workdir takes precedence when resuming.
   config.init_weights = config_dict.placeholder(str)

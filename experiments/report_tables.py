@@ -9,6 +9,8 @@ r"""Markdown tables of evaluation reports, as the README shows them.
       --against=experiments/reports/evaluate_v2.json
   python -m experiments.report_tables --tilted \
       --report=experiments/reports/tilted_refiner.json
+  python -m experiments.report_tables --bent_hips \
+      --report=experiments/reports/bent_hips_bundled.json
   python -m experiments.report_tables --steps=4,16 \
       --report=experiments/reports/evaluate_retrained_default.json \
       --baseline=experiments/reports/evaluate_upright.json
@@ -30,6 +32,9 @@ _CONVERGENCE = flags.DEFINE_bool(
 _TILTED = flags.DEFINE_bool(
     "tilted", False, "Instead: each result's upright and tilted people "
     "(bodies more than 30° off the view's vertical) apart.")
+_BENT_HIPS = flags.DEFINE_bool(
+    "bent_hips", False, "Instead: each result's people with straight hips "
+    "and with a hip bent more than 60° (sitting, squatting) apart.")
 _BASELINE = flags.DEFINE_string(
     "baseline", None, "Instead: --report against this report of the same "
     "benchmarks and people, after each of --steps: the mean PA-MPJPE "
@@ -139,15 +144,18 @@ def difference_summary(rows, baseline, steps) -> str:
   return "\n".join(lines)
 
 
-def tilted_table(rows) -> str:
-  """Method × benchmark: the final PA-MPJPE and catastrophic share of the
-  upright and the tilted people apart (reports that have them)."""
-  lines = ["| method | split | profile | upright people | PA-MPJPE | "
-           "> 150 mm (%) | tilted people | PA-MPJPE | > 150 mm (%) |",
+def group_table(rows, groups=("upright", "tilted")) -> str:
+  """Method × benchmark: the final PA-MPJPE and catastrophic share of each
+  of a pair of groups of people apart (`benchmarks.run_method`'s `upright`
+  and `tilted`, or `straight_hips` and `bent_hips`; reports that have
+  them)."""
+  names = [group.replace("_", " ") for group in groups]
+  lines = ["| method | split | profile | " + " | ".join(
+      f"{name} people | PA-MPJPE | > 150 mm (%)" for name in names) + " |",
            "|---" * 9 + "|"]
-  for r in (r for r in rows if "tilted" in r):
+  for r in (r for r in rows if groups[1] in r):
     cells = [r["method"], r["split"], r["profile"]]
-    for part in (r["upright"], r["tilted"]):
+    for part in (r[group] for group in groups):
       cells += [str(part["people"]), f"{part['pa_mpjpe']:.1f}",
                 f"{part['catastrophic']:.1f}"]
     lines.append("| " + " | ".join(cells) + " |")
@@ -157,8 +165,9 @@ def tilted_table(rows) -> str:
 def main(argv):
   del argv
   rows = _rows(_REPORT.value)
-  if _TILTED.value:
-    print(tilted_table(rows))
+  if _TILTED.value or _BENT_HIPS.value:
+    print(group_table(rows, ("upright", "tilted") if _TILTED.value else
+                      ("straight_hips", "bent_hips")))
     return
   if _BASELINE.value:
     print(difference_summary(rows, _rows(_BASELINE.value),

@@ -1,7 +1,8 @@
 """Training for convergence: perturbed-truth, drifted and chained starts,
 longer training unrolls, step codes, the detector share, several starts in
-`fit`, the ingredient configs, more tilted poses, training on from a weight
-file, training the refiner alone, the refiner's decaying updates."""
+`fit`, the ingredient configs, more tilted and bent-hipped poses, training
+on from a weight file, training the refiner alone, the refiner's decaying
+updates."""
 
 import json
 from pathlib import Path
@@ -306,20 +307,43 @@ def _rooted(angles_deg):
   return poses
 
 
-def test_oversampling_repeats_the_tilted_poses_to_the_share():
+def test_oversampling_repeats_the_selected_poses_to_the_share():
   poses = _rooted([0.0] * 8 + [90.0, 170.0])
   poses[:, 3] = np.arange(10)  # tells the poses apart
-  out = pose_set.oversample_tilted(poses, 0.5)
+  tilted = pose_set.pelvis_tilt_deg(poses) > pose_set.TILTED_DEG
+  out = pose_set.oversample(poses, tilted, 0.5)
   # 8 upright poses and each tilted one 4 times: half the result.
   assert len(out) == 16
   np.testing.assert_array_equal(np.sort(out[:, 3]),
                                 list(range(8)) + [8] * 4 + [9] * 4)
-  # A share the poses already have, or no tilted pose: unchanged.
-  assert pose_set.oversample_tilted(poses, 0.1) is poses
-  upright = _rooted([0.0] * 4)
-  assert pose_set.oversample_tilted(upright, 0.5) is upright
-  with pytest.raises(ValueError, match="tilted share"):
-    pose_set.oversample_tilted(poses, 1.0)
+  # A share the poses already have, or none selected: unchanged.
+  assert pose_set.oversample(poses, tilted, 0.1) is poses
+  assert pose_set.oversample(poses, np.zeros(10, bool), 0.5) is poses
+  with pytest.raises(ValueError, match="share must be in"):
+    pose_set.oversample(poses, tilted, 1.0)
+
+
+def test_hip_bend_is_the_larger_hips_thigh_turn_whatever_the_root():
+  poses = np.zeros((5, 72), np.float32)
+  poses[0, 3] = -np.pi / 2      # left thigh raised forward: sitting
+  poses[1, 8] = np.radians(70)  # right thigh out to the side
+  poses[2, 4] = np.pi / 2       # the left thigh twisted about itself
+  poses[3, 0] = np.pi / 2       # lying, legs straight
+  poses[4, [3, 6]] = np.radians([-40, -100])  # both bent: the larger
+  np.testing.assert_allclose(pose_set.hip_bend_deg(poses),
+                             [90, 70, 0, 0, 100], atol=1e-4)
+
+
+def test_training_poses_oversample_tilted_then_bent_hipped_ones():
+  config = tiny.get_config()
+  plain = np.asarray(training.training_poses(config))
+  config.tilted_share, config.bent_hip_share = 0.2, 0.4
+  poses = np.asarray(training.training_poses(config))
+  share = lambda p, f, deg: np.mean(f(p) > deg)
+  assert share(plain, pose_set.hip_bend_deg, pose_set.BENT_HIP_DEG) < 0.1
+  assert share(poses, pose_set.hip_bend_deg,
+               pose_set.BENT_HIP_DEG) == pytest.approx(0.4, abs=0.03)
+  assert share(poses, pose_set.pelvis_tilt_deg, pose_set.TILTED_DEG) > 0.15
 
 
 def test_training_goes_on_from_a_weight_file(tmp_path, tiny_weights_file,

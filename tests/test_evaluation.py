@@ -149,15 +149,20 @@ def test_catastrophic_share_counts_fits_beyond_150_mm(body):
       [0.0, 100 * 4 / 12], abs=0.01)
 
 
-def test_upright_and_tilted_people_are_scored_apart(body):
+def test_upright_tilted_and_bent_hipped_people_are_scored_apart(body):
   """Four people lying (their root turned 90° about x), fitted with limbs
-  folded through the body; the eight upright ones fitted exactly."""
+  folded through the body; four with the left hip bent 90° (sitting) and
+  four with straight hips, fitted exactly."""
   benchmark = evaluation.make_benchmark(
       body, "val", _profile("clean", batch_size=12), seed=3)
   lying = np.arange(12) < 4
+  sitting = (np.arange(12) >= 4) & (np.arange(12) < 8)
   pose = benchmark.batch.pose.at[:, :3].set(
       jnp.where(jnp.asarray(lying)[:, None],
                 jnp.array([np.pi / 2, 0.0, 0.0]), benchmark.batch.pose[:, :3]))
+  pose = pose.at[:, 3:9].set(jnp.where(
+      jnp.asarray(sitting)[:, None],
+      jnp.array([-np.pi / 2, 0.0, 0.0, 0.0, 0.0, 0.0]), 0.0))
   benchmark = benchmark._replace(batch=benchmark.batch._replace(pose=pose))
   truth = _truth(benchmark.batch)
   fitted = jnp.where(jnp.asarray(lying)[:, None],
@@ -173,18 +178,31 @@ def test_upright_and_tilted_people_are_scored_apart(body):
   assert result["upright"]["catastrophic"] == 0
   assert result["tilted"]["catastrophic"] == 100
   assert result["tilted"]["pa_mpjpe"] > 150
+  assert result["bent_hips"]["people"] == 4
+  assert result["bent_hips"]["pa_mpjpe"] < 1
+  assert result["straight_hips"]["people"] == 8
+  assert result["straight_hips"]["catastrophic"] == 50
 
 
-def test_tilted_table():
+def test_group_table():
   from experiments import report_tables  # pylint: disable=g-import-not-at-top
   rows = [dict(method="lgd", split="hdm05", profile="realistic",
                upright=dict(people=90, pa_mpjpe=80.04, catastrophic=2.0),
-               tilted=dict(people=10, pa_mpjpe=160.0, catastrophic=50.0)),
+               tilted=dict(people=10, pa_mpjpe=160.0, catastrophic=50.0),
+               straight_hips=dict(people=70, pa_mpjpe=60.0, catastrophic=1.0),
+               bent_hips=dict(people=30, pa_mpjpe=120.06,
+                              catastrophic=20.0)),
           dict(method="old", split="hdm05", profile="realistic")]
-  lines = report_tables.tilted_table(rows).splitlines()
+  lines = report_tables.group_table(rows).splitlines()
   assert len(lines) == 3  # the old report's row has no breakdown
+  assert lines[0].startswith("| method | split | profile | upright people |")
   assert lines[2] == ("| lgd | hdm05 | realistic | 90 | 80.0 | 2.0 | 10 | "
                       "160.0 | 50.0 |")
+  lines = report_tables.group_table(
+      rows, ("straight_hips", "bent_hips")).splitlines()
+  assert "| bent hips people |" in lines[0]
+  assert lines[2] == ("| lgd | hdm05 | realistic | 70 | 60.0 | 1.0 | 30 | "
+                      "120.1 | 20.0 |")
 
 
 def test_every_config_kind_is_registered_and_others_are_refused():

@@ -90,7 +90,7 @@ def test_coverage_of_hand_made_poses(model):
   upright = coverage.coverage(model, np.zeros((3, 72), np.float32))
   assert upright == dict(poses=3, tilted_over_45=0.0, tilted_over_90=0.0,
                          pelvis_below_40pct=0.0, knee_over_90=0.0,
-                         hand_above_head=0.0)
+                         hand_above_head=0.0, hip_bent_over_60=0.0)
   np.testing.assert_allclose(runtime_pose_set.pelvis_tilt_deg(np.concatenate([
       _turned_about_x(100), _turned_about_x(-50)])), [100, 50], atol=1e-4)
   lying = coverage.coverage(model, _turned_about_x(100))
@@ -103,6 +103,10 @@ def test_coverage_of_hand_made_poses(model):
   reaching = np.zeros((1, 72), np.float32)
   reaching[0, 3 * 17 + 2] = np.radians(-100)  # right shoulder, arm up
   assert coverage.coverage(model, reaching)["hand_above_head"] == 1.0
+  sitting = np.zeros((4, 72), np.float32)
+  sitting[:3, 3] = np.radians([-90, -50, 0])  # left thigh forward
+  sitting[3, 0] = np.radians(100)  # lying with straight hips
+  assert coverage.coverage(model, sitting)["hip_bent_over_60"] == 0.25
 
 
 def test_notice_credits_every_source():

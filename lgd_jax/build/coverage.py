@@ -15,6 +15,9 @@ reaching up. Each is a share of poses, measured on the body model's joints
 - knee_over_90: either knee bent more than 90 degrees (the angle between
   the thigh, hip -> knee, and the shin, knee -> ankle; about 9 degrees in the rest pose).
 - hand_above_head: either hand joint higher than the head joint.
+- hip_bent_over_60: either hip's own rotation turns the thigh more than 60
+  degrees off its rest axis (`pose_set.hip_bend_deg`: sitting, squatting,
+  kneeling, a knee raised high), whatever the pelvis does.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import numpy as np
 
 from lgd_jax.body.model import SMPL_JOINT_NAMES
 from lgd_jax.build.retarget import posed_joints
+from lgd_jax.training.pose_set import BENT_HIP_DEG
+from lgd_jax.training.pose_set import hip_bend_deg
 from lgd_jax.training.pose_set import pelvis_tilt_deg
 
 _J = {name: i for i, name in enumerate(SMPL_JOINT_NAMES)}
@@ -58,7 +63,8 @@ def coverage(model, poses) -> dict:
       tilted_over_45=tilt > 45.0, tilted_over_90=tilt > 90.0,
       pelvis_below_40pct=_pelvis_height(joints) < LOW_PELVIS * standing,
       knee_over_90=knee > 90.0,
-      hand_above_head=hand > joints[:, _J["head"], 1])
+      hand_above_head=hand > joints[:, _J["head"], 1],
+      hip_bent_over_60=hip_bend_deg(poses) > BENT_HIP_DEG)
   shares = {name: round(float(np.mean(flags)), 4) if len(poses) else 0.0
             for name, flags in kinds.items()}
   return dict(poses=len(poses), **shares)

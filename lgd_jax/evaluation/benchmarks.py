@@ -119,6 +119,8 @@ def score(body: Body, theta: jax.Array,
 
 _score = jax.jit(score)
 _per_step_errors = jax.jit(metrics.per_step_joint_errors)
+# The groups `run_method` scores apart, in pairs that split the people.
+_GROUPS = ("upright", "tilted", "straight_hips", "bent_hips")
 
 
 def run_method(body: Body, method: methods.Method, benchmark: Benchmark,
@@ -135,15 +137,19 @@ def run_method(body: Body, method: methods.Method, benchmark: Benchmark,
     A JSON-ready dict: means of every `Scores` field, `per_step` curves of
     MPJPE, PA-MPJPE and the catastrophic share, `people`, `failures`,
     `catastrophic` (the % of people whose final PA-MPJPE exceeds
-    `metrics.CATASTROPHIC_MM`), `upright` and `tilted` (people, final
-    PA-MPJPE and catastrophic % of the people whose body is within, or
-    more than, `pose_set.TILTED_DEG` off the view's vertical: on the
-    floor, bent over, upside down), and `ms_per_fit` when timed.
+    `metrics.CATASTROPHIC_MM`), the people in two pairs of groups (each
+    group's people, final PA-MPJPE and catastrophic %): `upright` and
+    `tilted`, the body within, or more than, `pose_set.TILTED_DEG` off the
+    view's vertical (on the floor, bent over, upside down), and
+    `straight_hips` and `bent_hips`, a hip within, or bent more than,
+    `pose_set.BENT_HIP_DEG` (sitting, squatting, kneeling); and
+    `ms_per_fit` when timed.
   """
   batch = benchmark.batch
   size = batch.keypoints.shape[0]
   totals, curves, people, failures, seconds = {}, [], 0, 0, 0.0
-  by_tilt = np.zeros((2, 3))  # upright, tilted: people, Σ PA-MPJPE, > 150
+  # Per group of `_GROUPS`: people, Σ PA-MPJPE, > 150 mm.
+  by_group = np.zeros((len(_GROUPS), 3))
   for start in range(0, size, chunk):
     part = jax.tree.map(lambda x, s=start: x[s:s + chunk], batch)
     thetas, steps = jax.block_until_ready(method(part.keypoints,
@@ -165,12 +171,14 @@ def run_method(body: Body, method: methods.Method, benchmark: Benchmark,
     curves.append((np.asarray(mpjpe)[:, valid].sum(-1), pa_mpjpe.sum(-1),
                    (pa_mpjpe > metrics.CATASTROPHIC_MM).sum(-1)))
     people += int(valid.sum())
-    tilted = (pose_set.pelvis_tilt_deg(np.asarray(part.pose)) >
-              pose_set.TILTED_DEG)[valid]
     final = pa_mpjpe[-1]
-    for row, members in enumerate((~tilted, tilted)):
-      by_tilt[row] += (members.sum(), final[members].sum(),
-                       (final[members] > metrics.CATASTROPHIC_MM).sum())
+    pose = np.asarray(part.pose)
+    tilted = pose_set.pelvis_tilt_deg(pose) > pose_set.TILTED_DEG
+    bent = pose_set.hip_bend_deg(pose) > pose_set.BENT_HIP_DEG
+    for row, members in enumerate((~tilted, tilted, ~bent, bent)):
+      members = members[valid]
+      by_group[row] += (members.sum(), final[members].sum(),
+                        (final[members] > metrics.CATASTROPHIC_MM).sum())
   result = {field: round(total / max(people, 1), 2)
             for field, total in totals.items()}
   result["per_step"] = {
@@ -184,7 +192,7 @@ def run_method(body: Body, method: methods.Method, benchmark: Benchmark,
   result["people"] = people
   result["failures"] = failures
   result["catastrophic"] = result["per_step"]["catastrophic"][-1]
-  for name, (count, total, bad) in zip(("upright", "tilted"), by_tilt):
+  for name, (count, total, bad) in zip(_GROUPS, by_group):
     result[name] = {"people": int(count),
                     "pa_mpjpe": round(total / max(count, 1), 2),
                     "catastrophic": round(100 * bad / max(count, 1), 2)}

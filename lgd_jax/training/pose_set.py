@@ -128,15 +128,14 @@ def load_pose_set(split: str = "train", path=None,
 TILTED_DEG = 30.0
 
 
-def pelvis_tilt_deg(poses) -> np.ndarray:
-  """(N, 72) -> (N,) degrees between the pelvis's up axis (the global
-  orientation applied to +y, the body's up in the rest pose) and world up
-  (the mocap's y).
+def _up_axis_tilt_deg(axis_angle) -> np.ndarray:
+  """(N, 3) axis-angle rotations -> (N,) degrees between +y and the rotation
+  applied to +y.
 
   For an axis-angle (k, theta), the y component of R @ y is
   cos(theta) + (1 - cos(theta)) * k_y**2: no matrix needed.
   """
-  axis_angle = np.asarray(poses, np.float64)[:, :3]
+  axis_angle = np.asarray(axis_angle, np.float64)
   theta = np.linalg.norm(axis_angle, axis=-1)
   k_y = np.divide(axis_angle[:, 1], theta, out=np.zeros_like(theta),
                   where=theta > 0)
@@ -144,18 +143,40 @@ def pelvis_tilt_deg(poses) -> np.ndarray:
   return np.degrees(np.arccos(np.clip(cos_tilt, -1.0, 1.0)))
 
 
-def oversample_tilted(poses: np.ndarray, share: float) -> np.ndarray:
-  """`poses` with its tilted ones (`TILTED_DEG`) repeated a whole number of
-  times so that they make up about `share` of the result: the mocap is
-  mostly upright (the README's Coverage table), and a network that rarely
-  sees a body on the floor fits it upright. Unchanged when the poses hold
-  that share already or have no tilted pose."""
+def pelvis_tilt_deg(poses) -> np.ndarray:
+  """(N, 72) -> (N,) degrees between the pelvis's up axis (the global
+  orientation applied to +y, the body's up in the rest pose) and world up
+  (the mocap's y)."""
+  return _up_axis_tilt_deg(np.asarray(poses)[:, :3])
+
+
+# A hip counts as bent when its thigh is this far off its rest direction in
+# the pelvis's frame: sitting, squatting, kneeling, a knee raised high.
+BENT_HIP_DEG = 60.0
+
+
+def hip_bend_deg(poses) -> np.ndarray:
+  """(N, 72) -> (N,) the larger of the two hips' angles between the thigh's
+  rest axis (the pelvis's -y) and that axis turned by the hip's own
+  rotation: flexion or abduction, whatever the pelvis's orientation."""
+  poses = np.asarray(poses)
+  return np.maximum(_up_axis_tilt_deg(poses[:, 3:6]),
+                    _up_axis_tilt_deg(poses[:, 6:9]))
+
+
+def oversample(poses: np.ndarray, selected: np.ndarray,
+               share: float) -> np.ndarray:
+  """`poses` with the `selected` ones repeated a whole number of times so
+  that they make up about `share` of the result: the mocap is mostly
+  upright and straight-legged (the README's Coverage table), and a network
+  that rarely sees a body on the floor or sitting fits it standing.
+  Unchanged when the selected poses hold that share already, or none is
+  selected."""
   if not 0.0 <= share < 1.0:
-    raise ValueError(f"the tilted share must be in [0, 1), got {share}")
-  tilted = pelvis_tilt_deg(poses) > TILTED_DEG
-  count = int(tilted.sum())
+    raise ValueError(f"an oversampled share must be in [0, 1), got {share}")
+  count = int(selected.sum())
   if not count or count >= share * len(poses):
     return poses
   repeats = int(round(share * (len(poses) - count) / ((1.0 - share) * count)))
-  return np.concatenate([poses[~tilted],
-                         np.repeat(poses[tilted], max(repeats, 1), axis=0)])
+  return np.concatenate([poses[~selected],
+                         np.repeat(poses[selected], max(repeats, 1), axis=0)])
