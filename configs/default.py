@@ -29,8 +29,8 @@ def get_config() -> ml_collections.ConfigDict:
   # Share of the training poses tilted from upright (bent over, on the
   # floor; pose_set.pelvis_tilt_deg); 0: as many as the pose set has.
   config.tilted_share = 0.0
-  # Then the share of the poses with a bent hip (sitting, squatting,
-  # kneeling; pose_set.hip_bend_deg); 0: as many as there are.
+  # Share of the upright training poses with a bent hip (sitting,
+  # squatting, kneeling; pose_set.hip_bend_deg); 0: as many as there are.
   config.bent_hip_share = 0.0
   # A weight file of the same network to train on from (None: a fresh one);
   # a checkpoint in the workdir takes precedence when resuming.

@@ -152,7 +152,7 @@ def group_table(rows, groups=("upright", "tilted")) -> str:
   names = [group.replace("_", " ") for group in groups]
   lines = ["| method | split | profile | " + " | ".join(
       f"{name} people | PA-MPJPE | > 150 mm (%)" for name in names) + " |",
-           "|---" * 9 + "|"]
+           "|---" * (3 + 3 * len(groups)) + "|"]
   for r in (r for r in rows if groups[1] in r):
     cells = [r["method"], r["split"], r["profile"]]
     for part in (r[group] for group in groups):
@@ -165,6 +165,8 @@ def group_table(rows, groups=("upright", "tilted")) -> str:
 def main(argv):
   del argv
   rows = _rows(_REPORT.value)
+  if _TILTED.value and _BENT_HIPS.value:
+    raise app.UsageError("--tilted or --bent_hips, not both")
   if _TILTED.value or _BENT_HIPS.value:
     print(group_table(rows, ("upright", "tilted") if _TILTED.value else
                       ("straight_hips", "bent_hips")))

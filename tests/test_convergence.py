@@ -307,43 +307,58 @@ def _rooted(angles_deg):
   return poses
 
 
-def test_oversampling_repeats_the_selected_poses_to_the_share():
+def test_oversampling_repeats_each_group_to_its_share():
   poses = _rooted([0.0] * 8 + [90.0, 170.0])
   poses[:, 3] = np.arange(10)  # tells the poses apart
   tilted = pose_set.pelvis_tilt_deg(poses) > pose_set.TILTED_DEG
-  out = pose_set.oversample(poses, tilted, 0.5)
+  out = pose_set.oversample(poses, [(tilted, 0.5)])
   # 8 upright poses and each tilted one 4 times: half the result.
   assert len(out) == 16
   np.testing.assert_array_equal(np.sort(out[:, 3]),
                                 list(range(8)) + [8] * 4 + [9] * 4)
-  # A share the poses already have, or none selected: unchanged.
-  assert pose_set.oversample(poses, tilted, 0.1) is poses
-  assert pose_set.oversample(poses, np.zeros(10, bool), 0.5) is poses
+  # Two groups at once: the 8 others 30 % of the result, so 26.7 poses in
+  # all: pose 0 × 8 (30 %), pose 9 × 11 (40 %).
+  first = np.arange(10) == 0
+  out = pose_set.oversample(poses, [(first, 0.3), (np.arange(10) == 9, 0.4)])
+  np.testing.assert_array_equal(
+      np.sort(out[:, 3]), [0] * 8 + list(range(1, 9)) + [9] * 11)
+  # A share held already, a share of 0, or an empty group: unchanged.
+  assert pose_set.oversample(poses, [(tilted, 0.1)]) is poses
+  assert pose_set.oversample(poses, [(tilted, 0.0)]) is poses
+  assert pose_set.oversample(poses, [(np.zeros(10, bool), 0.5)]) is poses
   with pytest.raises(ValueError, match="share must be in"):
-    pose_set.oversample(poses, tilted, 1.0)
+    pose_set.oversample(poses, [(tilted, 1.0)])
+  with pytest.raises(ValueError, match="add up to"):
+    pose_set.oversample(poses, [(tilted, 0.6), (first, 0.5)])
+  with pytest.raises(ValueError, match="overlap"):
+    pose_set.oversample(poses, [(tilted, 0.2), (np.arange(10) >= 9, 0.2)])
 
 
 def test_hip_bend_is_the_larger_hips_thigh_turn_whatever_the_root():
-  poses = np.zeros((5, 72), np.float32)
+  poses = np.zeros((6, 72), np.float32)
   poses[0, 3] = -np.pi / 2      # left thigh raised forward: sitting
-  poses[1, 8] = np.radians(70)  # right thigh out to the side
+  poses[1, 8] = np.radians(-70)  # right thigh out to the side
   poses[2, 4] = np.pi / 2       # the left thigh twisted about itself
   poses[3, 0] = np.pi / 2       # lying, legs straight
   poses[4, [3, 6]] = np.radians([-40, -100])  # both bent: the larger
+  # About an oblique axis (x + y) / √2 by 90°: y goes to (1/2, 1/2, -1/√2).
+  poses[5, 6:9] = np.radians(90) * np.array([1, 1, 0]) / np.sqrt(2)
   np.testing.assert_allclose(pose_set.hip_bend_deg(poses),
-                             [90, 70, 0, 0, 100], atol=1e-4)
+                             [90, 70, 0, 0, 100, 60], atol=1e-4)
 
 
-def test_training_poses_oversample_tilted_then_bent_hipped_ones():
+def test_training_poses_oversample_tilted_and_upright_bent_hipped_ones():
   config = tiny.get_config()
   plain = np.asarray(training.training_poses(config))
-  config.tilted_share, config.bent_hip_share = 0.2, 0.4
+  config.tilted_share, config.bent_hip_share = 0.2, 0.3
   poses = np.asarray(training.training_poses(config))
-  share = lambda p, f, deg: np.mean(f(p) > deg)
-  assert share(plain, pose_set.hip_bend_deg, pose_set.BENT_HIP_DEG) < 0.1
-  assert share(poses, pose_set.hip_bend_deg,
-               pose_set.BENT_HIP_DEG) == pytest.approx(0.4, abs=0.03)
-  assert share(poses, pose_set.pelvis_tilt_deg, pose_set.TILTED_DEG) > 0.15
+
+  def shares(p):
+    tilted = pose_set.pelvis_tilt_deg(p) > pose_set.TILTED_DEG
+    bent = pose_set.hip_bend_deg(p) > pose_set.BENT_HIP_DEG
+    return tilted.mean(), (bent & ~tilted).mean()
+  assert shares(plain)[0] < 0.05 and shares(plain)[1] < 0.1
+  np.testing.assert_allclose(shares(poses), [0.2, 0.3], atol=0.02)
 
 
 def test_training_goes_on_from_a_weight_file(tmp_path, tiny_weights_file,

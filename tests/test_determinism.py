@@ -189,8 +189,12 @@ def test_fit_sharded_on_eight_devices_equals_one_device(inputs, tiny_weights):
   assert info["result_devices"] == 8 and "data" in info["spec"], info
   for key, value in one.items():
     assert eight[key].shape == value.shape, key
-    # Pixels: 1e-5 relative; radians, metres, losses: 1e-5.
-    np.testing.assert_allclose(eight[key], value, rtol=1e-5, atol=1e-5,
+    # Radians, metres, losses: 1e-5. Pixels: 1e-5 of the points' extent: a
+    # coordinate is a sum of image-sized terms (focal × X / Z + principal
+    # point), so its rounding error scales with the image, not with the
+    # coordinate (x = 7 px once came out 1.8e-4 px off on 8 devices).
+    atol = 1e-5 * (np.abs(value).max() if "keypoints_2d" in key else 1.0)
+    np.testing.assert_allclose(eight[key], value, rtol=1e-5, atol=atol,
                                err_msg=key)
     # The padded call and the call with 4 more real people share the
     # program: the first 20 people's results are the same bits.

@@ -119,8 +119,15 @@ def score(body: Body, theta: jax.Array,
 
 _score = jax.jit(score)
 _per_step_errors = jax.jit(metrics.per_step_joint_errors)
-# The groups `run_method` scores apart, in pairs that split the people.
-_GROUPS = ("upright", "tilted", "straight_hips", "bent_hips")
+
+
+def _groups(pose: np.ndarray) -> dict[str, np.ndarray]:
+  """The groups `run_method` scores apart, in pairs that split the
+  people: name -> (B,) bool."""
+  tilted = pose_set.pelvis_tilt_deg(pose) > pose_set.TILTED_DEG
+  bent = pose_set.hip_bend_deg(pose) > pose_set.BENT_HIP_DEG
+  return {"upright": ~tilted, "tilted": tilted, "straight_hips": ~bent,
+          "bent_hips": bent}
 
 
 def run_method(body: Body, method: methods.Method, benchmark: Benchmark,
@@ -148,8 +155,7 @@ def run_method(body: Body, method: methods.Method, benchmark: Benchmark,
   batch = benchmark.batch
   size = batch.keypoints.shape[0]
   totals, curves, people, failures, seconds = {}, [], 0, 0, 0.0
-  # Per group of `_GROUPS`: people, Σ PA-MPJPE, > 150 mm.
-  by_group = np.zeros((len(_GROUPS), 3))
+  by_group = {}  # name: people, Σ PA-MPJPE, > 150 mm
   for start in range(0, size, chunk):
     part = jax.tree.map(lambda x, s=start: x[s:s + chunk], batch)
     thetas, steps = jax.block_until_ready(method(part.keypoints,
@@ -172,13 +178,11 @@ def run_method(body: Body, method: methods.Method, benchmark: Benchmark,
                    (pa_mpjpe > metrics.CATASTROPHIC_MM).sum(-1)))
     people += int(valid.sum())
     final = pa_mpjpe[-1]
-    pose = np.asarray(part.pose)
-    tilted = pose_set.pelvis_tilt_deg(pose) > pose_set.TILTED_DEG
-    bent = pose_set.hip_bend_deg(pose) > pose_set.BENT_HIP_DEG
-    for row, members in enumerate((~tilted, tilted, ~bent, bent)):
+    for name, members in _groups(np.asarray(part.pose)).items():
       members = members[valid]
-      by_group[row] += (members.sum(), final[members].sum(),
-                        (final[members] > metrics.CATASTROPHIC_MM).sum())
+      by_group[name] = by_group.get(name, 0) + np.array((
+          members.sum(), final[members].sum(),
+          (final[members] > metrics.CATASTROPHIC_MM).sum()))
   result = {field: round(total / max(people, 1), 2)
             for field, total in totals.items()}
   result["per_step"] = {
@@ -192,7 +196,7 @@ def run_method(body: Body, method: methods.Method, benchmark: Benchmark,
   result["people"] = people
   result["failures"] = failures
   result["catastrophic"] = result["per_step"]["catastrophic"][-1]
-  for name, (count, total, bad) in zip(_GROUPS, by_group):
+  for name, (count, total, bad) in by_group.items():
     result[name] = {"people": int(count),
                     "pa_mpjpe": round(total / max(count, 1), 2),
                     "catastrophic": round(100 * bad / max(count, 1), 2)}

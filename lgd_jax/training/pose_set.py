@@ -164,19 +164,42 @@ def hip_bend_deg(poses) -> np.ndarray:
                     _up_axis_tilt_deg(poses[:, 6:9]))
 
 
-def oversample(poses: np.ndarray, selected: np.ndarray,
-               share: float) -> np.ndarray:
-  """`poses` with the `selected` ones repeated a whole number of times so
-  that they make up about `share` of the result: the mocap is mostly
-  upright and straight-legged (the README's Coverage table), and a network
-  that rarely sees a body on the floor or sitting fits it standing.
-  Unchanged when the selected poses hold that share already, or none is
-  selected."""
-  if not 0.0 <= share < 1.0:
-    raise ValueError(f"an oversampled share must be in [0, 1), got {share}")
-  count = int(selected.sum())
-  if not count or count >= share * len(poses):
+def oversample(poses: np.ndarray, groups) -> np.ndarray:
+  """`poses` with each group's poses repeated a whole number of times so
+  that each group makes up about its share of the result: the mocap is
+  mostly upright and straight-legged (the README's Coverage table), and a
+  network that rarely sees a body on the floor or sitting fits it
+  standing.
+
+  Args:
+    poses: (N, 72).
+    groups: (selected, share) pairs, `selected` an (N,) bool mask; the
+      masks must not overlap. A group with share 0 is left as it is.
+
+  Returns:
+    The poses of no group, then each group's repeated; `poses` itself
+    when no group needs a repeat (its share held already, or empty).
+  """
+  for _, share in groups:
+    if not 0.0 <= share < 1.0:
+      raise ValueError(f"an oversampled share must be in [0, 1), got {share}")
+  groups = [(np.asarray(selected, bool), share) for selected, share in groups
+            if share and np.any(selected)]
+  total_share = sum(share for _, share in groups)
+  if total_share >= 1.0:
+    raise ValueError(f"the oversampled shares add up to {total_share}, not "
+                     "under 1")
+  in_any = np.zeros(len(poses), bool)
+  for selected, _ in groups:
+    if np.any(in_any & selected):
+      raise ValueError("oversampled groups overlap")
+    in_any |= selected
+  rest = len(poses) - int(in_any.sum())
+  repeats = [max(1, int(round(share * rest / ((1.0 - total_share) *
+                                              int(selected.sum())))))
+             for selected, share in groups]
+  if all(r == 1 for r in repeats):
     return poses
-  repeats = int(round(share * (len(poses) - count) / ((1.0 - share) * count)))
-  return np.concatenate([poses[~selected],
-                         np.repeat(poses[selected], max(repeats, 1), axis=0)])
+  return np.concatenate([poses[~in_any]] + [
+      np.repeat(poses[selected], r, axis=0)
+      for (selected, _), r in zip(groups, repeats)])

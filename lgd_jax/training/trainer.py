@@ -343,15 +343,14 @@ def _start_params(config, fresh):
 
 def training_poses(config) -> jax.Array:
   """The poses training batches are drawn from: the pose set's train
-  split, its tilted poses repeated to `tilted_share`, then its poses with a
-  bent hip to `bent_hip_share` of the result."""
+  split, its tilted poses repeated to `tilted_share` of the draws and its
+  upright ones with a bent hip (sitting, squatting) to `bent_hip_share`."""
   poses = pose_set.load_pose_set("train", config.pose_set).poses
-  poses = pose_set.oversample(
-      poses, pose_set.pelvis_tilt_deg(poses) > pose_set.TILTED_DEG,
-      config.get("tilted_share", 0.0))
+  tilted = pose_set.pelvis_tilt_deg(poses) > pose_set.TILTED_DEG
+  bent = (pose_set.hip_bend_deg(poses) > pose_set.BENT_HIP_DEG) & ~tilted
   return jnp.asarray(pose_set.oversample(
-      poses, pose_set.hip_bend_deg(poses) > pose_set.BENT_HIP_DEG,
-      config.get("bent_hip_share", 0.0)))
+      poses, [(tilted, config.get("tilted_share", 0.0)),
+              (bent, config.get("bent_hip_share", 0.0))]))
 
 
 def checkpoint_manager(workdir, config) -> ocp.CheckpointManager:
