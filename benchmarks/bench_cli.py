@@ -23,7 +23,7 @@ from pathlib import Path
 from absl import app
 from absl import flags
 
-from lgd_jax.files import atomic_path
+from lgd_jax.files import save_json
 
 _FOLDER = flags.DEFINE_string("folder", "outputs/openpose_10k",
                               "Folder of OpenPose JSON files.")
@@ -91,8 +91,7 @@ def main(argv):
   report = dict(folder=_FOLDER.value, extra_flags=_EXTRA.value,
                 machine=f"{platform.processor() or platform.machine()}, "
                 f"{os.cpu_count()} CPUs", results=results)
-  with atomic_path(_REPORT.value) as tmp:
-    tmp.write_text(json.dumps(report, indent=1) + "\n")
+  save_json(_REPORT.value, report)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 r"""Throughput of lgd_jax.fit, and of the bare network as its roofline.
 
   python -m benchmarks.bench_fit [--batches=1,64,1024] [--min_seconds=2]
-      [--weights=FILE] [--num_steps=N]
+      [--weights=FILE] [--num_steps=N] [--output=REPORT.json]
 
 One JSON line per batch size: fits/s of the whole jitted `fit` (COCO-17
 keypoints in pixels -> pose, shape, camera, joints), single-fit latency, and
@@ -12,7 +12,6 @@ N times (no body model, no gradient): the best `fit` could do.
 """
 
 import json
-import platform
 
 from absl import app
 from absl import flags
@@ -23,6 +22,7 @@ import numpy as np
 import lgd_jax
 from lgd_jax.training.pose_set import load_pose_set
 from lgd_jax.evaluation import timing
+from lgd_jax.files import save_json
 from lgd_jax import formats as kp
 from lgd_jax import unroll as optimizer
 from lgd_jax.training import trainer as training
@@ -34,6 +34,9 @@ _WEIGHTS = flags.DEFINE_string("weights", None,
                                "Weight file; default: the bundled one.")
 _NUM_STEPS = flags.DEFINE_integer(
     "num_steps", None, "Steps of `fit`; default: the network's own.")
+_OUTPUT = flags.DEFINE_string(
+    "output", "", "Also write the results and the machine to this JSON file "
+    "('' for none).")
 
 
 def pretrained_or_untrained():
@@ -81,6 +84,7 @@ def main(argv):
     return jax.lax.scan(body, theta, None, length=steps)[0]
 
   setup = training.make_setup(config)
+  results = []
   for batch in map(int, _BATCHES.value):
     xy = coco_keypoints(setup, batch)
     fit_s = timing.median_seconds(fit, xy, min_seconds=_MIN_SECONDS.value)
@@ -94,7 +98,7 @@ def main(argv):
     roof_s = timing.median_seconds(network_only, jnp.ones((batch, x_size)),
                                    jnp.zeros((batch, theta_size)),
                                    min_seconds=_MIN_SECONDS.value)
-    print(json.dumps({
+    results.append({
         "batch": batch,
         "weights": which,
         "num_steps": steps,
@@ -106,10 +110,11 @@ def main(argv):
                                        3),
         "network_only_fits_per_s": round(batch / roof_s, 1),
         "fraction_of_roofline": round(roof_s / fit_s, 3),
-        "backend": jax.default_backend(),
-        "devices": jax.device_count(),
-        "cpu": platform.processor() or platform.machine(),
-    }), flush=True)
+    })
+    print(json.dumps(results[-1]), flush=True)
+  if _OUTPUT.value:
+    save_json(_OUTPUT.value, {"machine": timing.machine(),
+                              "results": results})
 
 
 if __name__ == "__main__":

@@ -25,16 +25,17 @@ size. One JSON line per case, a table at the end, and the whole report in
 
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import psutil
 from absl import app, flags
+
+from lgd_jax.evaluation import timing
+from lgd_jax.files import save_json
 
 _FIT_BATCHES = flags.DEFINE_list("fit_batches",
                                  ["1", "64", "1024", "8192", "65536"],
@@ -162,12 +163,8 @@ def main(argv):
     print(json.dumps(results[-1]), flush=True)
   print(_table(results))
   if _OUTPUT.value:
-    report = {"results": results, "cpu": platform.processor() or
-              platform.machine(), "cores": os.cpu_count(),
-              "jax": jax.__version__, "numpy": np.__version__}
-    with open(_OUTPUT.value, "w", encoding="utf-8") as f:
-      json.dump(report, f, indent=1)
-      f.write("\n")
+    save_json(_OUTPUT.value, {"machine": timing.machine(),
+                              "results": results})
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@ r"""Time of the training step of each stage of the bundled network's
 retraining (experiments/train_default.sh), and the run it adds up to.
 
   python -m benchmarks.bench_train [--configs=configs.refiner,...]
-      [--steps=10]
+      [--steps=10] [--output=REPORT.json]
 
 For each config: the jitted training step (compiled first, not counted)
 timed over --steps steps after two warm-up steps, the seconds per step,
@@ -19,6 +19,8 @@ import time
 import jax
 from absl import app, flags
 
+from lgd_jax.evaluation import timing
+from lgd_jax.files import save_json
 from lgd_jax.training import trainer
 
 _CONFIGS = flags.DEFINE_list(
@@ -26,6 +28,9 @@ _CONFIGS = flags.DEFINE_list(
                 "configs.refiner_converge"],
     "Config modules, one per stage (train_default.sh's by default).")
 _STEPS = flags.DEFINE_integer("steps", 10, "Timed steps per config.")
+_OUTPUT = flags.DEFINE_string(
+    "output", "", "Also write the figures and the machine to this JSON file "
+    "('' for none).")
 
 _BUDGET_MINUTES = 120.0
 
@@ -51,17 +56,25 @@ def step_seconds(config, num_steps: int) -> float:
 
 def main(argv):
   del argv
-  total = 0.0
+  stages, total = [], 0.0
   print(f"{jax.device_count()} {jax.devices()[0].platform} device(s)")
   for name in _CONFIGS.value:
     config = importlib.import_module(name).get_config()
     seconds = step_seconds(config, _STEPS.value)
     minutes = seconds * config.train_steps / 60
     total += minutes
+    stages.append({"config": name, "seconds_per_step": round(seconds, 4),
+                   "train_steps": config.train_steps,
+                   "minutes": round(minutes, 2)})
     print(f"{name}: {seconds:.3f} s/step x {config.train_steps} steps = "
           f"{minutes:.1f} min", flush=True)
   print(f"total {total:.1f} min = {total / _BUDGET_MINUTES:.2f} x the "
         f"{_BUDGET_MINUTES:.0f}-minute budget")
+  if _OUTPUT.value:
+    save_json(_OUTPUT.value, {
+        "machine": timing.machine(), "stages": stages,
+        "total_minutes": round(total, 2),
+        "of_budget": round(total / _BUDGET_MINUTES, 3)})
 
 
 if __name__ == "__main__":

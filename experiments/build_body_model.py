@@ -6,7 +6,6 @@ Run from the repository root after `pip install -e ".[build]"` (adds torch
   python -m experiments.build_body_model [--config.num_samples=1000 ...]
 """
 
-import json
 import os
 
 from absl import app
@@ -14,6 +13,7 @@ from absl import logging
 from ml_collections import config_flags
 
 from lgd_jax.build import anny as anny_derivation
+from lgd_jax.files import save_json
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", os.path.join(os.path.dirname(__file__), os.pardir, "configs",
@@ -26,10 +26,7 @@ def main(argv):
   report = anny_derivation.build(config.output, topology=config.topology,
                                  num_samples=config.num_samples,
                                  seed=config.seed)
-  os.makedirs(os.path.dirname(os.path.abspath(config.report)), exist_ok=True)
-  with open(config.report, "w", encoding="utf-8") as f:
-    json.dump(report, f, indent=2)
-    f.write("\n")
+  save_json(config.report, report, indent=2)
   logging.info("Wrote %s (%.2f MB) in %.1f s and %s", config.output,
                report["asset_mb"], report["build_seconds"], config.report)
 

@@ -10,7 +10,6 @@ docs/retargeting.png and docs/pose_set_v2.png (random kept poses of each
 dataset).
 """
 
-import json
 import os
 
 from absl import app
@@ -20,6 +19,7 @@ import numpy as np
 
 from lgd_jax.body import load_body_model
 from lgd_jax.build import figures, pose_set
+from lgd_jax.files import save_json
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", os.path.join(os.path.dirname(__file__), os.pardir, "configs",
@@ -59,10 +59,7 @@ def main(argv):
   if config.grid:
     figures.save_pose_grid(config.grid, random_poses_per_dataset(
         config.output, config.grid_columns, config.seed), model)
-  os.makedirs(os.path.dirname(os.path.abspath(config.report)), exist_ok=True)
-  with open(config.report, "w", encoding="utf-8") as f:
-    json.dump(report, f, indent=2)
-    f.write("\n")
+  save_json(config.report, report, indent=2)
   logging.info("Wrote %s (%.2f MB, %d poses) in %.1f s and %s", config.output,
                report["file_mb"], report["total_kept_frames"],
                report["build_seconds"], config.report)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from lgd_jax.body import load_body_model
 from lgd_jax.build import figures, sources
+from lgd_jax.files import save_json
 
 ROOT = Path(__file__).parents[1]
 # LGD_MOCAP points elsewhere, e.g. from a git worktree.
@@ -36,9 +37,8 @@ def main(names):
         sources.picture_samples(clips, worlds, poses, 12), model)
     print(name, json.dumps({k: v for k, v in report[name].items()
                             if k != "per_bone_mean"}), flush=True)
-  out = ROOT / "experiments" / "reports" / "mocap_sources.json"
-  out.parent.mkdir(parents=True, exist_ok=True)
-  out.write_text(json.dumps(report, indent=2) + "\n")
+  save_json(ROOT / "experiments" / "reports" / "mocap_sources.json", report,
+            indent=2)
 
 
 if __name__ == "__main__":

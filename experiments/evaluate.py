@@ -23,7 +23,7 @@ from ml_collections import config_flags
 
 from lgd_jax.evaluation import benchmarks
 from lgd_jax.evaluation import methods
-from lgd_jax.files import atomic_path
+from lgd_jax.files import save_json
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/evaluate.py",
                                           "Benchmarks and methods.")
@@ -53,9 +53,7 @@ def main(argv):
       previous = json.load(f)
 
   def save(report):  # after every result: a crash loses nothing
-    with atomic_path(_OUTPUT.value) as tmp:
-      with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(report, f, indent=1)
+    save_json(_OUTPUT.value, report)
 
   report = benchmarks.evaluate_benchmarks(config, makers, on_result=save,
                                          previous=previous)

@@ -13,7 +13,6 @@ format) are left out. `--compare` methods (default SMPLify, as in
 configs/evaluate.py) fit the same people, for their 2D errors beside.
 """
 
-import json
 from pathlib import Path
 
 from absl import app
@@ -24,7 +23,7 @@ from lgd_jax import unroll
 from lgd_jax.body.cache import load_body
 from lgd_jax.evaluation import images as image_evaluation
 from lgd_jax.evaluation import methods
-from lgd_jax.files import atomic_path
+from lgd_jax.files import save_json
 
 _KEYPOINTS = flags.DEFINE_string("keypoints", "../shared/data/keypoints",
                                  "The shared keypoint folder.")
@@ -90,8 +89,7 @@ def main(argv):
             f"{errors['error_pct_median']:5.1f}%, mean "
             f"{errors['error_pct_mean']:5.1f}%", flush=True)
     rows.append(row)
-  with atomic_path(_OUTPUT.value) as tmp:
-    Path(tmp).write_text(json.dumps(rows, indent=1, default=str))
+  save_json(_OUTPUT.value, rows)
   print(f"wrote {_OUTPUT.value}")
 
 

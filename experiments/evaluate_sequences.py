@@ -8,14 +8,12 @@ Override any field, e.g. --config.splits.val.num_videos=2
 --config.sigmas="(0.0,2.0)".
 """
 
-import json
-
 from absl import app
 from absl import flags
 from ml_collections import config_flags
 
 from lgd_jax.evaluation import videos as sequence_evaluation
-from lgd_jax.files import atomic_path
+from lgd_jax.files import save_json
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/sequences.py",
                                           "Sequences and methods.")
@@ -27,9 +25,7 @@ def main(argv):
   del argv
   report = sequence_evaluation.evaluate_videos(_CONFIG.value)
   report["config"] = _CONFIG.value.to_dict()
-  with atomic_path(_OUTPUT.value) as tmp:
-    with open(tmp, "w", encoding="utf-8") as f:
-      json.dump(report, f, indent=1)
+  save_json(_OUTPUT.value, report)
   print(f"wrote {_OUTPUT.value}")
 
 

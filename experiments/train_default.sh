@@ -3,8 +3,9 @@
 # stages: configs/refiner.py from scratch, exported to outputs/refiner.npz;
 # configs/refiner_tilted.py on from that file, exported to
 # outputs/refiner_tilted.npz; configs/refiner_converge.py (the refiner alone,
-# 16 unrolled steps) on from that one, exported with configs/refiner_decay.py
-# (the same parameters, the refiner's updates decaying). Rerunning resumes
+# 16 unrolled steps) on from that one, exported with
+# configs/refiner_takeover.py (the same parameters, the refiner's updates
+# decaying and the refiner taking over after 3 steps). Rerunning resumes
 # each stage from its last checkpoint.
 #   bash experiments/train_default.sh [OUTPUT]   # default: the bundled file
 set -euo pipefail
@@ -19,4 +20,4 @@ stage configs/refiner.py outputs/train_refiner outputs/refiner.npz
 stage configs/refiner_tilted.py outputs/train_refiner_stage2 \
     outputs/refiner_tilted.npz
 stage configs/refiner_converge.py outputs/train_refiner_stage3 "$output" \
-    configs/refiner_decay.py
+    configs/refiner_takeover.py

@@ -1,6 +1,7 @@
 """Atomic file writing: a crash never leaves a half-written output."""
 
 import contextlib
+import json
 import os
 import tempfile
 import zipfile
@@ -33,6 +34,14 @@ def atomic_path(path):
   finally:
     if os.path.exists(tmp):
       os.remove(tmp)
+
+
+def save_json(path, report, indent: int = 1) -> None:
+  """Writes a JSON-ready object (a report, a summary) atomically, indented,
+  with a final newline."""
+  with atomic_path(path) as tmp:
+    tmp.write_text(json.dumps(report, indent=indent) + "\n",
+                   encoding="utf-8")
 
 
 def remove_partial_files(folder) -> int:

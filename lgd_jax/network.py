@@ -171,11 +171,14 @@ def _in_refiner(path) -> bool:
 
 
 def parameter_layout(network_config) -> dict:
-  """The settings of a config's `network` that its parameters depend on:
-  all but `refine_decay`, which scales updates (weight files of one layout
-  can be trained on from one another)."""
-  return {key: value for key, value in network_config.to_dict().items()
-          if key != "refine_decay"}
+  """The settings of a config's `network` that its parameters depend on
+  (weight files of one layout can be trained on from one another): all but
+  `refine_decay`, which scales updates, and of `refine_after` only whether
+  there is a refiner, not the step it takes over at."""
+  layout = {key: value for key, value in network_config.to_dict().items()
+            if key != "refine_decay"}
+  layout["refine_after"] = bool(layout.get("refine_after", 0))
+  return layout
 
 
 def from_config(config) -> UpdateNetwork:

@@ -493,21 +493,30 @@ def test_drifted_starts_continue_the_networks_own_fit(batch_poses):
     training.make_train_step(setup, config, batch_poses)
 
 
-def test_a_refiner_decay_keeps_the_parameter_layout(tmp_path, batch_poses):
+def test_refiner_decay_and_takeover_keep_the_parameter_layout(tmp_path,
+                                                              batch_poses):
   config = tiny.get_config()
   config.network.refine_after = config.num_steps
   setup = training.make_setup(config)
   fresh = training.init_state(setup, config)
   weights_lib.save_pretrained(tmp_path / "start.npz", config,
                                   fresh.params)
-  config.network.refine_decay = 0.85  # trains on from the same parameters
+  # Trains on from the same parameters: a decay, an earlier takeover.
+  config.network.refine_decay = 0.85
+  config.network.refine_after = config.num_steps - 1
   config.init_weights = str(tmp_path / "start.npz")
   started = training.init_state(training.make_setup(config), config)
   chex.assert_trees_all_close(started.params, fresh.params, atol=1e-3)
-  assert training.make_setup(config).network.refine_decay == 0.85
-  config.network.features += 8  # another layout is still refused
-  with pytest.raises(ValueError, match="not this config's"):
-    training.init_state(training.make_setup(config), config)
+  network = training.make_setup(config).network
+  assert (network.refine_decay, network.refine_after) == (
+      0.85, config.num_steps - 1)
+  # Other layouts are still refused: no refiner, other widths.
+  for change in (dict(refine_after=0, refine_decay=1.0),
+                 dict(features=config.network.features + 8)):
+    changed = config.copy_and_resolve_references()
+    changed.network.update(change)
+    with pytest.raises(ValueError, match="not this config's"):
+      training.init_state(training.make_setup(changed), changed)
 
 
 def test_the_refiners_updates_decay(body, batch):

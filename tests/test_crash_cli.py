@@ -1,6 +1,7 @@
 """`lgd-fit` killed with SIGKILL mid-folder: the rerun writes exactly the
 bytes of an uninterrupted run and leaves no partial file."""
 
+import json
 import os
 import shutil
 import signal
@@ -10,8 +11,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from lgd_jax.files import atomic_path, remove_partial_files
+from lgd_jax.files import atomic_path, remove_partial_files, save_json
 from lgd_jax.readers import write_openpose
 
 REPO = Path(__file__).parents[1]
@@ -96,3 +98,14 @@ def test_partial_files_match_no_output_glob(tmp_path):
   assert remove_partial_files(tmp_path / "out") == 5
   assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
       ["person_00.npz", "mesh.obj", "mesh.ply", "a.png", "run.json"])
+
+
+def test_a_json_report_is_whole_or_the_previous_one(tmp_path):
+  path = tmp_path / "reports" / "report.json"
+  save_json(path, {"results": [1.5, "a"]})
+  text = path.read_text()
+  assert text.endswith("}\n") and json.loads(text) == {"results": [1.5, "a"]}
+  with pytest.raises(TypeError):  # not JSON-ready: nothing is replaced
+    save_json(path, {"results": [object()]})
+  assert path.read_text() == text
+  assert [p.name for p in path.parent.iterdir()] == ["report.json"]

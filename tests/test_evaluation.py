@@ -238,6 +238,22 @@ def test_evaluate_command_writes_a_report_and_figure(tmp_path):
   assert figure.stat().st_size > 10_000
 
 
+def test_validate_prints_and_writes_the_same_figures(tmp_path,
+                                                     tiny_weights_file):
+  output = tmp_path / "validate.json"
+  run = subprocess.run(
+      [sys.executable, "-m", "experiments.validate",
+       f"--weights={tiny_weights_file}", "--num_batches=1",
+       f"--output={output}"],
+      cwd=REPO, check=True, timeout=600, capture_output=True, text=True)
+  printed = [json.loads(line) for line in run.stdout.splitlines()]
+  report = json.loads(output.read_text())
+  assert report["splits"] == printed
+  assert [row["split"] for row in printed] == ["val", "cmu"]
+  assert all(len(row["pa_mpjpe"]) == len(row["mpjpe"]) > 1 and
+             row["people"] > 0 for row in printed)
+
+
 def test_difference_summary_against_a_baseline_report():
   from experiments import report_tables  # pylint: disable=g-import-not-at-top
   def row(split, profile, curve):

@@ -195,3 +195,19 @@ def test_checkpoints_written_before_chains_restore_and_export(tmp_path):
   chex.assert_trees_all_equal(restored.params, state.params)
   assert training.export_pretrained(config, str(tmp_path),
                                     str(tmp_path / "w.npz")) == 7
+
+
+def test_bench_train_writes_what_it_prints(tmp_path):
+  output = tmp_path / "bench_train.json"
+  run = subprocess.run(
+      [sys.executable, "-m", "benchmarks.bench_train",
+       "--configs=configs.tiny", "--steps=1", f"--output={output}"],
+      cwd=REPO, check=True, timeout=1800, capture_output=True, text=True)
+  report = json.loads(output.read_text())
+  (stage,) = report["stages"]
+  assert stage["config"] == "configs.tiny"
+  assert stage["train_steps"] == tiny.get_config().train_steps
+  assert stage["seconds_per_step"] > 0
+  assert "configs.tiny: " in run.stdout and "-minute budget" in run.stdout
+  assert report["machine"]["cores"] == os.cpu_count()
+  assert report["machine"]["devices"] >= 1

@@ -98,9 +98,9 @@ def fit_annotations(path, weights=None, image_folder=None,
   if overlay_folder is not None and len(rows):
     image_folder = Path(path).parent if image_folder is None else Path(
         image_folder)
-    summary["overlays"] = _save_overlays(
+    summary["overlays"] = [str(overlay) for overlay in _save_overlays(
         keypoints, rows, result, percent, pretrained.config, image_folder,
-        Path(overlay_folder), max_overlays)
+        Path(overlay_folder), max_overlays)]
   return summary
 
 

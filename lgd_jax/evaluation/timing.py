@@ -1,9 +1,19 @@
 """Timing of jitted calls (benchmarks, evaluation)."""
 
+import os
+import platform
 import time
 
 import jax
 import numpy as np
+
+
+def machine() -> dict:
+  """What a benchmark's figures depend on, for its report."""
+  return {"cpu": platform.processor() or platform.machine(),
+          "cores": os.cpu_count(), "backend": jax.default_backend(),
+          "devices": jax.device_count(), "jax": jax.__version__,
+          "numpy": np.__version__}
 
 
 def median_seconds(fn, *args, min_seconds: float = 1.0,

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from lgd_jax import sequences
-from lgd_jax.files import atomic_path
+from lgd_jax.files import save_json
 from lgd_jax.readers import KeypointSet
 from lgd_jax.tool.options import Options
 from lgd_jax.weights import bundled_weights_path
@@ -29,8 +29,7 @@ def check_manifest(options: Options, keypoints: KeypointSet,
   manifest = _manifest(options, keypoints)
   path = output / MANIFEST
   if not path.exists():
-    with atomic_path(path) as tmp:
-      tmp.write_text(json.dumps(manifest, indent=1) + "\n")
+    save_json(path, manifest)
     return
   before = json.loads(path.read_text())
   # Options added since a folder was written count as their defaults.

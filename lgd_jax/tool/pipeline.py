@@ -36,7 +36,7 @@ from lgd_jax import fitting
 from lgd_jax import sequences
 from lgd_jax import tracking
 from lgd_jax.body.cache import load_body
-from lgd_jax.files import atomic_path, remove_partial_files
+from lgd_jax.files import atomic_path, remove_partial_files, save_json
 from lgd_jax.readers import KeypointSet, read_keypoints
 from lgd_jax.tool import images as image_io
 from lgd_jax.tool import meshes
@@ -107,8 +107,7 @@ def run(options: Options) -> dict:
            if options.save_overlays else [])
   summary = _summary(options, keypoints, groups, progress, len(drawn),
                      read_seconds, time.perf_counter() - start)
-  with atomic_path(output / outputs.SUMMARY) as tmp:
-    tmp.write_text(json.dumps(summary, indent=1) + "\n")
+  save_json(output / outputs.SUMMARY, summary)
   return summary
 
 
