@@ -25,7 +25,6 @@ import numpy as np
 import lgd_jax
 from lgd_jax import formats
 from lgd_jax.evaluation import timing
-from lgd_jax.files import save_json
 from lgd_jax.body import io as body_io
 from lgd_jax.body import synthetic
 
@@ -105,8 +104,7 @@ def main(argv):
                   canonical[formats.get_format("coco17").canonical_index]) +
       bench_model("random SMPL-sized", smpl_sized, smpl_sized.J_regressor))
   if _OUTPUT.value:
-    save_json(_OUTPUT.value, {"machine": timing.machine(),
-                              "results": results})
+    timing.save_report(_OUTPUT.value, results=results)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ flat from 1,000 to 10,000 files is the chunking at work.
 
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 from absl import app
 from absl import flags
 
-from lgd_jax.files import save_json
+from lgd_jax.evaluation import timing
 
 _FOLDER = flags.DEFINE_string("folder", "outputs/openpose_10k",
                               "Folder of OpenPose JSON files.")
@@ -88,10 +87,8 @@ def main(argv):
       for count in map(int, _FILES.value):
         results.append(run_case(files, count, mode, Path(scratch)))
         print(json.dumps(results[-1]), flush=True)
-  report = dict(folder=_FOLDER.value, extra_flags=_EXTRA.value,
-                machine=f"{platform.processor() or platform.machine()}, "
-                f"{os.cpu_count()} CPUs", results=results)
-  save_json(_REPORT.value, report)
+  timing.save_report(_REPORT.value, folder=_FOLDER.value,
+                     extra_flags=_EXTRA.value, results=results)
 
 
 if __name__ == "__main__":

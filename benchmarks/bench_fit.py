@@ -1,13 +1,16 @@
 r"""Throughput of lgd_jax.fit, and of the bare network as its roofline.
 
   python -m benchmarks.bench_fit [--batches=1,64,1024] [--min_seconds=2]
-      [--weights=FILE] [--num_steps=N] [--output=REPORT.json]
+      [--weights=FILE] [--baseline_weights=FILE] [--num_steps=N]
+      [--output=REPORT.json]
 
 One JSON line per batch size: fits/s of the whole jitted `fit` (COCO-17
 keypoints in pixels -> pose, shape, camera, joints), single-fit latency, and
 the time of a plain `lgd_jax.fit` call (NumPy in, no jit of the caller's)
 against the jitted one, the jitted one against the same without the upright
-turn (`upright_beyond_deg=180`: its cost), and in the same run the fits/s of only the update network's forward pass applied
+turn (`upright_beyond_deg=180`: its cost), with --baseline_weights the
+jitted one against the same `fit` with that file's network (their cost
+ratio, measured in turn so that load moves both alike), and in the same run the fits/s of only the update network's forward pass applied
 N times (no body model, no gradient): the best `fit` could do.
 """
 
@@ -22,7 +25,6 @@ import numpy as np
 import lgd_jax
 from lgd_jax.training.pose_set import load_pose_set
 from lgd_jax.evaluation import timing
-from lgd_jax.files import save_json
 from lgd_jax import formats as kp
 from lgd_jax import unroll as optimizer
 from lgd_jax.training import trainer as training
@@ -34,6 +36,9 @@ _WEIGHTS = flags.DEFINE_string("weights", None,
                                "Weight file; default: the bundled one.")
 _NUM_STEPS = flags.DEFINE_integer(
     "num_steps", None, "Steps of `fit`; default: the network's own.")
+_BASELINE_WEIGHTS = flags.DEFINE_string(
+    "baseline_weights", None, "Also time `fit` with this weight file, in "
+    "turn with the --weights one, and report their time ratio.")
 _OUTPUT = flags.DEFINE_string(
     "output", "", "Also write the results and the machine to this JSON file "
     "('' for none).")
@@ -74,6 +79,11 @@ def main(argv):
   fit = jax.jit(lambda xy: lgd_jax.fit(xy, params=weights, num_steps=steps))
   unturned = jax.jit(lambda xy: lgd_jax.fit(
       xy, params=weights, num_steps=steps, upright_beyond_deg=180))
+  timed_in_turn = {"jitted": fit, "unturned": unturned}
+  if _BASELINE_WEIGHTS.value:
+    baseline = lgd_jax.load_pretrained(_BASELINE_WEIGHTS.value)
+    timed_in_turn["baseline"] = jax.jit(lambda xy: lgd_jax.fit(
+        xy, params=baseline, num_steps=steps))
   x_size = 3 * kp.NUM_CANONICAL
   theta_size = lgd_jax.theta.size(config.num_betas)
 
@@ -93,7 +103,7 @@ def main(argv):
     calls = timing.interleaved_median_seconds(
         {"plain": lambda xy: lgd_jax.fit(xy, params=weights,
                                          num_steps=steps),
-         "jitted": fit, "unturned": unturned},
+         **timed_in_turn},
         np.asarray(xy), calls=max(20, 2000 // batch))
     roof_s = timing.median_seconds(network_only, jnp.ones((batch, x_size)),
                                    jnp.zeros((batch, theta_size)),
@@ -111,10 +121,13 @@ def main(argv):
         "network_only_fits_per_s": round(batch / roof_s, 1),
         "fraction_of_roofline": round(roof_s / fit_s, 3),
     })
+    if "baseline" in calls:
+      results[-1]["baseline_weights"] = _BASELINE_WEIGHTS.value
+      results[-1]["over_baseline"] = round(
+          calls["jitted"] / calls["baseline"], 3)
     print(json.dumps(results[-1]), flush=True)
   if _OUTPUT.value:
-    save_json(_OUTPUT.value, {"machine": timing.machine(),
-                              "results": results})
+    timing.save_report(_OUTPUT.value, results=results)
 
 
 if __name__ == "__main__":

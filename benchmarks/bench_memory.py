@@ -35,7 +35,6 @@ import psutil
 from absl import app, flags
 
 from lgd_jax.evaluation import timing
-from lgd_jax.files import save_json
 
 _FIT_BATCHES = flags.DEFINE_list("fit_batches",
                                  ["1", "64", "1024", "8192", "65536"],
@@ -163,8 +162,7 @@ def main(argv):
     print(json.dumps(results[-1]), flush=True)
   print(_table(results))
   if _OUTPUT.value:
-    save_json(_OUTPUT.value, {"machine": timing.machine(),
-                              "results": results})
+    timing.save_report(_OUTPUT.value, results=results)
 
 
 if __name__ == "__main__":

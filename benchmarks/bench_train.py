@@ -20,7 +20,6 @@ import jax
 from absl import app, flags
 
 from lgd_jax.evaluation import timing
-from lgd_jax.files import save_json
 from lgd_jax.training import trainer
 
 _CONFIGS = flags.DEFINE_list(
@@ -71,10 +70,9 @@ def main(argv):
   print(f"total {total:.1f} min = {total / _BUDGET_MINUTES:.2f} x the "
         f"{_BUDGET_MINUTES:.0f}-minute budget")
   if _OUTPUT.value:
-    save_json(_OUTPUT.value, {
-        "machine": timing.machine(), "stages": stages,
-        "total_minutes": round(total, 2),
-        "of_budget": round(total / _BUDGET_MINUTES, 3)})
+    timing.save_report(_OUTPUT.value, stages=stages,
+                       total_minutes=round(total, 2),
+                       of_budget=round(total / _BUDGET_MINUTES, 3))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ import time
 import jax
 import numpy as np
 
+from lgd_jax.files import save_json
+
 
 def machine() -> dict:
   """What a benchmark's figures depend on, for its report."""
@@ -14,6 +16,12 @@ def machine() -> dict:
           "cores": os.cpu_count(), "backend": jax.default_backend(),
           "devices": jax.device_count(), "jax": jax.__version__,
           "numpy": np.__version__}
+
+
+def save_report(path, **fields) -> None:
+  """Writes a benchmark's report: its fields and the `machine` they were
+  measured on."""
+  save_json(path, {"machine": machine(), **fields})
 
 
 def median_seconds(fn, *args, min_seconds: float = 1.0,
