@@ -465,20 +465,22 @@ def test_drifted_starts_continue_the_networks_own_fit(batch_poses):
   _, scalars = training.make_train_step(setup, config, batch_poses)(
       state, base_key)
   key = jax.random.fold_in(base_key, 0)  # step 0's
-  batch = sampling.sample_batch(jax.random.split(key)[0], batch_poses,
-                                setup.body, config.data)
+  batch = jax.jit(lambda key: sampling.sample_batch(
+      key, batch_poses, setup.body, config.data))(jax.random.split(key)[0])
   half = config.data.batch_size // 2
   part = lambda a, b: jax.tree.map(lambda leaf: leaf[a:b], batch)
   perturbed = starts.training_starts(
       jax.random.fold_in(key, training._STARTS),  # pylint: disable=protected-access
       sampling.target_theta(part(0, half)), config)
-  run = lambda people, steps, **kw: training.run_optimizer(
-      setup, config, params, people, steps, **kw).thetas
+  # Jitted: each compiles once instead of operation by operation.
+  run = jax.jit(lambda people, steps, init=None: training.run_optimizer(
+      setup, config, params, people, steps, init=init).thetas,
+                static_argnums=1)
   from_perturbed = run(part(0, half), 3, init=perturbed)
   whole = run(part(half, None), 6 + 3)
-  loss = lambda later: training.parameter_loss(
+  loss = jax.jit(lambda later: training.parameter_loss(
       setup, config, jnp.concatenate([from_perturbed, later], axis=1),
-      batch)[0]
+      batch)[0])
   assert float(scalars["loss/total"]) == pytest.approx(float(loss(whole[6:])),
                                                        rel=1e-4)
   # Not the same as training those people from Θ_0.
@@ -612,11 +614,12 @@ def test_chains_go_on_from_their_fit_a_frame_later(batch_poses):
   _, scalars = step(state, base_key)
 
   size, quarter = config.data.batch_size, config.data.batch_size // 4
-  sample = lambda key: sampling.sample_batch(
-      jax.random.split(key)[0], batch_poses, setup.body, config.data)
-  run = lambda params, people, init: training.run_optimizer(
+  # Jitted: each compiles once instead of operation by operation.
+  sample = jax.jit(lambda key: sampling.sample_batch(
+      jax.random.split(key)[0], batch_poses, setup.body, config.data))
+  run = jax.jit(lambda params, people, init: training.run_optimizer(
       setup, config, params, people, config.train_unroll_steps,
-      init=init).thetas
+      init=init).thetas)
   key0 = jax.random.fold_in(base_key, 0)
   fresh = jax.tree.map(lambda leaf: leaf[quarter:3 * quarter], sample(key0))
   start0 = starts.training_starts(
@@ -643,10 +646,10 @@ def test_chains_go_on_from_their_fit_a_frame_later(batch_poses):
   from_start = lambda chain_start: jnp.concatenate([
       run(params1, warm, jnp.concatenate([perturbed, chain_start])),
       run(params1, part(3 * quarter, size), None)], axis=1)
-  loss = lambda chain_start: float(training.parameter_loss(
+  loss = jax.jit(lambda chain_start: training.parameter_loss(
       setup, config, from_start(chain_start), people)[0])
   assert float(scalars["loss/total"]) == pytest.approx(
-      loss(chain_start), rel=1e-4)
+      float(loss(chain_start)), rel=1e-4)
   # Not what a fresh start of the moved people would give.
   assert abs(loss(sampling.target_theta(moved)) - loss(chain_start)) > (
       1e-3 * loss(chain_start))

@@ -157,12 +157,13 @@ def test_the_loss_on_the_unrolls_own_keypoints_equals_recomputing_them():
     return training.parameter_loss(setup, config, unrolled.thetas, batch,
                                    unrolled.points)[0]
 
-  unrolled = run(params, True)
+  unrolled = jax.jit(run, static_argnums=1)(params, True)
   chex.assert_trees_all_close(
       unrolled.points, lgd_jax.theta.keypoints(unrolled.thetas, setup.body),
       atol=1e-5)
-  shared, grad_shared = jax.value_and_grad(loss)(params, True)
-  again, grad_again = jax.value_and_grad(loss)(params, False)
+  value_and_grad = jax.jit(jax.value_and_grad(loss), static_argnums=1)
+  shared, grad_shared = value_and_grad(params, True)
+  again, grad_again = value_and_grad(params, False)
   assert float(again) > 0
   np.testing.assert_allclose(shared, again, rtol=1e-5)
   chex.assert_trees_all_close(grad_shared, grad_again, rtol=1e-4, atol=1e-6)
@@ -195,6 +196,22 @@ def test_checkpoints_written_before_chains_restore_and_export(tmp_path):
   chex.assert_trees_all_equal(restored.params, state.params)
   assert training.export_pretrained(config, str(tmp_path),
                                     str(tmp_path / "w.npz")) == 7
+
+
+def test_a_resumed_state_is_placed_like_a_fresh_one(tmp_path):
+  # Placed alike, a resumed run lowers (and so compiles) as the fresh run
+  # did, and reuses its compiled steps.
+  config = tiny.get_config()
+  setup = training.make_setup(config)
+  fresh = training.init_state(setup, config)
+  manager = training.checkpoint_manager(tmp_path, config)
+  manager.save(0, args=ocp.args.StandardSave(training._checkpointed(fresh)))
+  manager.wait_until_finished()
+  restored = training.restore_or_init(setup, config, manager)
+  lowered = lambda state: jax.jit(lambda s: jax.tree.map(
+      lambda leaf: leaf + 1, s)).lower(
+          training.place_state(setup, state)).as_text()
+  assert lowered(restored) == lowered(fresh)
 
 
 def test_bench_train_writes_what_it_prints(tmp_path):
