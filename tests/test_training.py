@@ -205,12 +205,16 @@ def test_a_resumed_state_is_placed_like_a_fresh_one(tmp_path):
   setup = training.make_setup(config)
   fresh = training.init_state(setup, config)
   manager = training.checkpoint_manager(tmp_path, config)
-  manager.save(0, args=ocp.args.StandardSave(training._checkpointed(fresh)))
+  manager.save(0, args=ocp.args.StandardSave(
+      training._checkpointed(fresh)))  # pylint: disable=protected-access
   manager.wait_until_finished()
   restored = training.restore_or_init(setup, config, manager)
-  lowered = lambda state: jax.jit(lambda s: jax.tree.map(
-      lambda leaf: leaf + 1, s)).lower(
-          training.place_state(setup, state)).as_text()
+
+  def lowered(state):
+    placed = training.place_state(setup, state)
+    return jax.jit(lambda s: jax.tree.map(lambda leaf: leaf + 1, s)).lower(
+        placed).as_text()
+
   assert lowered(restored) == lowered(fresh)
 
 
