@@ -368,6 +368,7 @@ def test_training_goes_on_from_a_weight_file(tmp_path, tiny_weights_file,
   shutil.copy(tiny_weights_file, start_file)
   config.init_weights = str(start_file)
   config.tilted_share = 0.2
+  config.eval.splits = ()  # only the training step compiles
   setup = training.make_setup(config)
   start = training.init_state(setup, config)
   chex.assert_trees_all_equal(start.params, tiny_weights.params)
@@ -659,7 +660,7 @@ def test_chained_training_resumes_exactly(tmp_path):
   config = _chained_config()
   config.starts.chain_restart_prob = 0.5
   config.train_steps = 4
-  config.eval_every = 100
+  config.eval.splits = ()  # only the training step compiles
   whole, _ = training.train_and_evaluate(config, str(tmp_path / "whole"))
   config.train_steps = 2
   training.train_and_evaluate(config, str(tmp_path / "parts"))
