@@ -17,6 +17,10 @@ def get_config() -> ml_collections.ConfigDict:
   # Steps unrolled in training (None: num_steps); more than N train the
   # later steps from the network's own outputs.
   config.train_unroll_steps = config_dict.placeholder(int)
+  # Training compiles its unrolled steps inline: a faster step for a longer
+  # compile. False compiles them as a loop, for runs that compile more than
+  # they train (the tests' tiny configs).
+  config.train_inline_unroll = True
   # Training starts beyond Θ_0 (lgd_jax.training.starts): a share of the
   # people start from the truth perturbed at a log-uniform scale, another
   # from the network's own fit after K steps, K uniform in drifted_steps,

@@ -26,9 +26,10 @@ def batch(body):
   """People of the held-out clips as training draws them (any heading)."""
   data = default.get_config().data
   data.batch_size = 128
-  return sampling.sample_batch(jax.random.PRNGKey(5),
+  return jax.jit(lambda key, poses, body: sampling.sample_batch(
+      key, poses, body, data))(jax.random.PRNGKey(5),
                                jnp.asarray(load_pose_set("val").poses[:200]),
-                               body, data)
+                               body)
 
 
 def _turned_points(points, angle):
