@@ -19,7 +19,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.train_unroll_steps = config_dict.placeholder(int)
   # Training compiles its unrolled steps inline: a faster step for a longer
   # compile. False compiles them as a loop, for runs that compile more than
-  # they train (the tests' tiny configs).
+  # they train (configs/tiny.py, the tests').
   config.train_inline_unroll = True
   # Training starts beyond Θ_0 (lgd_jax.training.starts): a share of the
   # people start from the truth perturbed at a log-uniform scale, another

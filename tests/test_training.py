@@ -57,6 +57,7 @@ def test_eight_devices_match_one(tmp_path):
       from lgd_jax.training import trainer as training
       from configs import tiny
       config = tiny.get_config()
+      config.train_inline_unroll = True  # the program training runs
       config.network.refine_after = config.num_steps
       config.train_unroll_steps = 6
       config.starts.perturbed_prob = 0.25

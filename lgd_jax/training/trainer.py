@@ -101,8 +101,8 @@ def run_optimizer(setup: Setup, config, params, batch: sampling.Batch,
                   num_steps: int, *, init=None, train=False,
                   rng=None) -> unroll_lib.Unroll:
   """The unroll; in training (`train`: to be differentiated) its steps
-  compiled inline (`train_inline_unroll`), and with the reprojection terms
-  each step's body keypoints for `parameter_loss`."""
+  compiled inline unless `train_inline_unroll` is False, and with the
+  reprojection terms each step's body keypoints for `parameter_loss`."""
   return unroll_lib.unroll(
       setup.network, params, setup.body, batch.keypoints,
       batch.confidence, num_steps, init=init,
@@ -110,7 +110,7 @@ def run_optimizer(setup: Setup, config, params, batch: sampling.Batch,
       stop_inner_gradient=config.stop_inner_gradient, train=train, rng=rng,
       with_points=train and bool(config.loss.joints3d or
                                  config.loss.keypoints2d),
-      scan_unroll=train and config.train_inline_unroll)
+      scan_unroll=train and config.get("train_inline_unroll", True))
 
 
 def joint_weights(names) -> np.ndarray:
