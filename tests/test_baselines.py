@@ -44,8 +44,8 @@ def batch(setup):
                 format_weights=(1,), keep_prob=1.0, noise=(0.0, 0.0),
                 perspective_prob=0.0)
   poses = jnp.asarray(pose_set.load_pose_set("train").poses)
-  data = jax.jit(lambda key, poses, body: sampling.sample_batch(
-      key, poses, body, config))(jax.random.PRNGKey(3), poses, setup.body)
+  data = sampling.compiled_sample_batch(jax.random.PRNGKey(3), poses,
+                                       setup.body, config)
   return data._replace(confidence=data.confidence.at[0].set(0.0),
                        keypoints=data.keypoints.at[0].set(0.0))
 

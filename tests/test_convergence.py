@@ -48,9 +48,8 @@ def batch_poses():
 def batch(body, batch_poses):
   data = default.get_config().data
   data.batch_size = 256
-  # Jitted: one program compiles faster than each operation on its own.
-  return jax.jit(lambda key, poses, body: sampling.sample_batch(
-      key, poses, body, data))(jax.random.PRNGKey(3), batch_poses, body)
+  return sampling.compiled_sample_batch(jax.random.PRNGKey(3), batch_poses,
+                                       body, data)
 
 
 def _turn_angle(a, b):

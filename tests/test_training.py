@@ -93,9 +93,8 @@ def _setup_and_batch(config):
   """The training setup of `config` and one batch of held-out poses."""
   setup = training.make_setup(config)
   poses = jnp.asarray(load_pose_set("val").poses[:64])
-  return setup, jax.jit(lambda key, poses, body: (
-      lgd_jax.training.sampling.sample_batch(key, poses, body, config.data)))(
-          jax.random.PRNGKey(0), poses, setup.body)
+  return setup, lgd_jax.training.sampling.compiled_sample_batch(
+      jax.random.PRNGKey(0), poses, setup.body, config.data)
 
 
 def test_released_code_layout_loss_is_finite_and_uses_every_term():

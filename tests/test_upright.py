@@ -26,10 +26,9 @@ def batch(body):
   """People of the held-out clips as training draws them (any heading)."""
   data = default.get_config().data
   data.batch_size = 128
-  return jax.jit(lambda key, poses, body: sampling.sample_batch(
-      key, poses, body, data))(jax.random.PRNGKey(5),
-                               jnp.asarray(load_pose_set("val").poses[:200]),
-                               body)
+  return sampling.compiled_sample_batch(
+      jax.random.PRNGKey(5), jnp.asarray(load_pose_set("val").poses[:200]),
+      body, data)
 
 
 def _turned_points(points, angle):

@@ -46,10 +46,6 @@ class Benchmark(NamedTuple):
   batch: sampling.Batch  # all its people, normalised canonical keypoints
 
 
-# Compiled once per profile and pose-set size.
-_sample_batch = jax.jit(sampling.sample_batch, static_argnums=3)
-
-
 def make_benchmark(body: Body, split: str, data: ml_collections.ConfigDict,
                    seed: int, pose_set_path=None, datasets=None) -> Benchmark:
   """Samples `data.batch_size` people of a pose-set split.
@@ -65,9 +61,8 @@ def make_benchmark(body: Body, split: str, data: ml_collections.ConfigDict,
                      f"{tuple(data.formats)}")
   poses = jnp.asarray(pose_set.load_pose_set(split, pose_set_path,
                                              datasets).poses)
-  return Benchmark(data.formats[0], _sample_batch(
-      jax.random.PRNGKey(seed), poses, body,
-      ml_collections.FrozenConfigDict(data)))
+  return Benchmark(data.formats[0], sampling.compiled_sample_batch(
+      jax.random.PRNGKey(seed), poses, body, data))
 
 
 class Scores(NamedTuple):

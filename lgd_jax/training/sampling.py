@@ -411,6 +411,18 @@ def sample_batch(key: jax.Array, poses: jax.Array, body: Body,
                          config.get("upright_beyond_deg", 180.0))
 
 
+_compiled_sample_batch = jax.jit(sample_batch, static_argnums=3)
+
+
+def compiled_sample_batch(key: jax.Array, poses: jax.Array, body: Body,
+                          config: ml_collections.ConfigDict) -> Batch:
+  """`sample_batch` as one compiled program, kept per config and pose
+  count: called outside `jit`, each of its operations would compile on
+  its own, which takes far longer."""
+  return _compiled_sample_batch(key, poses, body,
+                                ml_collections.FrozenConfigDict(config))
+
+
 def _turned_upright(batch: Batch, body: Body, beyond_deg: float) -> Batch:
   """`batch` with the people whose body axis is more than `beyond_deg`
   off the image's vertical turned upright, the network's view of them in

@@ -287,10 +287,8 @@ def eval_batches(setup: Setup, config, split: str) -> list[sampling.Batch]:
   data = ml_collections.ConfigDict(config.data.to_dict())
   data.update(config.eval.data.to_dict())
   key = jax.random.PRNGKey(config.eval.seed)
-  # One compiled program instead of each operation compiled on its own.
-  sample = jax.jit(lambda key, poses, body: sampling.sample_batch(
-      key, poses, body, data))
-  return [sample(jax.random.fold_in(key, i), poses, setup.body)
+  return [sampling.compiled_sample_batch(jax.random.fold_in(key, i), poses,
+                                         setup.body, data)
           for i in range(config.eval.num_batches)]
 
 
