@@ -4,12 +4,12 @@ taking over from the first network after 3 steps instead of 4
 (`network.refine_after`), so that `fit`'s default 4 steps from Θ_0 are 3 of
 the path and 1 of the refiner.
 
-Stage 3 trained the refiner from the path's 4th step; its first update
-from the path's 3rd does better than the path's own 4th for about the same
-cost, and training stage 3 with the takeover at 3 bought nothing more
-(figures: the README's "The refiner takes over at step 4"). Like the decay, this changes
-no parameter: `experiments/train_default.sh` exports stage 3's checkpoint
-with this config.
+The refiner's first update from the path's 3rd step does better than the
+path's own 4th for about the same cost. Like the decay, this changes no
+parameter. `experiments/train_default.sh` trains stages 2 and 3 with the
+takeover at 3 as well (`--config.network.refine_after=3`), so that the
+first network learns a 3-step path, and exports stage 3's checkpoint with
+this config (figures: the README's "The refiner takes over at step 4").
 """
 
 from configs import refiner_decay

@@ -5,19 +5,24 @@
 # outputs/refiner_tilted.npz; configs/refiner_converge.py (the refiner alone,
 # 16 unrolled steps) on from that one, exported with
 # configs/refiner_takeover.py (the same parameters, the refiner's updates
-# decaying and the refiner taking over after 3 steps). Rerunning resumes
-# each stage from its last checkpoint.
+# decaying). Stages 2 and 3 let the refiner take over after 3 steps, as `fit`
+# does with the bundled file, so the first network learns a 3-step path.
+# Rerunning resumes each stage from its last checkpoint.
 #   bash experiments/train_default.sh [OUTPUT]   # default: the bundled file
 set -euo pipefail
 python=${PYTHON:-python}
 output=${1:-lgd_jax/assets/lgd_default.npz}
-stage() {  # config, workdir, exported file[, config to export with]
-  "$python" -m experiments.train --config="$1" --workdir="$2"
-  "$python" -m experiments.export_weights --config="${4:-$1}" \
-      --workdir="$2" --output="$3"
+takeover=--config.network.refine_after=3
+stage() {  # config, workdir, exported file, config to export with[, overrides]
+  local config=$1 workdir=$2 exported=$3 export_config=$4
+  shift 4
+  "$python" -m experiments.train --config="$config" --workdir="$workdir" "$@"
+  "$python" -m experiments.export_weights --config="$export_config" \
+      --workdir="$workdir" --output="$exported" "$@"
 }
-stage configs/refiner.py outputs/train_refiner outputs/refiner.npz
+stage configs/refiner.py outputs/train_refiner outputs/refiner.npz \
+    configs/refiner.py
 stage configs/refiner_tilted.py outputs/train_refiner_stage2 \
-    outputs/refiner_tilted.npz
+    outputs/refiner_tilted.npz configs/refiner_tilted.py "$takeover"
 stage configs/refiner_converge.py outputs/train_refiner_stage3 "$output" \
-    configs/refiner_takeover.py
+    configs/refiner_takeover.py "$takeover"

@@ -15,8 +15,7 @@ def test_bundled_weights_fit_held_out_mocap():
   weights = lgd_jax.load_pretrained()
   model, regressor = load_body(weights.config.body_model,
                                      weights.config.num_betas)
-  # The weights were trained on pose set v1: its val poses are v2's
-  # Bandai-Namco val clips.
+  # Held out from training: pose set v2's Bandai-Namco val clips.
   poses = jnp.asarray(load_pose_set("val", datasets=BANDAI_NAMCO).poses[
       ::97][:64])
   n = poses.shape[0]

@@ -231,3 +231,26 @@ def test_bench_train_writes_what_it_prints(tmp_path):
   assert "configs.tiny: " in run.stdout and "-minute budget" in run.stdout
   assert report["machine"]["cores"] == os.cpu_count()
   assert report["machine"]["devices"] >= 1
+
+
+def test_retraining_script_trains_with_the_bundled_takeover(tmp_path):
+  """experiments/train_default.sh's stages 2 and 3 train the first network
+  for the takeover `fit` runs with the exported file, and export stage 3
+  with the bundled network's config."""
+  from configs import refiner_takeover  # pylint: disable=import-outside-toplevel
+  calls = tmp_path / "calls.txt"
+  recorder = tmp_path / "python"
+  recorder.write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
+  recorder.chmod(0o755)
+  subprocess.run(["bash", "experiments/train_default.sh", "out.npz"],
+                 cwd=REPO, env={**os.environ, "PYTHON": str(recorder)},
+                 check=True)
+  lines = calls.read_text().splitlines()
+  assert len(lines) == 6  # train and export, three stages
+  takeover = refiner_takeover.get_config().network.refine_after
+  assert lgd_jax.load_pretrained().config.network.refine_after == takeover
+  flag = f"--config.network.refine_after={takeover}"
+  assert all(flag not in line for line in lines[:2])  # stage 1: its own
+  assert all(flag in line.split() for line in lines[2:])
+  assert "--config=configs/refiner_takeover.py" in lines[-1].split()
+  assert "--output=out.npz" in lines[-1].split()
