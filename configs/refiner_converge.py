@@ -5,8 +5,8 @@ error down.
 Stages 1 and 2 (configs/refiner.py, configs/refiner_tilted.py) unroll 8
 steps in training, and past about step 8 their fits creep (the README's
 "Stage 2"). This stage starts from stage 2's export (`init_weights`),
-holds everything but the refiner as it is (`train_refiner_only`: `fit`'s
-default 4 steps from Θ_0, made by the first network, are unchanged) and
+holds everything but the refiner as it is (`train_refiner_only`: the
+first network's steps from Θ_0 are unchanged) and
 unrolls 16 steps, the loss on each, with stage 2's data, for 500 steps
 (the 30 benchmarks preferred them to 1,000). What it buys: the README's
 "Stage 3".

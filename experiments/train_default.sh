@@ -7,7 +7,8 @@
 # configs/refiner_takeover.py (the same parameters, the refiner's updates
 # decaying). Stages 2 and 3 let the refiner take over after 3 steps, as `fit`
 # does with the bundled file, so the first network learns a 3-step path.
-# Rerunning resumes each stage from its last checkpoint.
+# Rerunning resumes each stage from its last checkpoint, so remove
+# outputs/train_refiner* workdirs left from another recipe first.
 #   bash experiments/train_default.sh [OUTPUT]   # default: the bundled file
 set -euo pipefail
 python=${PYTHON:-python}

@@ -252,5 +252,9 @@ def test_retraining_script_trains_with_the_bundled_takeover(tmp_path):
   flag = f"--config.network.refine_after={takeover}"
   assert all(flag not in line for line in lines[:2])  # stage 1: its own
   assert all(flag in line.split() for line in lines[2:])
-  assert "--config=configs/refiner_takeover.py" in lines[-1].split()
+  configs = [line.split()[2] for line in lines]  # after "-m module"
+  assert configs == ["--config=configs/refiner.py"] * 2 + [
+      "--config=configs/refiner_tilted.py"] * 2 + [
+          "--config=configs/refiner_converge.py",
+          "--config=configs/refiner_takeover.py"]
   assert "--output=out.npz" in lines[-1].split()
