@@ -6,10 +6,11 @@ the path and 1 of the refiner.
 
 The refiner's first update from the path's 3rd step does better than the
 path's own 4th for about the same cost. Exporting with this config, like
-the decay, changes no parameter; `experiments/train_default.sh` trains stages 2 and 3 with the
-takeover at 3 as well (`--config.network.refine_after=3`), so that the
-first network learns a 3-step path, and exports stage 3's checkpoint with
-this config (figures: the README's "The refiner takes over at step 4").
+the decay, changes no parameter; `experiments/train_default.sh` trains
+stages 2 and 3 with the takeover at 3 as well
+(`--config.network.refine_after=3`), so that the first network learns a
+3-step path, and exports stage 3's checkpoint with this config (figures:
+the README's "The refiner takes over at step 4").
 """
 
 from configs import refiner_decay

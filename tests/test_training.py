@@ -240,7 +240,7 @@ def test_retraining_script_trains_with_the_bundled_takeover(tmp_path):
   from configs import refiner_takeover  # pylint: disable=import-outside-toplevel
   calls = tmp_path / "calls.txt"
   recorder = tmp_path / "python"
-  recorder.write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
+  recorder.write_text(f'#!/bin/sh\necho "$@" >> "{calls}"\n')
   recorder.chmod(0o755)
   subprocess.run(["bash", "experiments/train_default.sh", "out.npz"],
                  cwd=REPO, env={**os.environ, "PYTHON": str(recorder)},
