@@ -24,8 +24,10 @@ from lgd_jax.training import trainer
 
 _CONFIGS = flags.DEFINE_list(
     "configs", ["configs.refiner", "configs.refiner_tilted",
-                "configs.refiner_converge"],
-    "Config modules, one per stage (train_default.sh's by default).")
+                "configs.refiner_unroll8"],
+    "Config modules, one per stage (train_default.sh's by default: stage "
+    "3 as its export config, which holds the script's stage-3 unroll and "
+    "takeover; its decay costs one multiply a step).")
 _STEPS = flags.DEFINE_integer("steps", 10, "Timed steps per config.")
 _OUTPUT = flags.DEFINE_string(
     "output", "", "Also write the figures and the machine to this JSON file "

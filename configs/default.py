@@ -54,7 +54,8 @@ def get_config() -> ml_collections.ConfigDict:
 
   config.loss = ml_collections.ConfigDict(dict(
       global_rotation=1.0, pose=1.0, betas=0.1, camera=1.0, joints3d=0.0,
-      keypoints2d=0.0, sum_over_steps=True))
+      keypoints2d=0.0, sum_over_steps=True,
+      step_decay=1.0))  # γ_s: step n's term weighted by γ_s^(n-1)
 
   # Training batches (lgd_jax.training.sampling.sample_batch).
   config.data = ml_collections.ConfigDict(dict(

@@ -1,6 +1,9 @@
 """Stage 3 of the bundled network: its refiner trained on alone over 16
 unrolled steps, so that running longer, or from a warm start, keeps the
-error down.
+error down (`experiments/train_default.sh` overrides the unroll to 8 and
+exports with configs/refiner_unroll8.py, whose decay holds the later
+steps down; figures: the README's "The unroll of 8 with a stronger
+decay").
 
 Stages 1 and 2 (configs/refiner.py, configs/refiner_tilted.py) unroll 8
 steps in training, and past about step 8 their fits creep (the README's

@@ -2,9 +2,9 @@
 # Retrains the bundled network (lgd_jax/assets/lgd_default.npz) in its three
 # stages: configs/refiner.py from scratch, exported to outputs/refiner.npz;
 # configs/refiner_tilted.py on from that file, exported to
-# outputs/refiner_tilted.npz; configs/refiner_converge.py (the refiner alone,
-# 16 unrolled steps) on from that one, exported with
-# configs/refiner_takeover.py (the same parameters, the refiner's updates
+# outputs/refiner_tilted.npz; configs/refiner_converge.py (the refiner alone)
+# over 8 unrolled steps on from that one, exported with
+# configs/refiner_unroll8.py (the same parameters, the refiner's updates
 # decaying). Stages 2 and 3 let the refiner take over after 3 steps, as `fit`
 # does with the bundled file, so the first network learns a 3-step path.
 # Rerunning resumes each stage from its last checkpoint, so remove
@@ -14,6 +14,7 @@ set -euo pipefail
 python=${PYTHON:-python}
 output=${1:-lgd_jax/assets/lgd_default.npz}
 takeover=--config.network.refine_after=3
+unroll=--config.train_unroll_steps=8
 stage() {  # config, workdir, exported file, config to export with[, overrides]
   local config=$1 workdir=$2 exported=$3 export_config=$4
   shift 4
@@ -26,4 +27,4 @@ stage configs/refiner.py outputs/train_refiner outputs/refiner.npz \
 stage configs/refiner_tilted.py outputs/train_refiner_stage2 \
     outputs/refiner_tilted.npz configs/refiner_tilted.py "$takeover"
 stage configs/refiner_converge.py outputs/train_refiner_stage3 "$output" \
-    configs/refiner_takeover.py "$takeover"
+    configs/refiner_unroll8.py "$takeover" "$unroll"

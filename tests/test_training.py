@@ -132,6 +132,24 @@ def test_parameter_loss_is_zero_at_the_ground_truth():
   assert float(loss_off) > 0
 
 
+def test_step_decay_weighs_step_n_by_gamma_to_the_n_minus_1():
+  config = tiny.get_config()
+  setup, batch = _setup_and_batch(config)
+  exact = jnp.stack([lgd_jax.training.sampling.target_theta(batch)] * 3)
+  first_off = exact.at[1, :, 10].add(0.1)
+  second_off = exact.at[2, :, 20].add(0.3)
+  both_off = first_off.at[2].set(second_off[2])
+  loss = lambda thetas: float(training.parameter_loss(
+      setup, config, thetas, batch)[0])
+  first, second = loss(first_off), loss(second_off)
+  assert first > 0 and second > 2 * first
+  config.loss.step_decay = 0.5
+  assert loss(both_off) == pytest.approx(first + 0.5 * second, rel=1e-5)
+  config.loss.sum_over_steps = False
+  assert loss(both_off) == pytest.approx((first + 0.5 * second) / 1.5,
+                                         rel=1e-5)
+
+
 def test_the_loss_on_the_unrolls_own_keypoints_equals_recomputing_them():
   """Training takes each step's body keypoints from the unroll (the ones
   its inner loss computed) and compiles the steps inline; the loss and its
@@ -233,11 +251,12 @@ def test_bench_train_writes_what_it_prints(tmp_path):
   assert report["machine"]["devices"] >= 1
 
 
-def test_retraining_script_trains_with_the_bundled_takeover(tmp_path):
+def test_retraining_script_trains_the_bundled_network(tmp_path):
   """experiments/train_default.sh's stages 2 and 3 train the first network
-  for the takeover `fit` runs with the exported file, and export stage 3
-  with the bundled network's config."""
-  from configs import refiner_takeover  # pylint: disable=import-outside-toplevel
+  for the takeover `fit` runs with the exported file, stage 3 over the
+  unroll the bundled file records, and export stage 3 with the bundled
+  network's config."""
+  from configs import refiner_unroll8  # pylint: disable=import-outside-toplevel
   calls = tmp_path / "calls.txt"
   recorder = tmp_path / "python"
   recorder.write_text(f'#!/bin/sh\necho "$@" >> "{calls}"\n')
@@ -247,14 +266,19 @@ def test_retraining_script_trains_with_the_bundled_takeover(tmp_path):
                  check=True)
   lines = calls.read_text().splitlines()
   assert len(lines) == 6  # train and export, three stages
-  takeover = refiner_takeover.get_config().network.refine_after
-  assert lgd_jax.load_pretrained().config.network.refine_after == takeover
-  flag = f"--config.network.refine_after={takeover}"
+  exported = refiner_unroll8.get_config()
+  bundled = lgd_jax.load_pretrained().config
+  for field in ("refine_after", "refine_decay"):
+    assert bundled.network[field] == exported.network[field]
+  assert bundled.train_unroll_steps == exported.train_unroll_steps
+  flag = f"--config.network.refine_after={exported.network.refine_after}"
   assert all(flag not in line for line in lines[:2])  # stage 1: its own
   assert all(flag in line.split() for line in lines[2:])
+  unroll = f"--config.train_unroll_steps={exported.train_unroll_steps}"
+  assert [unroll in line.split() for line in lines] == [False] * 4 + [True] * 2
   configs = [line.split()[2] for line in lines]  # after "-m module"
   assert configs == ["--config=configs/refiner.py"] * 2 + [
       "--config=configs/refiner_tilted.py"] * 2 + [
           "--config=configs/refiner_converge.py",
-          "--config=configs/refiner_takeover.py"]
+          "--config=configs/refiner_unroll8.py"]
   assert "--output=out.npz" in lines[-1].split()

@@ -127,7 +127,8 @@ def joint_weights(names) -> np.ndarray:
 
 def parameter_loss(setup: Setup, config, thetas: jax.Array,
                    batch: sampling.Batch, points=None):
-  """Σ_n weighted L1 of Θ_n − Θ_gt over the steps (paper), or their mean.
+  """Σ_n weighted L1 of Θ_n − Θ_gt over the steps (paper), or their mean;
+  step n's term scaled by γ_s^(n-1) (`loss.step_decay`, 1 by default).
 
   The global rotation is compared as rotation matrices: axis-angle L1 jumps
   where the angle wraps at π. People with too few visible keypoints to fit
@@ -170,9 +171,14 @@ def parameter_loss(setup: Setup, config, thetas: jax.Array,
         point_w.sum(-1), 1e-6)
   valid = cameras.enough_visible(batch.confidence)
   per_step = sum(weights[name] * term for name, term in terms.items())
-  reduce = jnp.sum if weights.sum_over_steps else jnp.mean
-  loss = reduce(jnp.sum(per_step * valid, -1), axis=0) / jnp.maximum(
-      valid.sum(), 1)
+  # Step n weighs γ_s^(n-1) (`step_decay`): below 1 the early steps, the ones
+  # `fit` returns by default, count more than the tail of a long unroll.
+  step_w = weights.step_decay ** jnp.arange(per_step.shape[0],
+                                            dtype=per_step.dtype)
+  total = jnp.sum(step_w * jnp.sum(per_step * valid, -1))
+  if not weights.sum_over_steps:
+    total = total / step_w.sum()
+  loss = total / jnp.maximum(valid.sum(), 1)
   scalars = {f"loss/{name}": metrics.valid_mean(term[-1], valid)
              for name, term in terms.items()}
   return loss, scalars
