@@ -76,7 +76,8 @@ def get_config() -> ml_collections.ConfigDict:
       swap_prob=0.0,  # left/right arms or legs swapped
       occlude_prob=0.0,  # one whole limb missing
       body_tilt_prob=0.0, body_tilt_deg=90.0,  # pose augmentation
-      mirror_prob=0.0, mix_prob=0.0))
+      mirror_prob=0.0, mix_prob=0.0,
+      bent_legs_prob=0.0))  # legs bent at random (sitting, kneeling)
 
   config.optimizer = ml_collections.ConfigDict(dict(
       learning_rate=1e-3, warmup_steps=200, decay_every=1000,

@@ -6,7 +6,8 @@
 # over 8 unrolled steps on from that one, exported with
 # configs/refiner_unroll8.py (the same parameters, the refiner's updates
 # decaying). Stages 2 and 3 let the refiner take over after 3 steps, as `fit`
-# does with the bundled file, so the first network learns a 3-step path.
+# does with the bundled file, so the first network learns a 3-step path, and
+# bend 15 % of the people's legs at random (sitting, squatting, kneeling).
 # Rerunning resumes each stage from its last checkpoint, so remove
 # outputs/train_refiner* workdirs left from another recipe first.
 #   bash experiments/train_default.sh [OUTPUT]   # default: the bundled file
@@ -15,6 +16,7 @@ python=${PYTHON:-python}
 output=${1:-lgd_jax/assets/lgd_default.npz}
 takeover=--config.network.refine_after=3
 unroll=--config.train_unroll_steps=8
+legs=--config.data.bent_legs_prob=0.15
 stage() {  # config, workdir, exported file, config to export with[, overrides]
   local config=$1 workdir=$2 exported=$3 export_config=$4
   shift 4
@@ -25,6 +27,6 @@ stage() {  # config, workdir, exported file, config to export with[, overrides]
 stage configs/refiner.py outputs/train_refiner outputs/refiner.npz \
     configs/refiner.py
 stage configs/refiner_tilted.py outputs/train_refiner_stage2 \
-    outputs/refiner_tilted.npz configs/refiner_tilted.py "$takeover"
+    outputs/refiner_tilted.npz configs/refiner_tilted.py "$takeover" "$legs"
 stage configs/refiner_converge.py outputs/train_refiner_stage3 "$output" \
-    configs/refiner_unroll8.py "$takeover" "$unroll"
+    configs/refiner_unroll8.py "$takeover" "$legs" "$unroll"

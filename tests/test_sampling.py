@@ -133,7 +133,7 @@ def test_noise_is_a_fraction_of_the_person_height(setup):
 # The new options, at what turns them off.
 _OFF = dict(pitch_range_deg=None, roll_range_deg=None, truncate_prob=0.0,
             detector=False, swap_prob=0.0, mirror_prob=0.0, mix_prob=0.0,
-            body_tilt_prob=0.0, body_tilt_deg=90.0)
+            body_tilt_prob=0.0, body_tilt_deg=90.0, bent_legs_prob=0.0)
 _COCO_CLEAN = dict(formats=("coco17",), format_weights=(1,), keep_prob=1.0,
                    noise=(0.0, 0.0), perspective_prob=0.0)
 
@@ -166,7 +166,8 @@ def test_every_option_on_is_deterministic_under_jit(setup):
   config = ml_collections.FrozenConfigDict(_config(
       pitch_range_deg=(-20.0, 60.0), roll_range_deg=(-10.0, 10.0),
       truncate_prob=0.5, detector=True, swap_prob=0.2, mirror_prob=0.5,
-      mix_prob=0.5, occlude_prob=0.2, body_tilt_prob=0.3))
+      mix_prob=0.5, occlude_prob=0.2, body_tilt_prob=0.3,
+      bent_legs_prob=0.3))
   sample = jax.jit(lambda key: sampling.sample_batch(key, poses, body,
                                                      config))
   batch = sample(jax.random.PRNGKey(6))
@@ -427,3 +428,48 @@ def test_mix_takes_the_legs_of_another_pose(setup):
   leg_set = np.asarray(poses)[:, legs]
   for i in np.flatnonzero(changed):
     assert np.any(np.all(leg_set == np.asarray(mixed.pose[i, legs]), -1)), i
+
+
+def _leg_angles_deg(pose):
+  """(N, 72) -> the left and right thighs' swing forward from hanging
+  straight down (in the pelvis's side view) and the knees' angle between
+  thigh and shin, (N, 2) each, from the posed joints of the bundled model
+  with the global orientation removed."""
+  model = lgd_jax.load_body_model()
+  pose = jnp.asarray(pose).at[:, :3].set(0.0)
+  joints = np.asarray(lgd_jax.smpl_forward(
+      model, pose, jnp.zeros((len(pose), model.num_betas))).joints)
+  index = lambda joint: [SMPL_JOINT_NAMES.index(f"{side}_{joint}")
+                         for side in ("left", "right")]
+  hip, knee, ankle = (joints[:, index(j)] for j in ("hip", "knee", "ankle"))
+  thigh, shin = knee - hip, ankle - knee
+  # SMPL faces +z with y up.
+  swing = np.degrees(np.arctan2(thigh[..., 2], -thigh[..., 1]))
+  cosine = np.sum(thigh * shin, -1) / (np.linalg.norm(thigh, axis=-1) *
+                                      np.linalg.norm(shin, axis=-1))
+  return swing, np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
+
+
+def test_bent_legs_bend_that_share_at_hip_and_knee(setup):
+  full, bent, _ = _without_and_with(setup, 15, 1024, bent_legs_prob=0.5)
+  moved = np.zeros((24, 3), bool)
+  moved[[SMPL_JOINT_NAMES.index(f"{side}_{joint}")
+         for side in ("left", "right")
+         for joint in ("hip", "knee", "ankle")]] = True
+  moved = moved.reshape(72)
+  # The global orientation (so the view), the upper body and the feet stay.
+  np.testing.assert_array_equal(bent.pose[:, ~moved], full.pose[:, ~moved])
+  changed = np.any(np.asarray(bent.pose[:, moved] != full.pose[:, moved]), -1)
+  assert changed.mean() == pytest.approx(0.5, abs=0.06)
+  # Drawn: each hip's flexion uniform in 0-120° and each knee's in 0-140°,
+  # moved by N(0, 15°) per leg, clipped to -10-130° and 0-150°.
+  # Means about 60° and 71° (the clipping at 0 raises the knee's by ~1°),
+  # on top of the rest pose's own bend.
+  rest_swing, rest_knee = _leg_angles_deg(jnp.zeros((1, 72)))
+  swing, knee = _leg_angles_deg(bent.pose[changed])
+  assert np.mean(swing > 0) > 0.85
+  assert np.mean(swing - rest_swing) == pytest.approx(60.0, abs=6.0)
+  assert np.mean(knee - rest_knee) == pytest.approx(71.0, abs=6.0)
+  assert knee.max() < 150.0 + rest_knee.max() + 1.0
+  assert np.mean(knee - rest_knee > 100.0) > 0.2
+

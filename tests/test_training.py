@@ -253,9 +253,9 @@ def test_bench_train_writes_what_it_prints(tmp_path):
 
 def test_retraining_script_trains_the_bundled_network(tmp_path):
   """experiments/train_default.sh's stages 2 and 3 train the first network
-  for the takeover `fit` runs with the exported file, stage 3 over the
-  unroll the bundled file records, and export stage 3 with the bundled
-  network's config."""
+  for the takeover `fit` runs with the exported file and with the bent legs
+  the bundled file records, stage 3 over the unroll it records, and export
+  stage 3 with the bundled network's config."""
   from configs import refiner_unroll8  # pylint: disable=import-outside-toplevel
   calls = tmp_path / "calls.txt"
   recorder = tmp_path / "python"
@@ -274,6 +274,9 @@ def test_retraining_script_trains_the_bundled_network(tmp_path):
   flag = f"--config.network.refine_after={exported.network.refine_after}"
   assert all(flag not in line for line in lines[:2])  # stage 1: its own
   assert all(flag in line.split() for line in lines[2:])
+  legs = f"--config.data.bent_legs_prob={bundled.data.bent_legs_prob}"
+  assert bundled.data.bent_legs_prob > 0
+  assert [legs in line.split() for line in lines] == [False] * 2 + [True] * 4
   unroll = f"--config.train_unroll_steps={exported.train_unroll_steps}"
   assert [unroll in line.split() for line in lines] == [False] * 4 + [True] * 2
   configs = [line.split()[2] for line in lines]  # after "-m module"

@@ -11,7 +11,7 @@ the field existed sample what they always did): elevated views, a frame
 that truncates the person, a detector model (confidence-driven drops,
 left/right limb swaps, noisier extremities), one occluded limb, and pose
 augmentation (the body tilted off upright, mirroring, mixing the legs of
-one pose with the rest of another). Each option draws from its own
+one pose with the rest of another, legs bent at random at hip and knee). Each option draws from its own
 `fold_in` stream, so turning one on leaves every other random draw of the
 batch as it was.
 """
@@ -39,7 +39,8 @@ from lgd_jax.body import rotations
 # `fold_in` numbers of the optional draws: new ones, not more `split`s, so
 # the basic draws stay as they were.
 (_OCCLUSION, _TRUNCATION, _DETECTOR, _SWAP, _MIX, _MIRROR,
- _DETECTOR_SHARE, _TILT_SHARE, _BODY_TILT, _BODY_TILT_SHARE) = range(10, 20)
+ _DETECTOR_SHARE, _TILT_SHARE, _BODY_TILT, _BODY_TILT_SHARE,
+ _BENT_LEGS) = range(10, 21)
 
 # The detector model: a point is reported when its score exceeds this, i.e.
 # the batch shows what `fit(..., min_confidence=0.5)` would keep.
@@ -161,6 +162,66 @@ def _mix_legs(key: jax.Array, pose: jax.Array, poses: jax.Array,
                                   poses.shape[0])]
   mixed = _chance(whether_key, pose.shape[0], prob)[:, None] & _LEG_POSE
   return jnp.where(mixed, legs, pose)
+
+
+# Bent legs (`bent_legs_prob`): one hip flexion and one knee flexion drawn
+# per person, uniform in these ranges (degrees), each leg then moved from
+# them by its own Gaussian; from a knee raised while standing through
+# sitting and squatting to kneeling. Abduction turns each thigh outward,
+# twist turns it about itself. Flexion is clipped to what the joint allows.
+_BENT_HIP_DEG = (0.0, 120.0)
+_BENT_KNEE_DEG = (0.0, 140.0)
+_BENT_LEG_SPREAD_DEG = 15.0
+_BENT_HIP_LIMITS_DEG = (-10.0, 130.0)
+_BENT_KNEE_LIMITS_DEG = (0.0, 150.0)
+_BENT_ABDUCTION_DEG = (-5.0, 30.0)
+_BENT_TWIST_STD_DEG = 15.0
+_BENT_ANKLE_STD_DEG = 10.0
+_BENT_JOINTS = tuple(SMPL_JOINT_NAMES.index(f"{side}_{joint}")
+                     for joint in ("hip", "knee", "ankle")
+                     for side in ("left", "right"))
+
+
+def _bent_legs(key: jax.Array, pose: jax.Array, prob: float) -> jax.Array:
+  """For a `prob` share of the people, legs bent at hip and knee (sitting,
+  squatting, kneeling: a quarter of the out-of-domain poses, a few percent
+  of the mocap's; the README's Coverage table); the feet, the upper body
+  and the global orientation stay.
+
+  SMPL faces +z with y up: a thigh turned by -x swings forward, a shin by
+  +x swings back, and +z turns the left thigh outward (-z the right).
+  """
+  if not prob:
+    return pose
+  keys = jax.random.split(key, 8)
+  size = pose.shape[0]
+  normal = lambda k, std: jnp.deg2rad(std) * jax.random.normal(k, (size, 2))
+
+  def flexion(base_key, leg_key, span, limits):
+    base = jax.random.uniform(base_key, (size, 1), minval=span[0],
+                              maxval=span[1])
+    return jnp.deg2rad(jnp.clip(
+        base + _BENT_LEG_SPREAD_DEG * jax.random.normal(leg_key, (size, 2)),
+        *limits))
+
+  hip = flexion(keys[0], keys[1], _BENT_HIP_DEG, _BENT_HIP_LIMITS_DEG)
+  knee = flexion(keys[2], keys[3], _BENT_KNEE_DEG, _BENT_KNEE_LIMITS_DEG)
+  outward = jnp.array([1.0, -1.0])  # left, right
+  abduction = outward * jnp.deg2rad(jax.random.uniform(
+      keys[4], (size, 2), minval=_BENT_ABDUCTION_DEG[0],
+      maxval=_BENT_ABDUCTION_DEG[1]))
+  # Twisted about its own axis, then spread, then swung forward: the spread
+  # keeps the knees apart however far the thigh swings.
+  thigh = (_axis_rotation(-hip, 0) @ _axis_rotation(abduction, 2) @
+           _axis_rotation(normal(keys[5], _BENT_TWIST_STD_DEG), 1))
+  shin = _axis_rotation(knee, 0)
+  ankle = jnp.deg2rad(_BENT_ANKLE_STD_DEG) * jax.random.normal(
+      keys[6], (size, 2, 3))
+  legs = jnp.concatenate([rotations.matrix_to_axis_angle(thigh),
+                          rotations.matrix_to_axis_angle(shin), ankle], 1)
+  bent = pose.reshape(size, NUM_JOINTS, 3).at[:, _BENT_JOINTS].set(
+      legs).reshape(pose.shape)
+  return jnp.where(_chance(keys[7], size, prob)[:, None], bent, pose)
 
 
 def _tilt(key: jax.Array, size: int, std_deg: float, range_deg,
@@ -315,6 +376,8 @@ def sample_batch(key: jax.Array, poses: jax.Array, body: Body,
         many degrees either way (`_body_tilt`: leaning, lying);
       `mirror_prob`: the chance that the pose is mirrored (`mirror_pose`);
       `mix_prob`: the chance that the legs come from another pose;
+      `bent_legs_prob`: the chance that the legs are bent at random at hip
+        and knee (`_bent_legs`: sitting, squatting, kneeling);
       `upright_beyond_deg`: people whose body axis in the image is more
         than this off the vertical are turned upright, keypoints and truth,
         as `fit` turns them (`unroll.turned_upright`; 180: never).
@@ -328,6 +391,8 @@ def sample_batch(key: jax.Array, poses: jax.Array, body: Body,
   stream = lambda number: jax.random.fold_in(key, number)
   pose = poses[jax.random.randint(keys[0], (size,), 0, poses.shape[0])]
   pose = _mix_legs(stream(_MIX), pose, poses, config.get("mix_prob", 0.0))
+  pose = _bent_legs(stream(_BENT_LEGS), pose,
+                    config.get("bent_legs_prob", 0.0))
   pose = jnp.where(_chance(stream(_MIRROR), size,
                            config.get("mirror_prob", 0.0))[:, None],
                    mirror_pose(pose), pose)
