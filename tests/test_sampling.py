@@ -430,12 +430,12 @@ def test_mix_takes_the_legs_of_another_pose(setup):
     assert np.any(np.all(leg_set == np.asarray(mixed.pose[i, legs]), -1)), i
 
 
-def _leg_angles_deg(pose):
-  """(N, 72) -> the left and right thighs' swing forward from hanging
-  straight down (in the pelvis's side view) and the knees' angle between
-  thigh and shin, (N, 2) each, from the posed joints of the bundled model
-  with the global orientation removed."""
-  model = lgd_jax.load_body_model()
+def _leg_angles_deg(model, pose):
+  """(N, 72) -> per leg (N, 2): the thigh's swing forward from hanging
+  straight down and the knee's bend, signed (positive: the shin back), both
+  in the pelvis's side view, the knee's angle between thigh and shin in 3D,
+  and the knee's sideways offset from the hip (m, positive: outward), from
+  the posed joints with the global orientation removed."""
   pose = jnp.asarray(pose).at[:, :3].set(0.0)
   joints = np.asarray(lgd_jax.smpl_forward(
       model, pose, jnp.zeros((len(pose), model.num_betas))).joints)
@@ -443,33 +443,40 @@ def _leg_angles_deg(pose):
                          for side in ("left", "right")]
   hip, knee, ankle = (joints[:, index(j)] for j in ("hip", "knee", "ankle"))
   thigh, shin = knee - hip, ankle - knee
-  # SMPL faces +z with y up.
+  # SMPL faces +z with y up, its left at +x.
   swing = np.degrees(np.arctan2(thigh[..., 2], -thigh[..., 1]))
+  side_bend = np.degrees(np.arctan2(
+      thigh[..., 1] * shin[..., 2] - thigh[..., 2] * shin[..., 1],
+      thigh[..., 1] * shin[..., 1] + thigh[..., 2] * shin[..., 2]))
   cosine = np.sum(thigh * shin, -1) / (np.linalg.norm(thigh, axis=-1) *
                                       np.linalg.norm(shin, axis=-1))
-  return swing, np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
+  bend = np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
+  return swing, side_bend, bend, thigh[..., 0] * np.array([1.0, -1.0])
 
 
 def test_bent_legs_bend_that_share_at_hip_and_knee(setup):
   full, bent, _ = _without_and_with(setup, 15, 1024, bent_legs_prob=0.5)
+  model = setup[0].model
   moved = np.zeros((24, 3), bool)
   moved[[SMPL_JOINT_NAMES.index(f"{side}_{joint}")
          for side in ("left", "right")
          for joint in ("hip", "knee", "ankle")]] = True
   moved = moved.reshape(72)
-  # The global orientation (so the view), the upper body and the feet stay.
+  # The global orientation (so the view), the upper body and the toes stay.
   np.testing.assert_array_equal(bent.pose[:, ~moved], full.pose[:, ~moved])
   changed = np.any(np.asarray(bent.pose[:, moved] != full.pose[:, moved]), -1)
   assert changed.mean() == pytest.approx(0.5, abs=0.06)
   # Drawn: each hip's flexion uniform in 0-120° and each knee's in 0-140°,
-  # moved by N(0, 15°) per leg, clipped to -10-130° and 0-150°.
-  # Means about 60° and 71° (the clipping at 0 raises the knee's by ~1°),
-  # on top of the rest pose's own bend.
-  rest_swing, rest_knee = _leg_angles_deg(jnp.zeros((1, 72)))
-  swing, knee = _leg_angles_deg(bent.pose[changed])
+  # moved by N(0, 15°) per leg, clipped to -10-130° and 0-150°: means about
+  # 60° and 70°, on top of the rest pose's own bend; each thigh spread
+  # outward by -5-30°.
+  rest_swing, _, rest_knee, _ = _leg_angles_deg(model, jnp.zeros((1, 72)))
+  swing, side_bend, knee, outward = _leg_angles_deg(model,
+                                                    bent.pose[changed])
   assert np.mean(swing > 0) > 0.85
   assert np.mean(swing - rest_swing) == pytest.approx(60.0, abs=6.0)
-  assert np.mean(knee - rest_knee) == pytest.approx(71.0, abs=6.0)
+  assert np.mean(knee - rest_knee) == pytest.approx(70.0, abs=6.0)
   assert knee.max() < 150.0 + rest_knee.max() + 1.0
   assert np.mean(knee - rest_knee > 100.0) > 0.2
-
+  assert np.mean(side_bend > 0) > 0.9  # the shin bends back, not forward
+  assert np.mean(outward > 0) > 0.75

@@ -11,7 +11,8 @@ the field existed sample what they always did): elevated views, a frame
 that truncates the person, a detector model (confidence-driven drops,
 left/right limb swaps, noisier extremities), one occluded limb, and pose
 augmentation (the body tilted off upright, mirroring, mixing the legs of
-one pose with the rest of another, legs bent at random at hip and knee). Each option draws from its own
+one pose with the rest of another, legs bent at random at hip and
+knee). Each option draws from its own
 `fold_in` stream, so turning one on leaves every other random draw of the
 batch as it was.
 """
@@ -166,9 +167,9 @@ def _mix_legs(key: jax.Array, pose: jax.Array, poses: jax.Array,
 
 # Bent legs (`bent_legs_prob`): one hip flexion and one knee flexion drawn
 # per person, uniform in these ranges (degrees), each leg then moved from
-# them by its own Gaussian; from a knee raised while standing through
-# sitting and squatting to kneeling. Abduction turns each thigh outward,
-# twist turns it about itself. Flexion is clipped to what the joint allows.
+# them by its own Gaussian; from slightly bent through sitting and
+# squatting to kneeling. Abduction turns each thigh outward, twist turns
+# it about itself. Flexion is clipped to what the joint allows.
 _BENT_HIP_DEG = (0.0, 120.0)
 _BENT_KNEE_DEG = (0.0, 140.0)
 _BENT_LEG_SPREAD_DEG = 15.0
@@ -184,9 +185,9 @@ _BENT_JOINTS = tuple(SMPL_JOINT_NAMES.index(f"{side}_{joint}")
 
 def _bent_legs(key: jax.Array, pose: jax.Array, prob: float) -> jax.Array:
   """For a `prob` share of the people, legs bent at hip and knee (sitting,
-  squatting, kneeling: a quarter of the out-of-domain poses, a few percent
-  of the mocap's; the README's Coverage table); the feet, the upper body
-  and the global orientation stay.
+  squatting, kneeling: rare in the training mocap, the README's Coverage
+  table) and the ankles turned at random; the toes, the upper body and
+  the global orientation stay.
 
   SMPL faces +z with y up: a thigh turned by -x swings forward, a shin by
   +x swings back, and +z turns the left thigh outward (-z the right).
@@ -195,7 +196,6 @@ def _bent_legs(key: jax.Array, pose: jax.Array, prob: float) -> jax.Array:
     return pose
   keys = jax.random.split(key, 8)
   size = pose.shape[0]
-  normal = lambda k, std: jnp.deg2rad(std) * jax.random.normal(k, (size, 2))
 
   def flexion(base_key, leg_key, span, limits):
     base = jax.random.uniform(base_key, (size, 1), minval=span[0],
@@ -213,7 +213,8 @@ def _bent_legs(key: jax.Array, pose: jax.Array, prob: float) -> jax.Array:
   # Twisted about its own axis, then spread, then swung forward: the spread
   # keeps the knees apart however far the thigh swings.
   thigh = (_axis_rotation(-hip, 0) @ _axis_rotation(abduction, 2) @
-           _axis_rotation(normal(keys[5], _BENT_TWIST_STD_DEG), 1))
+           _axis_rotation(jnp.deg2rad(_BENT_TWIST_STD_DEG) *
+                          jax.random.normal(keys[5], (size, 2)), 1))
   shin = _axis_rotation(knee, 0)
   ankle = jnp.deg2rad(_BENT_ANKLE_STD_DEG) * jax.random.normal(
       keys[6], (size, 2, 3))
