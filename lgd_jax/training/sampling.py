@@ -167,9 +167,9 @@ def _mix_legs(key: jax.Array, pose: jax.Array, poses: jax.Array,
 
 # Bent legs (`bent_legs_prob`): one hip flexion and one knee flexion drawn
 # per person, uniform in these ranges (degrees), each leg then moved from
-# them by its own Gaussian; from slightly bent through sitting and
-# squatting to kneeling. Abduction turns each thigh outward, twist turns
-# it about itself. Flexion is clipped to what the joint allows.
+# them by its own Gaussian; from nearly straight through sitting and
+# squatting to kneeling. Abduction turns each thigh mostly outward, twist
+# turns it about itself. Flexion is clipped to what the joint allows.
 _BENT_HIP_DEG = (0.0, 120.0)
 _BENT_KNEE_DEG = (0.0, 140.0)
 _BENT_LEG_SPREAD_DEG = 15.0
@@ -186,7 +186,7 @@ _BENT_JOINTS = tuple(SMPL_JOINT_NAMES.index(f"{side}_{joint}")
 def _bent_legs(key: jax.Array, pose: jax.Array, prob: float) -> jax.Array:
   """For a `prob` share of the people, legs bent at hip and knee (sitting,
   squatting, kneeling: rare in the training mocap, the README's Coverage
-  table) and the ankles turned at random; the toes, the upper body and
+  table) and the ankles' rotations drawn anew; the toes, the upper body and
   the global orientation stay.
 
   SMPL faces +z with y up: a thigh turned by -x swings forward, a shin by
