@@ -77,7 +77,9 @@ def get_config() -> ml_collections.ConfigDict:
       occlude_prob=0.0,  # one whole limb missing
       body_tilt_prob=0.0, body_tilt_deg=90.0,  # pose augmentation
       mirror_prob=0.0, mix_prob=0.0,
-      bent_legs_prob=0.0))  # legs bent at random (sitting, kneeling)
+      bent_legs_prob=0.0,  # legs bent at random (sitting, kneeling)
+      bent_legs_uneven_prob=0.0,  # of those, each leg its own bend
+      bent_spine_prob=0.0))  # trunk bent at random (bending over)
 
   config.optimizer = ml_collections.ConfigDict(dict(
       learning_rate=1e-3, warmup_steps=200, decay_every=1000,

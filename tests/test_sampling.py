@@ -133,7 +133,8 @@ def test_noise_is_a_fraction_of_the_person_height(setup):
 # The new options, at what turns them off.
 _OFF = dict(pitch_range_deg=None, roll_range_deg=None, truncate_prob=0.0,
             detector=False, swap_prob=0.0, mirror_prob=0.0, mix_prob=0.0,
-            body_tilt_prob=0.0, body_tilt_deg=90.0, bent_legs_prob=0.0)
+            body_tilt_prob=0.0, body_tilt_deg=90.0, bent_legs_prob=0.0,
+            bent_legs_uneven_prob=0.0, bent_spine_prob=0.0)
 _COCO_CLEAN = dict(formats=("coco17",), format_weights=(1,), keep_prob=1.0,
                    noise=(0.0, 0.0), perspective_prob=0.0)
 
@@ -167,7 +168,7 @@ def test_every_option_on_is_deterministic_under_jit(setup):
       pitch_range_deg=(-20.0, 60.0), roll_range_deg=(-10.0, 10.0),
       truncate_prob=0.5, detector=True, swap_prob=0.2, mirror_prob=0.5,
       mix_prob=0.5, occlude_prob=0.2, body_tilt_prob=0.3,
-      bent_legs_prob=0.3))
+      bent_legs_prob=0.3, bent_legs_uneven_prob=0.5, bent_spine_prob=0.3))
   sample = jax.jit(lambda key: sampling.sample_batch(key, poses, body,
                                                      config))
   batch = sample(jax.random.PRNGKey(6))
@@ -480,3 +481,55 @@ def test_bent_legs_bend_that_share_at_hip_and_knee(setup):
   assert np.mean(knee - rest_knee > 100.0) > 0.2
   assert np.mean(side_bend > 0) > 0.9  # the shin bends back, not forward
   assert np.mean(outward > 0) > 0.75
+
+
+def test_uneven_bent_legs_bend_each_leg_its_own_way(setup):
+  _, even, config = _without_and_with(setup, 16, 1024, bent_legs_prob=1.0)
+  config.bent_legs_uneven_prob = 0.5
+  uneven = sampling.sample_batch(jax.random.PRNGKey(16), setup[1], setup[0],
+                                 config)
+  # The other half keep the even draw, person for person.
+  same = np.all(np.asarray(uneven.pose == even.pose), -1)
+  assert same.mean() == pytest.approx(0.5, abs=0.06)
+  rest_swing = _leg_angles_deg(setup[0].model, jnp.zeros((1, 72)))[0]
+  swing = {name: _leg_angles_deg(setup[0].model, batch.pose[~same])[0]
+           for name, batch in (("even", even), ("uneven", uneven))}
+  # Even legs differ by the per-leg N(0, 15°) alone; two own draws uniform
+  # in 0-120° differ by more than 45° for about 0.39 of the people.
+  apart = {name: np.mean(np.abs(legs[:, 0] - legs[:, 1]) > 45.0)
+           for name, legs in swing.items()}
+  assert apart["even"] < 0.05
+  assert apart["uneven"] == pytest.approx(0.39, abs=0.08)
+  assert np.mean(swing["uneven"] - rest_swing) == pytest.approx(60.0,
+                                                                 abs=6.0)
+
+
+def test_bent_spine_leans_that_share_forward(setup):
+  full, bent, _ = _without_and_with(setup, 17, 1024, bent_spine_prob=0.5)
+  spine = [SMPL_JOINT_NAMES.index(f"spine{i}") for i in (1, 2, 3)]
+  moved = np.zeros((24, 3), bool)
+  moved[spine] = True
+  moved = moved.reshape(72)
+  np.testing.assert_array_equal(bent.pose[:, ~moved], full.pose[:, ~moved])
+  changed = np.any(np.asarray(bent.pose[:, moved] != full.pose[:, moved]), -1)
+  assert changed.mean() == pytest.approx(0.5, abs=0.06)
+  matrices = lambda batch: lgd_jax.body.rotations.axis_angle_to_matrix(
+      batch.pose[changed].reshape(-1, 24, 3)[:, spine])
+  # Each spine joint turns by the same rotation, added to its own.
+  added = np.asarray(matrices(bent) @ jnp.swapaxes(matrices(full), -1, -2))
+  np.testing.assert_allclose(added[:, 1:], added[:, :2], atol=1e-4)
+  # Drawn: forward -10-90° in all (mean 40°), sideways and twist N(0, 10°).
+  whole = added[:, 0] @ added[:, 0] @ added[:, 0]
+  up = whole[:, :, 1]  # where the trunk's +y goes; SMPL faces +z
+  forward = np.degrees(np.arctan2(up[:, 2], up[:, 1]))
+  assert np.mean(forward) == pytest.approx(40.0, abs=4.0)
+  assert forward.min() > -10.0 - 5.0 and forward.max() < 90.0 + 5.0
+  sideways = np.degrees(np.arcsin(np.clip(up[:, 0], -1.0, 1.0)))
+  assert np.std(sideways) == pytest.approx(10.0, abs=2.5)
+  # The posed neck moves forward of the pelvis.
+  model = setup[0].model
+  neck = lambda batch: np.asarray(lgd_jax.smpl_forward(
+      model, batch.pose[changed].at[:, :3].set(0.0),
+      jnp.zeros((int(changed.sum()), model.num_betas))).joints[
+          :, SMPL_JOINT_NAMES.index("neck")])
+  assert np.mean(neck(bent)[:, 2] > neck(full)[:, 2]) > 0.8

@@ -41,7 +41,7 @@ from lgd_jax.body import rotations
 # the basic draws stay as they were.
 (_OCCLUSION, _TRUNCATION, _DETECTOR, _SWAP, _MIX, _MIRROR,
  _DETECTOR_SHARE, _TILT_SHARE, _BODY_TILT, _BODY_TILT_SHARE,
- _BENT_LEGS) = range(10, 21)
+ _BENT_LEGS, _BENT_SPINE) = range(10, 22)
 
 # The detector model: a point is reported when its score exceeds this, i.e.
 # the batch shows what `fit(..., min_confidence=0.5)` would keep.
@@ -168,7 +168,8 @@ def _mix_legs(key: jax.Array, pose: jax.Array, poses: jax.Array,
 # Bent legs (`bent_legs_prob`): one hip flexion and one knee flexion drawn
 # per person, uniform in these ranges (degrees), each leg then moved from
 # them by its own Gaussian; from nearly straight through sitting and
-# squatting to kneeling. Abduction turns each thigh mostly outward, twist
+# squatting to kneeling. For a `bent_legs_uneven_prob` share of them each
+# leg draws its own (a knee raised, a lunge, kneeling on one knee). Abduction turns each thigh mostly outward, twist
 # turns it about itself. Flexion is clipped to what the joint allows.
 _BENT_HIP_DEG = (0.0, 120.0)
 _BENT_KNEE_DEG = (0.0, 140.0)
@@ -183,11 +184,13 @@ _BENT_JOINTS = tuple(SMPL_JOINT_NAMES.index(f"{side}_{joint}")
                      for side in ("left", "right"))
 
 
-def _bent_legs(key: jax.Array, pose: jax.Array, prob: float) -> jax.Array:
+def _bent_legs(key: jax.Array, pose: jax.Array, prob: float,
+               uneven_prob: float = 0.0) -> jax.Array:
   """For a `prob` share of the people, legs bent at hip and knee (sitting,
   squatting, kneeling: rare in the training mocap, the README's Coverage
   table) and the ankles' rotations drawn anew; the toes, the upper body and
-  the global orientation stay.
+  the global orientation stay. An `uneven_prob` share of those bend each
+  leg by its own draw.
 
   SMPL faces +z with y up: a thigh turned by -x swings forward, a shin by
   +x swings back, and +z turns the left thigh outward (-z the right).
@@ -196,10 +199,14 @@ def _bent_legs(key: jax.Array, pose: jax.Array, prob: float) -> jax.Array:
     return pose
   keys = jax.random.split(key, 8)
   size = pose.shape[0]
+  # Folded keys leave the even draws as they were before this option.
+  uneven = _chance(jax.random.fold_in(keys[7], 1), size, uneven_prob)[:, None]
 
   def flexion(base_key, leg_key, span, limits):
-    base = jax.random.uniform(base_key, (size, 1), minval=span[0],
-                              maxval=span[1])
+    draw = lambda key, legs: jax.random.uniform(key, (size, legs),
+                                                minval=span[0], maxval=span[1])
+    base = jnp.where(uneven, draw(jax.random.fold_in(base_key, 1), 2),
+                     draw(base_key, 1))
     return jnp.deg2rad(jnp.clip(
         base + _BENT_LEG_SPREAD_DEG * jax.random.normal(leg_key, (size, 2)),
         *limits))
@@ -223,6 +230,43 @@ def _bent_legs(key: jax.Array, pose: jax.Array, prob: float) -> jax.Array:
   bent = pose.reshape(size, NUM_JOINTS, 3).at[:, _BENT_JOINTS].set(
       legs).reshape(pose.shape)
   return jnp.where(_chance(keys[7], size, prob)[:, None], bent, pose)
+
+
+# Bent spine (`bent_spine_prob`): a forward bend of the trunk, uniform in
+# this range (degrees), a sideways bend and a twist, each shared equally by
+# the three spine joints and added to the mocap's own spine rotations.
+_BENT_SPINE_FORWARD_DEG = (-10.0, 90.0)
+_BENT_SPINE_SIDE_STD_DEG = 10.0
+_BENT_SPINE_TWIST_STD_DEG = 10.0
+_SPINE_JOINTS = tuple(SMPL_JOINT_NAMES.index(f"spine{i}") for i in (1, 2, 3))
+
+
+def _bent_spine(key: jax.Array, pose: jax.Array, prob: float) -> jax.Array:
+  """For a `prob` share of the people, the trunk bent forward (reaching
+  down, bending over: rare in the training mocap, common in HDM05), a
+  little sideways and twisted; the rest stays.
+
+  SMPL faces +z with y up: the spine (+y) turned by +x leans forward.
+  """
+  if not prob:
+    return pose
+  keys = jax.random.split(key, 4)
+  size = pose.shape[0]
+  share = len(_SPINE_JOINTS)
+  forward = jax.random.uniform(keys[0], (size,),
+                               minval=_BENT_SPINE_FORWARD_DEG[0],
+                               maxval=_BENT_SPINE_FORWARD_DEG[1])
+  side, twist = (std * jax.random.normal(key, (size,)) for std, key in (
+      (_BENT_SPINE_SIDE_STD_DEG, keys[1]),
+      (_BENT_SPINE_TWIST_STD_DEG, keys[2])))
+  bend = (_axis_rotation(jnp.deg2rad(forward / share), 0) @
+          _axis_rotation(jnp.deg2rad(side / share), 2) @
+          _axis_rotation(jnp.deg2rad(twist / share), 1))
+  joints = pose.reshape(size, NUM_JOINTS, 3)
+  spine = rotations.axis_angle_to_matrix(joints[:, _SPINE_JOINTS])
+  bent = joints.at[:, _SPINE_JOINTS].set(rotations.matrix_to_axis_angle(
+      bend[:, None] @ spine)).reshape(pose.shape)
+  return jnp.where(_chance(keys[3], size, prob)[:, None], bent, pose)
 
 
 def _tilt(key: jax.Array, size: int, std_deg: float, range_deg,
@@ -379,6 +423,10 @@ def sample_batch(key: jax.Array, poses: jax.Array, body: Body,
       `mix_prob`: the chance that the legs come from another pose;
       `bent_legs_prob`: the chance that the legs are bent at random at hip
         and knee (`_bent_legs`: sitting, squatting, kneeling);
+      `bent_legs_uneven_prob`: the share of those whose two legs are bent
+        by draws of their own (a knee raised, a lunge);
+      `bent_spine_prob`: the chance that the trunk is bent at random,
+        mostly forward (`_bent_spine`: bending over, reaching down);
       `upright_beyond_deg`: people whose body axis in the image is more
         than this off the vertical are turned upright, keypoints and truth,
         as `fit` turns them (`unroll.turned_upright`; 180: never).
@@ -393,7 +441,10 @@ def sample_batch(key: jax.Array, poses: jax.Array, body: Body,
   pose = poses[jax.random.randint(keys[0], (size,), 0, poses.shape[0])]
   pose = _mix_legs(stream(_MIX), pose, poses, config.get("mix_prob", 0.0))
   pose = _bent_legs(stream(_BENT_LEGS), pose,
-                    config.get("bent_legs_prob", 0.0))
+                    config.get("bent_legs_prob", 0.0),
+                    config.get("bent_legs_uneven_prob", 0.0))
+  pose = _bent_spine(stream(_BENT_SPINE), pose,
+                     config.get("bent_spine_prob", 0.0))
   pose = jnp.where(_chance(stream(_MIRROR), size,
                            config.get("mirror_prob", 0.0))[:, None],
                    mirror_pose(pose), pose)
