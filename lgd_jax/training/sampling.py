@@ -12,7 +12,7 @@ that truncates the person, a detector model (confidence-driven drops,
 left/right limb swaps, noisier extremities), one occluded limb, and pose
 augmentation (the body tilted off upright, mirroring, mixing the legs of
 one pose with the rest of another, legs bent at random at hip and
-knee). Each option draws from its own
+knee, the trunk bent at random). Each option draws from its own
 `fold_in` stream, so turning one on leaves every other random draw of the
 batch as it was.
 """
@@ -168,9 +168,10 @@ def _mix_legs(key: jax.Array, pose: jax.Array, poses: jax.Array,
 # Bent legs (`bent_legs_prob`): one hip flexion and one knee flexion drawn
 # per person, uniform in these ranges (degrees), each leg then moved from
 # them by its own Gaussian; from nearly straight through sitting and
-# squatting to kneeling. For a `bent_legs_uneven_prob` share of them each
-# leg draws its own (a knee raised, a lunge, kneeling on one knee). Abduction turns each thigh mostly outward, twist
-# turns it about itself. Flexion is clipped to what the joint allows.
+# squatting to kneeling; for a `bent_legs_uneven_prob` share of them each
+# leg draws its own (a knee raised, a lunge, kneeling on one knee).
+# Abduction turns each thigh mostly outward, twist turns it about itself.
+# Flexion is clipped to what the joint allows.
 _BENT_HIP_DEG = (0.0, 120.0)
 _BENT_KNEE_DEG = (0.0, 140.0)
 _BENT_LEG_SPREAD_DEG = 15.0
@@ -199,14 +200,17 @@ def _bent_legs(key: jax.Array, pose: jax.Array, prob: float,
     return pose
   keys = jax.random.split(key, 8)
   size = pose.shape[0]
-  # Folded keys leave the even draws as they were before this option.
-  uneven = _chance(jax.random.fold_in(keys[7], 1), size, uneven_prob)[:, None]
+  # Folded keys: the even draws stay as they were before this option.
+  uneven = (_chance(jax.random.fold_in(keys[7], 1), size, uneven_prob)
+            if uneven_prob else None)
 
   def flexion(base_key, leg_key, span, limits):
-    draw = lambda key, legs: jax.random.uniform(key, (size, legs),
-                                                minval=span[0], maxval=span[1])
-    base = jnp.where(uneven, draw(jax.random.fold_in(base_key, 1), 2),
-                     draw(base_key, 1))
+    draw = lambda draw_key, legs: jax.random.uniform(
+        draw_key, (size, legs), minval=span[0], maxval=span[1])
+    base = draw(base_key, 1)
+    if uneven is not None:
+      base = jnp.where(uneven[:, None],
+                       draw(jax.random.fold_in(base_key, 1), 2), base)
     return jnp.deg2rad(jnp.clip(
         base + _BENT_LEG_SPREAD_DEG * jax.random.normal(leg_key, (size, 2)),
         *limits))
@@ -234,7 +238,8 @@ def _bent_legs(key: jax.Array, pose: jax.Array, prob: float,
 
 # Bent spine (`bent_spine_prob`): a forward bend of the trunk, uniform in
 # this range (degrees), a sideways bend and a twist, each shared equally by
-# the three spine joints and added to the mocap's own spine rotations.
+# the three spine joints and turning each further than the mocap's own
+# rotation (in the joint's parent frame).
 _BENT_SPINE_FORWARD_DEG = (-10.0, 90.0)
 _BENT_SPINE_SIDE_STD_DEG = 10.0
 _BENT_SPINE_TWIST_STD_DEG = 10.0
@@ -243,8 +248,7 @@ _SPINE_JOINTS = tuple(SMPL_JOINT_NAMES.index(f"spine{i}") for i in (1, 2, 3))
 
 def _bent_spine(key: jax.Array, pose: jax.Array, prob: float) -> jax.Array:
   """For a `prob` share of the people, the trunk bent forward (reaching
-  down, bending over: rare in the training mocap, common in HDM05), a
-  little sideways and twisted; the rest stays.
+  down, bending over), a little sideways and twisted; the rest stays.
 
   SMPL faces +z with y up: the spine (+y) turned by +x leans forward.
   """
@@ -256,9 +260,8 @@ def _bent_spine(key: jax.Array, pose: jax.Array, prob: float) -> jax.Array:
   forward = jax.random.uniform(keys[0], (size,),
                                minval=_BENT_SPINE_FORWARD_DEG[0],
                                maxval=_BENT_SPINE_FORWARD_DEG[1])
-  side, twist = (std * jax.random.normal(key, (size,)) for std, key in (
-      (_BENT_SPINE_SIDE_STD_DEG, keys[1]),
-      (_BENT_SPINE_TWIST_STD_DEG, keys[2])))
+  side = _BENT_SPINE_SIDE_STD_DEG * jax.random.normal(keys[1], (size,))
+  twist = _BENT_SPINE_TWIST_STD_DEG * jax.random.normal(keys[2], (size,))
   bend = (_axis_rotation(jnp.deg2rad(forward / share), 0) @
           _axis_rotation(jnp.deg2rad(side / share), 2) @
           _axis_rotation(jnp.deg2rad(twist / share), 1))
