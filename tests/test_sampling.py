@@ -490,16 +490,17 @@ def test_bent_legs_bend_that_share_at_hip_and_knee(setup):
 
 
 def test_uneven_bent_legs_bend_each_leg_its_own_way(setup):
-  _, even, config = _without_and_with(setup, 16, 1024, bent_legs_prob=1.0)
-  config.bent_legs_uneven_prob = 0.5
-  uneven = sampling.sample_batch(jax.random.PRNGKey(16), setup[1], setup[0],
-                                 config)
+  body, poses = setup
+  draw = lambda **option: sampling.sample_batch(
+      jax.random.PRNGKey(16), poses, body,
+      _config(**_COCO_CLEAN, batch_size=1024, bent_legs_prob=1.0, **option))
+  even, uneven = draw(), draw(bent_legs_uneven_prob=0.5)
   # Only the hips' and knees' flexion is drawn anew, for half the people;
   # the other half keep the even draw, person for person.
   _, changed = _only_these_joints_moved(even, uneven,
                                         _leg_joints("hip", "knee"))
   assert changed.mean() == pytest.approx(0.5, abs=0.06)
-  model = setup[0].model
+  model = body.model
   rest_swing, _, rest_knee, _ = _leg_angles_deg(model, jnp.zeros((1, 72)))
   angles = {name: _leg_angles_deg(model, batch.pose[changed])
             for name, batch in (("even", even), ("uneven", uneven))}
