@@ -237,9 +237,9 @@ def _bent_legs(key: jax.Array, pose: jax.Array, prob: float,
 
 
 # Bent spine (`bent_spine_prob`): a forward bend of the trunk, uniform in
-# this range (degrees), a sideways bend and a twist, each shared equally by
-# the three spine joints and turning each further than the mocap's own
-# rotation (in the joint's parent frame).
+# this range (degrees), a sideways bend and a twist, each split equally
+# over the three spine joints and applied on top of each joint's mocap
+# rotation (in its parent's frame).
 _BENT_SPINE_FORWARD_DEG = (-10.0, 90.0)
 _BENT_SPINE_SIDE_STD_DEG = 10.0
 _BENT_SPINE_TWIST_STD_DEG = 10.0
