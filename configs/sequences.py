@@ -45,8 +45,10 @@ def get_config() -> ml_collections.ConfigDict:
   ))
   # `sequences.WARM_STARTS`: independent fits, chained warm starts, warm
   # starts from the track's last independent fit (anchored), chains
-  # restarted cold every `fit.chain_length` frames (restarted).
-  config.warm_starts = ("off", "chained", "anchored", "restarted")
+  # restarted cold every `fit.chain_length` frames (restarted), chains
+  # that take a frame's independent fit where it explains the keypoints
+  # better (checked).
+  config.warm_starts = ("off", "chained", "anchored", "restarted", "checked")
   config.sigmas = (0.0, 1.0, 2.0, 4.0)
   config.tracking = ml_collections.ConfigDict(dict(threshold=0.4,
                                                    max_gap=5))

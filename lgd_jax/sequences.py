@@ -2,8 +2,9 @@
 of tracked people, on (T, P) arrays, frames by tracks (`lgd_jax.tracking`
 makes them from a table of rows):
   1. `fit_tracks` fits every frame independently, or warm-started from
-     the track's previous fit (chained) or from its last independent fit
-     (anchored);
+     the track's previous fit (chained; checked, which keeps the frame's
+     independent fit where that explains the keypoints better) or from its
+     last independent fit (anchored);
   2. `smooth_tracks` smooths each track's parameters over time.
 """
 
@@ -31,8 +32,9 @@ _POINTS_CHUNK = 4096
 
 # `fit_tracks`' warm starts: none (independent fits), from the track's
 # previous fit (chained), from its last independent fit (anchored), chains
-# that restart cold after `chain_length` fits (restarted).
-WARM_STARTS = ("off", "chained", "anchored", "restarted")
+# that restart cold after `chain_length` fits (restarted), chains that keep
+# a frame's independent fit where it explains the keypoints better (checked).
+WARM_STARTS = ("off", "chained", "anchored", "restarted", "checked")
 # Fits per "restarted" chain: the most accurate on the sequence benchmark
 # (README "Videos").
 CHAIN_LENGTH = 4
@@ -45,7 +47,7 @@ CHAIN_LENGTH = 4
 def fit_tracks(xy, confidence, *, keypoint_format: str,
                camera: Optional[cameras.Perspective] = None,
                params: Optional[Pretrained] = None,
-               warm_start: Union[str, bool] = "anchored", max_gap: int = 2,
+               warm_start: Union[str, bool] = "checked", max_gap: int = 2,
                frames=None, chain_length: int = CHAIN_LENGTH,
                track=None, chunk_size: int = 1024,
                on_frames=None, descent_iterations: int = 0,
@@ -65,7 +67,13 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     `chain_length` fits (its cold fit and the warm ones after it): the
     first few warm starts help, before the error piles up. One fit per
     cell, as "off", but one call per frame, as "chained".
-  - "anchored" (the default): every frame is fitted independently, then
+  - "checked" (the default): as "chained", but every frame is also fitted
+    independently (in chunks, first), and a track keeps its warm fit only
+    where its final reprojection loss is no higher than the independent
+    fit's; else the independent fit goes on in the chain. A drifting chain
+    shows in its loss and is cut there. Two fits per cell, one call per
+    frame for the warm ones.
+  - "anchored": every frame is fitted independently, then
     again from the track's last successful independent fit at most
     `max_gap` frames earlier (cells without one keep their independent
     fit, and so does a cell whose second fit fails): the previous frame
@@ -88,7 +96,8 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     track: optional (T, P) int track ids when a column holds several
       tracks one after another (batch slots): a fit warm-starts only from
       the same track's.
-    chunk_size: people per call ("off" and "anchored").
+    chunk_size: people per call ("off", "anchored" and the independent
+      fits of "checked").
     on_frames: optional callback, called with a number of frames as they
       are done (e.g. a progress bar's `update`).
     descent_iterations, upright_beyond_deg: as in `fit`.
@@ -109,20 +118,23 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     camera = jax.tree.map(lambda a: np.broadcast_to(
         np.asarray(a, np.float32), (num_frames, num_tracks) +
         np.shape(a)[-1:]), camera)
-  if mode in ("off", "anchored"):
+  if mode in ("off", "anchored", "checked"):
     fit_rows = functools.partial(
         _fit_rows, xy, confidence, camera, keypoint_format=keypoint_format,
         params=params, chunk_size=chunk_size, on_frames=on_frames,
         descent_iterations=descent_iterations,
         upright_beyond_deg=upright_beyond_deg,
-        # The anchored fit's two passes count as half the frames each.
-        frame_share=0.5 if mode == "anchored" else 1.0)
-    result = fit_rows(np.ones((num_frames, num_tracks), bool))
-    result = jax.tree.map(
-        lambda a: a.reshape((num_frames, num_tracks) + a.shape[1:]), result)
+        # Two passes count as half the frames each.
+        frame_share=1.0 if mode == "off" else 0.5)
+    independent = fit_rows(np.ones((num_frames, num_tracks), bool))
+    independent = jax.tree.map(
+        lambda a: a.reshape((num_frames, num_tracks) + a.shape[1:]),
+        independent)
     if mode == "off":
-      return result
-    return _fit_anchored(result, fit_rows, frames, track, max_gap, on_frames)
+      return independent
+    if mode == "anchored":
+      return _fit_anchored(independent, fit_rows, frames, track, max_gap,
+                           on_frames)
 
   def fit_frame(t, init):
     return fitting.fit(xy[t], confidence[t], keypoint_format=keypoint_format,
@@ -148,10 +160,18 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
       usable &= last_track == np.asarray(track)[t]
     if mode == "restarted":
       usable &= chain_fits < chain_length
-    result = jax.device_get(fit_frame(t, state._replace(fit_ok=usable)))
+    if mode == "checked":
+      result = jax.tree.map(lambda a: a[t], independent)
+      if usable.any():  # else no call: e.g. a video's first frame
+        warm = jax.device_get(fit_frame(t, state._replace(fit_ok=usable)))
+        result = jax.tree.map(functools.partial(
+            _where_rows, _warm_explains_better(warm, result, usable)),
+            warm, result)
+    else:
+      result = jax.device_get(fit_frame(t, state._replace(fit_ok=usable)))
     outputs.append(result)
     if on_frames is not None:
-      on_frames(1)
+      on_frames(0.5 if mode == "checked" else 1)
     ok = np.asarray(result.fit_ok)
     chain_fits = np.where(ok, np.where(usable, chain_fits + 1, 1),
                           chain_fits)
@@ -228,6 +248,16 @@ def _fit_anchored(independent: FitResult, fit_rows, frames, track,
     return old
 
   return jax.tree.map(merge, independent, warm)
+
+
+def _warm_explains_better(warm: FitResult, independent: FitResult,
+                          usable) -> np.ndarray:
+  """Where a warm fit ("checked") is kept: it started warm, succeeded and
+  its final reprojection loss is no higher than the independent fit's
+  (both in the same frame's person-centred units)."""
+  return usable & warm.fit_ok & (
+      ~independent.fit_ok |
+      (warm.loss_history[..., -1] <= independent.loss_history[..., -1]))
 
 
 def _where_rows(ok, new, old):

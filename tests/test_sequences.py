@@ -150,8 +150,8 @@ def test_anchored_warm_start_starts_from_the_previous_independent_fit(
                 camera=video.intrinsics)
   cold = sequences.fit_tracks(xy, confidence, warm_start="off", **kwargs)
   done = []
-  anchored = sequences.fit_tracks(xy, confidence, max_gap=2,
-                                  on_frames=done.append, **kwargs)
+  anchored = sequences.fit_tracks(xy, confidence, warm_start="anchored",
+                                  max_gap=2, on_frames=done.append, **kwargs)
   assert sum(done) == pytest.approx(8)
   np.testing.assert_array_equal(anchored.fit_ok, cold.fit_ok)
   previous = lambda t, p: jax.tree.map(lambda a: a[t, p:p + 1], cold)
@@ -172,18 +172,20 @@ def test_anchored_warm_start_starts_from_the_previous_independent_fit(
   # A new track in a slot (column 0 from frame 3) has no previous fit.
   slots = np.zeros((8, 2), int)
   slots[3:, 0] = 1
-  slotted = sequences.fit_tracks(xy, confidence, track=slots, **kwargs)
+  slotted = sequences.fit_tracks(xy, confidence, warm_start="anchored",
+                                 track=slots, **kwargs)
   np.testing.assert_array_equal(slotted.pose[3, 0], cold.pose[3, 0])
   np.testing.assert_allclose(slotted.pose[4], anchored.pose[4], atol=1e-6)
   # Slots as `lgd-fit` makes them, -1 where the track is absent: the same
   # starts (the miss in frame 6 is bridged).
   ids = np.where(confidence.any(-1), np.arange(2), -1)
   np.testing.assert_array_equal(
-      sequences.fit_tracks(xy, confidence, track=ids, **kwargs).pose,
+      sequences.fit_tracks(xy, confidence, warm_start="anchored", track=ids,
+                           **kwargs).pose,
       anchored.pose)
   # One frame: nothing to start from, the independent fits.
   done = []
-  single = sequences.fit_tracks(xy[:1], confidence[:1],
+  single = sequences.fit_tracks(xy[:1], confidence[:1], warm_start="anchored",
                                 on_frames=done.append, **kwargs)
   np.testing.assert_array_equal(single.pose, cold.pose[:1])
   assert sum(done) == pytest.approx(1)
@@ -291,6 +293,39 @@ def test_restarted_chains_restart_cold_every_chain_length_fits(
   with pytest.raises(ValueError, match="chain_length"):
     sequences.fit_tracks(xy, confidence, warm_start="restarted",
                          chain_length=0, **kwargs)
+
+
+def test_checked_chains_keep_whichever_fit_explains_the_keypoints_better(
+    video, tiny_weights):
+  # The bundled network: the tiny one's warm fits never explain the points
+  # better than its independent ones.
+  xy, confidence, kwargs = _with_a_gap(video, None)  # back cold at 5
+  done = []
+  checked = sequences.fit_tracks(xy, confidence,  # the default
+                                 on_frames=done.append, **kwargs)
+  assert sum(done) == pytest.approx(8)
+  cold = sequences.fit_tracks(xy, confidence, warm_start="off", **kwargs)
+  np.testing.assert_array_equal(checked.fit_ok, cold.fit_ok)
+  final_loss = lambda result: result.loss_history[..., -1]
+  kept = {True: 0, False: 0}
+  for t in range(1, 8):
+    # Each frame starts from the frame before's kept fit, whichever it was.
+    warm = fitting.fit(xy[t], confidence[t], init=jax.tree.map(
+        lambda a: a[t - 1], checked), **kwargs)
+    for p in range(2):
+      if not checked.fit_ok[t, p] or (p == 1 and t == 5):
+        continue  # absent, or back after a gap longer than max_gap
+      warm_better = final_loss(warm)[p] <= final_loss(cold)[t, p]
+      expected = warm if warm_better else jax.tree.map(lambda a: a[t], cold)
+      np.testing.assert_allclose(checked.pose[t, p], expected.pose[p],
+                                 atol=1e-5)
+      np.testing.assert_allclose(final_loss(checked)[t, p],
+                                 min(final_loss(warm)[p],
+                                     final_loss(cold)[t, p]), rtol=1e-5)
+      kept[bool(warm_better)] += 1
+  assert kept[True] and kept[False], kept  # both ways taken in this video
+  np.testing.assert_array_equal(checked.pose[0], cold.pose[0])
+  np.testing.assert_array_equal(checked.pose[5, 1], cold.pose[5, 1])
 
 
 # --- Smoothing ---------------------------------------------------------------

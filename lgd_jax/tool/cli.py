@@ -66,12 +66,14 @@ def _define_flags() -> flags.FlagValues:
       "for OpenPose folders and files with track ids.")
   define["enum"](
       "warm_start", options_lib.Options.warm_start,
-      list(sequences.WARM_STARTS), "Videos: anchored: fit every frame, then "
-      "again from the track's last independent fit (about twice the cost, "
-      "the most accurate); restarted: start each frame from the track's "
-      "previous fit, cold again after every "
-      f"{sequences.CHAIN_LENGTH} fits (more accurate than off, less than "
-      "anchored; one call a frame, slower than both); chained: from the "
+      list(sequences.WARM_STARTS), "Videos: checked: start each frame from "
+      "the track's previous fit and keep it where it explains the keypoints "
+      "no worse than the frame's independent fit, else that one (the most "
+      "accurate; two fits a frame, the warm ones one call a frame); "
+      "anchored: fit every frame, then again from the track's last "
+      "independent fit (about twice the cost of off, all in chunks, the "
+      "fastest of the warm starts); restarted: from the previous fit, cold "
+      f"again after every {sequences.CHAIN_LENGTH} fits; chained: from the "
       "previous fit, never cold (errors pile up); off: independent fits. "
       "See the README's Videos.")
   define["float"](

@@ -36,8 +36,10 @@ class Options:
       "off": independent images; "auto": "on" for OpenPose folders and for
       files with track ids (PoseTrack), else "off".
     warm_start: how each video frame's fit starts (`sequences.fit_tracks`):
-      "anchored" (default: fitted independently, then again from the
-      track's last independent fit), "restarted" (from the track's
+      "checked" (default: from the track's previous fit, kept where its
+      reprojection loss is no higher than the frame's independent fit's,
+      which is kept else), "anchored" (fitted independently, then again
+      from the track's last independent fit), "restarted" (from the track's
       previous fit, cold again after every `sequences.CHAIN_LENGTH`
       fits), "chained" (from the track's
       previous fit) or "off" (independent fits); see the README's
@@ -70,10 +72,10 @@ class Options:
   focal: Optional[float] = None
   image_size: Optional[tuple[int, int]] = None
   sequence: str = "auto"
-  # Chosen by experiments/reports/evaluate_sequences_stage3.json: anchored
-  # warm starts beat independent fits, chained ones lose to both; sigma 2
-  # gave the best accuracy.
-  warm_start: str = "anchored"
+  # Chosen by experiments/reports/evaluate_sequences_checked.json: checked
+  # chains beat anchored warm starts and independent fits, chained ones
+  # lose to all; sigma 2 gave the best accuracy.
+  warm_start: str = "checked"
   smooth: float = 2.0
   fps: float = 30.0
   save_meshes: str = ""
