@@ -70,7 +70,8 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
   - "checked" (the default): as "chained", but every frame is also fitted
     independently (in chunks, first), and a track keeps its warm fit only
     where its final reprojection loss is no higher than the independent
-    fit's; else the independent fit goes on in the chain. A drifting chain
+    fit's (or the independent fit failed); else the independent fit goes
+    on in the chain. A drifting chain
     shows in its loss and is cut there. Two fits per cell, one call per
     frame for the warm ones.
   - "anchored": every frame is fitted independently, then
@@ -118,14 +119,14 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     camera = jax.tree.map(lambda a: np.broadcast_to(
         np.asarray(a, np.float32), (num_frames, num_tracks) +
         np.shape(a)[-1:]), camera)
+  # Modes of two passes count each as half the frames.
+  frame_share = 1.0 if mode in ("off", "chained", "restarted") else 0.5
   if mode in ("off", "anchored", "checked"):
     fit_rows = functools.partial(
         _fit_rows, xy, confidence, camera, keypoint_format=keypoint_format,
         params=params, chunk_size=chunk_size, on_frames=on_frames,
         descent_iterations=descent_iterations,
-        upright_beyond_deg=upright_beyond_deg,
-        # Two passes count as half the frames each.
-        frame_share=1.0 if mode == "off" else 0.5)
+        upright_beyond_deg=upright_beyond_deg, frame_share=frame_share)
     independent = fit_rows(np.ones((num_frames, num_tracks), bool))
     independent = jax.tree.map(
         lambda a: a.reshape((num_frames, num_tracks) + a.shape[1:]),
@@ -135,6 +136,8 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     if mode == "anchored":
       return _fit_anchored(independent, fit_rows, frames, track, max_gap,
                            on_frames)
+    # "checked": the chain below picks, frame by frame, between these and
+    # its warm fits.
 
   def fit_frame(t, init):
     return fitting.fit(xy[t], confidence[t], keypoint_format=keypoint_format,
@@ -171,7 +174,7 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
       result = jax.device_get(fit_frame(t, state._replace(fit_ok=usable)))
     outputs.append(result)
     if on_frames is not None:
-      on_frames(0.5 if mode == "checked" else 1)
+      on_frames(frame_share)
     ok = np.asarray(result.fit_ok)
     chain_fits = np.where(ok, np.where(usable, chain_fits + 1, 1),
                           chain_fits)
@@ -254,7 +257,8 @@ def _warm_explains_better(warm: FitResult, independent: FitResult,
                           usable) -> np.ndarray:
   """Where a warm fit ("checked") is kept: it started warm, succeeded and
   its final reprojection loss is no higher than the independent fit's
-  (both in the same frame's person-centred units)."""
+  (both in the same frame's person-centred units), or the independent
+  fit failed."""
   return usable & warm.fit_ok & (
       ~independent.fit_ok |
       (warm.loss_history[..., -1] <= independent.loss_history[..., -1]))

@@ -71,8 +71,8 @@ def _define_flags() -> flags.FlagValues:
       "no worse than the frame's independent fit, else that one (the most "
       "accurate; two fits a frame, the warm ones one call a frame); "
       "anchored: fit every frame, then again from the track's last "
-      "independent fit (about twice the cost of off, all in chunks, the "
-      "fastest of the warm starts); restarted: from the previous fit, cold "
+      "independent fit (about twice the cost of off, both passes in "
+      "chunks over all devices); restarted: from the previous fit, cold "
       f"again after every {sequences.CHAIN_LENGTH} fits; chained: from the "
       "previous fit, never cold (errors pile up); off: independent fits. "
       "See the README's Videos.")
