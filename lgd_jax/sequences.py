@@ -111,6 +111,9 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     raise ValueError(f"chain_length must be at least 1, got {chain_length}")
   xy = np.asarray(xy, np.float32)
   confidence = np.asarray(confidence, np.float32)
+  if xy.ndim != 4 or 0 in xy.shape[:2]:
+    raise ValueError("xy must be (frames, tracks, K, 2) with at least one "
+                     f"frame and one track, got shape {xy.shape}")
   num_frames, num_tracks = xy.shape[:2]
   params = params if params is not None else load_pretrained()
   frames = (np.arange(num_frames) if frames is None

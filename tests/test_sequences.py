@@ -191,6 +191,9 @@ def test_anchored_warm_start_starts_from_the_previous_independent_fit(
   assert sum(done) == pytest.approx(1)
   with pytest.raises(ValueError, match="warm_start"):
     sequences.fit_tracks(xy, confidence, warm_start="sometimes", **kwargs)
+  for empty in (np.s_[:0], np.s_[:, :0]):
+    with pytest.raises(ValueError, match="at least one frame and one track"):
+      sequences.fit_tracks(xy[empty], confidence[empty], **kwargs)
 
 
 def _with_a_gap(video, tiny_weights):

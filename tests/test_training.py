@@ -58,11 +58,14 @@ def test_eight_devices_match_one(tmp_path):
       from configs import tiny
       config = tiny.get_config()
       config.train_inline_unroll = True  # the program training runs
+      # Two path steps and a refiner step: every kind of step, and half
+      # the inlined program (its compile is most of this test's time).
+      config.num_steps = 2
       config.network.refine_after = config.num_steps
-      config.train_unroll_steps = 6
+      config.train_unroll_steps = 3
       config.starts.perturbed_prob = 0.25
       config.starts.drifted_prob = 0.25
-      config.starts.drifted_steps = (4, 6)
+      config.starts.drifted_steps = (2, 3)
       config.starts.chained_prob = 0.25
       setup = training.make_setup(config)
       poses = jax.numpy.asarray(
