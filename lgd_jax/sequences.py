@@ -71,9 +71,8 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     independently (in chunks, first), and a track keeps its warm fit only
     where its final reprojection loss is no higher than the independent
     fit's (or the independent fit failed); else the independent fit goes
-    on in the chain. A drifting chain
-    shows in its loss and is cut there. Two fits per cell, one call per
-    frame for the warm ones.
+    on in the chain. A drifting chain shows in its loss and is cut there.
+    Two fits per cell, one call per frame for the warm ones.
   - "anchored": every frame is fitted independently, then
     again from the track's last successful independent fit at most
     `max_gap` frames earlier (cells without one keep their independent

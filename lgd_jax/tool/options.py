@@ -38,7 +38,7 @@ class Options:
     warm_start: how each video frame's fit starts (`sequences.fit_tracks`):
       "checked" (default: from the track's previous fit, kept where its
       reprojection loss is no higher than the frame's independent fit's,
-      which is kept else), "anchored" (fitted independently, then again
+      else the independent fit), "anchored" (fitted independently, then again
       from the track's last independent fit), "restarted" (from the track's
       previous fit, cold again after every `sequences.CHAIN_LENGTH`
       fits), "chained" (from the track's
