@@ -39,7 +39,10 @@ def get_config() -> ml_collections.ConfigDict:
       intrinsics=True,  # pass the camera's intrinsics to `fit`
       max_gap=2,  # warm start from a fit at most this many frames old
       chain_length=4,  # "restarted": fits per chain before a cold restart
-      # People per call: independent fits (checked chains' too), anchored.
+      # "checked": frames per segment; None: `fit_tracks`' default (every
+      # video here is then 64-frame segments side by side).
+      segment_frames=config_dict.placeholder(int),
+      # People per call, in every mode.
       chunk_size=256,
       # `fit`'s upright turn; None: fit's default, 180: never.
       upright_beyond_deg=config_dict.placeholder(float),

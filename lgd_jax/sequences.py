@@ -38,6 +38,9 @@ WARM_STARTS = ("off", "chained", "anchored", "restarted", "checked")
 # Fits per "restarted" chain: the most accurate on the sequence benchmark
 # (README "Videos").
 CHAIN_LENGTH = 4
+# Fewest frames in a segment of "checked" chains by default: each segment's
+# first frame keeps its independent fit (README "Videos").
+MIN_SEGMENT = 64
 
 
 # ---------------------------------------------------------------------------
@@ -49,6 +52,7 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
                params: Optional[Pretrained] = None,
                warm_start: Union[str, bool] = "checked", max_gap: int = 2,
                frames=None, chain_length: int = CHAIN_LENGTH,
+               segment_frames: Optional[int] = None,
                track=None, chunk_size: int = 1024,
                on_frames=None, descent_iterations: int = 0,
                upright_beyond_deg: float = unroll_lib.UPRIGHT_BEYOND_DEG
@@ -58,8 +62,8 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
   `warm_start` (`WARM_STARTS`; False and True mean "off" and "chained"):
   - "off": every (frame, track) is fitted independently
     (`fitting.fit_in_chunks` over all of them).
-  - "chained": each frame is one `fit` call on the P tracks (a fixed batch
-    shape, so it compiles once); a track starts from its last successful
+  - "chained": each frame is one call on the P tracks (in chunks of
+    `chunk_size`; a fixed batch shape, so it compiles once); a track starts from its last successful
     fit if that is at most `max_gap` frames old, else from the network's
     initial estimate (cold). Each frame keeps part of the previous
     frame's error, and the error grows along the video.
@@ -72,7 +76,10 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     where its final reprojection loss is no higher than the independent
     fit's (or the independent fit failed); else the independent fit goes
     on in the chain. A drifting chain shows in its loss and is cut there.
-    Two fits per cell, one call per frame for the warm ones.
+    The video is cut into segments of `segment_frames` frames whose chains
+    run side by side, one call per step for all of them; a segment's
+    first frame keeps its independent fit, as a video's first does. Two
+    fits per cell.
   - "anchored": every frame is fitted independently, then
     again from the track's last successful independent fit at most
     `max_gap` frames earlier (cells without one keep their independent
@@ -93,11 +100,13 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
       the previous frame's only).
     frames: (T,) frame numbers for the gaps; default 0..T-1.
     chain_length: fits per chain ("restarted"; at least 1, 1 is "off").
+    segment_frames: frames per segment ("checked"); default: the fewest,
+      at least `MIN_SEGMENT`, that fit about `chunk_size` people a call
+      (the whole video when it is shorter).
     track: optional (T, P) int track ids when a column holds several
       tracks one after another (batch slots): a fit warm-starts only from
       the same track's.
-    chunk_size: people per call ("off", "anchored" and the independent
-      fits of "checked").
+    chunk_size: people per call.
     on_frames: optional callback, called with a number of frames as they
       are done (e.g. a progress bar's `update`).
     descent_iterations, upright_beyond_deg: as in `fit`.
@@ -108,6 +117,9 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
   mode = warm_start_mode(warm_start)
   if chain_length < 1:
     raise ValueError(f"chain_length must be at least 1, got {chain_length}")
+  if segment_frames is not None and segment_frames < 1:
+    raise ValueError("segment_frames must be at least 1 (or None), got "
+                     f"{segment_frames}")
   xy = np.asarray(xy, np.float32)
   confidence = np.asarray(confidence, np.float32)
   if xy.ndim != 4 or 0 in xy.shape[:2]:
@@ -141,50 +153,91 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     # "checked": the chain below picks, frame by frame, between these and
     # its warm fits.
 
-  def fit_frame(t, init):
-    return fitting.fit(xy[t], confidence[t], keypoint_format=keypoint_format,
-                       camera=None if camera is None else jax.tree.map(
-                           lambda a: a[t], camera),
-                       params=params, init=init,
-                       descent_iterations=descent_iterations,
-                       upright_beyond_deg=upright_beyond_deg)
+  # Chains run frame by frame; checked ones in segments side by side (a
+  # segment starts from the independent fits, as a video does), so each
+  # call fits many people.
+  segment = (num_frames if mode != "checked" else
+             _checked_segment(num_frames, num_tracks, chunk_size,
+                              segment_frames))
+  num_segments = -(-num_frames // segment)
+  starts = np.arange(num_segments) * segment
+  track = None if track is None else np.asarray(track)
+  cells = num_segments * num_tracks
+  flat = lambda a: np.reshape(a, (cells,) + np.shape(a)[2:])
+
+  def fit_step(rows, init):
+    """Warm fits of frames `rows` (one per segment) from `init`, (S, P)."""
+    result = fitting.fit_in_chunks(
+        flat(xy[rows]), flat(confidence[rows]),
+        keypoint_format=keypoint_format, chunk_size=chunk_size,
+        camera=None if camera is None else jax.tree.map(
+            lambda a: flat(a[rows]), camera),
+        init=jax.tree.map(flat, init), params=params,
+        descent_iterations=descent_iterations,
+        upright_beyond_deg=upright_beyond_deg)
+    return jax.tree.map(
+        lambda a: a.reshape((num_segments, num_tracks) + a.shape[1:]),
+        result)
 
   # A state of the fit's structure with no usable fit: every track cold.
   # The camera is finite (unit scale, 1 m away) though unused.
-  shapes = jax.eval_shape(lambda: fit_frame(0, None))
-  state = jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), shapes)
+  shapes = jax.eval_shape(lambda: fitting.fit(
+      xy[0], confidence[0], keypoint_format=keypoint_format, params=params,
+      camera=None if camera is None else jax.tree.map(lambda a: a[0], camera),
+      descent_iterations=descent_iterations))
+  state = jax.tree.map(lambda s: np.zeros((num_segments,) + s.shape, s.dtype),
+                       shapes)
   state = state._replace(camera=jax.tree.map(
       lambda a: np.ones_like(a), state.camera))
-  last_ok = np.full(num_tracks, np.iinfo(np.int64).min // 2)
-  last_track = np.full(num_tracks, -1)
-  chain_fits = np.zeros(num_tracks, np.int64)  # fits in each track's chain
+  lead = (num_segments, num_tracks)
+  last_ok = np.full(lead, np.iinfo(np.int64).min // 2)
+  last_track = np.full(lead, -1)
+  chain_fits = np.zeros(lead, np.int64)  # fits in each track's chain
   outputs = []
-  for t in range(num_frames):
-    usable = state.fit_ok & (frames[t] - last_ok <= max_gap)
+  for step in range(segment):
+    # The last segment may be shorter: its last frame again, not kept.
+    live = (starts + step < num_frames)[:, None]
+    t = np.minimum(starts + step, num_frames - 1)
+    usable = (state.fit_ok & live &
+              (frames[t][:, None] - last_ok <= max_gap))
     if track is not None:
-      usable &= last_track == np.asarray(track)[t]
+      usable &= last_track == track[t]
     if mode == "restarted":
       usable &= chain_fits < chain_length
     if mode == "checked":
       result = jax.tree.map(lambda a: a[t], independent)
       if usable.any():  # else no call: e.g. a video's first frame
-        warm = jax.device_get(fit_frame(t, state._replace(fit_ok=usable)))
+        warm = fit_step(t, state._replace(fit_ok=usable))
         result = jax.tree.map(functools.partial(
             _where_rows, _warm_explains_better(warm, result, usable)),
             warm, result)
     else:
-      result = jax.device_get(fit_frame(t, state._replace(fit_ok=usable)))
+      result = fit_step(t, state._replace(fit_ok=usable))
     outputs.append(result)
     if on_frames is not None:
-      on_frames(frame_share)
-    ok = np.asarray(result.fit_ok)
+      on_frames(frame_share * live.sum())
+    ok = np.asarray(result.fit_ok) & live
     chain_fits = np.where(ok, np.where(usable, chain_fits + 1, 1),
                           chain_fits)
     state = jax.tree.map(functools.partial(_where_rows, ok), result, state)
-    last_ok = np.where(ok, frames[t], last_ok)
+    last_ok = np.where(ok, frames[t][:, None], last_ok)
     if track is not None:
-      last_track = np.where(ok, np.asarray(track)[t], last_track)
-  return jax.tree.map(lambda *a: np.stack(a), *outputs)
+      last_track = np.where(ok, track[t], last_track)
+  # (step, segment, track, ...) -> (frame, track, ...)
+  return jax.tree.map(lambda *a: np.swapaxes(np.stack(a), 0, 1).reshape(
+      (num_segments * segment, num_tracks) + a[0].shape[2:])[:num_frames],
+                      *outputs)
+
+
+def _checked_segment(num_frames: int, num_tracks: int, chunk_size: int,
+                     segment_frames: Optional[int]) -> int:
+  """Frames per segment of checked chains: `segment_frames`, or by default
+  the fewest, at least `MIN_SEGMENT`, that put one chunk's worth of
+  segments side by side (`chunk_size` people a call)."""
+  if segment_frames is not None:
+    return min(segment_frames, num_frames)
+  side_by_side = max(1, chunk_size // num_tracks)
+  return min(num_frames, max(MIN_SEGMENT, -(-num_frames // side_by_side)))
 
 
 def warm_start_mode(warm_start) -> str:

@@ -307,35 +307,49 @@ def test_checked_chains_keep_whichever_fit_explains_the_keypoints_better(
                             num_people=2, keypoint_format=FORMAT,
                             params=tiny_weights, keep_prob=1.0)
   xy, confidence, kwargs = _with_a_gap(video, None)  # back cold at 5
-  done = []
-  checked = sequences.fit_tracks(xy, confidence,  # the default
-                                 on_frames=done.append, **kwargs)
-  assert sum(done) == pytest.approx(8)
   cold = sequences.fit_tracks(xy, confidence, warm_start="off", **kwargs)
-  np.testing.assert_array_equal(checked.fit_ok, cold.fit_ok)
   final_loss = lambda result: result.loss_history[..., -1]
-  warm_kept = {}  # (frame, track): the warm fit kept, else the independent
-  for t in range(1, 8):
-    # Each frame starts from the frame before's kept fit, whichever it was.
-    warm = fitting.fit(xy[t], confidence[t], init=jax.tree.map(
-        lambda a: a[t - 1], checked), **kwargs)
-    for p in range(2):
-      if not checked.fit_ok[t, p] or (p == 1 and t == 5):
-        continue  # absent, or back after a gap longer than max_gap
-      warm_better = final_loss(warm)[p] <= final_loss(cold)[t, p]
-      expected = warm if warm_better else jax.tree.map(lambda a: a[t], cold)
-      np.testing.assert_allclose(checked.pose[t, p], expected.pose[p],
-                                 atol=1e-5)
-      np.testing.assert_allclose(final_loss(checked)[t, p],
-                                 min(final_loss(warm)[p],
-                                     final_loss(cold)[t, p]), rtol=1e-5)
-      warm_kept[t, p] = bool(warm_better)
-  # Both ways taken in this video, and a warm fit kept right after an
-  # independent one: the chain went on from the fit it kept.
-  assert any(warm_kept.get((t + 1, p)) for (t, p), kept in warm_kept.items()
-             if not kept), warm_kept
-  np.testing.assert_array_equal(checked.pose[0], cold.pose[0])
-  np.testing.assert_array_equal(checked.pose[5, 1], cold.pose[5, 1])
+  # Segments of 3 frames side by side start at frames 0, 3 and 6, the
+  # last one a frame short; by default the 8 frames are one segment.
+  kept_by_run = {}
+  for segment_frames, starts in ((None, {0}), (3, {0, 3, 6})):
+    done = []
+    checked = sequences.fit_tracks(xy, confidence,  # the default
+                                   segment_frames=segment_frames,
+                                   on_frames=done.append, **kwargs)
+    assert sum(done) == pytest.approx(8)
+    np.testing.assert_array_equal(checked.fit_ok, cold.fit_ok)
+    warm_kept = {}  # (frame, track): the warm fit kept, else the independent
+    for t in sorted(set(range(8)) - starts):
+      # Each frame starts from the frame before's kept fit, whichever it was.
+      warm = fitting.fit(xy[t], confidence[t], init=jax.tree.map(
+          lambda a: a[t - 1], checked), **kwargs)
+      for p in range(2):
+        if not checked.fit_ok[t, p] or (p == 1 and t == 5):
+          continue  # absent, or back after a gap longer than max_gap
+        warm_better = final_loss(warm)[p] <= final_loss(cold)[t, p]
+        expected = warm if warm_better else jax.tree.map(lambda a: a[t], cold)
+        np.testing.assert_allclose(checked.pose[t, p], expected.pose[p],
+                                   atol=1e-5)
+        np.testing.assert_allclose(final_loss(checked)[t, p],
+                                   min(final_loss(warm)[p],
+                                       final_loss(cold)[t, p]), rtol=1e-5)
+        warm_kept[t, p] = bool(warm_better)
+    # Both ways taken in this video, and a warm fit kept right after an
+    # independent one: the chain went on from the fit it kept.
+    assert any(warm_kept.get((t + 1, p)) for (t, p), kept in warm_kept.items()
+               if not kept), warm_kept
+    # A segment's first frame, and a track back after a long gap: the
+    # independent fits.
+    for t in starts:
+      np.testing.assert_array_equal(checked.pose[t], cold.pose[t])
+    np.testing.assert_array_equal(checked.pose[5, 1], cold.pose[5, 1])
+    kept_by_run[segment_frames] = warm_kept
+  # Where the segments start at frame 3, the whole video's chain kept a
+  # warm fit: the segments' start changed the fit.
+  assert kept_by_run[None][3, 0], kept_by_run
+  with pytest.raises(ValueError, match="segment_frames"):
+    sequences.fit_tracks(xy, confidence, segment_frames=0, **kwargs)
 
 
 # --- Smoothing ---------------------------------------------------------------

@@ -184,6 +184,7 @@ def _run_methods(xy, confidence, *, methods, keypoint_format, camera,
         xy, confidence, keypoint_format=keypoint_format, camera=camera,
         params=params, warm_start=warm, max_gap=fit_config.max_gap,
         frames=frames, chain_length=fit_config.chain_length,
+        segment_frames=fit_config.get("segment_frames"),
         chunk_size=fit_config.chunk_size, upright_beyond_deg=upright)
     timings[warm] = time.perf_counter() - start
   out = {}

@@ -69,13 +69,13 @@ def _define_flags() -> flags.FlagValues:
       list(sequences.WARM_STARTS), "Videos: checked: start each frame from "
       "the track's previous fit and keep it where it explains the keypoints "
       "no worse than the frame's independent fit, else that one (the most "
-      "accurate; two fits a frame, the warm ones one call a frame); "
+      "accurate; two fits a frame, the warm ones for segments of the "
+      "video side by side, each segment's first frame independent); "
       "anchored: fit every frame, then again from the track's last "
-      "independent fit (about twice the cost of off, both passes in "
-      "chunks over all devices); restarted: from the previous fit, cold "
-      f"again after every {sequences.CHAIN_LENGTH} fits; chained: from the "
-      "previous fit, never cold (errors pile up); off: independent fits. "
-      "See the README's Videos.")
+      "independent fit (about twice the cost of off); restarted: from the "
+      f"previous fit, cold again after every {sequences.CHAIN_LENGTH} fits; "
+      "chained: from the previous fit, never cold (errors pile up); off: "
+      "independent fits. See the README's Videos.")
   define["float"](
       "smooth", options_lib.Options.smooth, "Videos: Gaussian smoothing of "
       "each track's parameters, sigma in frames (0: off).")
