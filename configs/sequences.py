@@ -39,8 +39,9 @@ def get_config() -> ml_collections.ConfigDict:
       intrinsics=True,  # pass the camera's intrinsics to `fit`
       max_gap=2,  # warm start from a fit at most this many frames old
       chain_length=4,  # "restarted": fits per chain before a cold restart
-      # "checked": frames per segment; None: `fit_tracks`' default (every
-      # video here is then 64-frame segments side by side).
+      # "checked": the fewest frames per segment; None: `fit_tracks`'
+      # default (val's 120-frame videos are then one segment, CMU's 300
+      # frames two).
       segment_frames=config_dict.placeholder(int),
       # People per call, in every mode.
       chunk_size=256,

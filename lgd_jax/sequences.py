@@ -39,8 +39,9 @@ WARM_STARTS = ("off", "chained", "anchored", "restarted", "checked")
 # (README "Videos").
 CHAIN_LENGTH = 4
 # Fewest frames in a segment of "checked" chains by default: each segment's
-# first frame keeps its independent fit (README "Videos").
-MIN_SEGMENT = 64
+# first frame keeps its independent fit, a small cost in accuracy (README
+# "Videos").
+SEGMENT_FRAMES = 128
 
 
 # ---------------------------------------------------------------------------
@@ -63,10 +64,11 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
   - "off": every (frame, track) is fitted independently
     (`fitting.fit_in_chunks` over all of them).
   - "chained": each frame is one call on the P tracks (in chunks of
-    `chunk_size`; a fixed batch shape, so it compiles once); a track starts from its last successful
-    fit if that is at most `max_gap` frames old, else from the network's
-    initial estimate (cold). Each frame keeps part of the previous
-    frame's error, and the error grows along the video.
+    `chunk_size`; a fixed batch shape, so it compiles once); a track
+    starts from its last successful fit if that is at most `max_gap`
+    frames old, else from the network's initial estimate (cold). Each
+    frame keeps part of the previous frame's error, and the error grows
+    along the video.
   - "restarted": as "chained", but a track's chain restarts cold after
     `chain_length` fits (its cold fit and the warm ones after it): the
     first few warm starts help, before the error piles up. One fit per
@@ -76,8 +78,9 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     where its final reprojection loss is no higher than the independent
     fit's (or the independent fit failed); else the independent fit goes
     on in the chain. A drifting chain shows in its loss and is cut there.
-    The video is cut into segments of `segment_frames` frames whose chains
-    run side by side, one call per step for all of them; a segment's
+    The video is cut into segments of at least `segment_frames` frames
+    whose chains run side by side: each step after the first fits that
+    step's frame of every segment in one call (in chunks); a segment's
     first frame keeps its independent fit, as a video's first does. Two
     fits per cell.
   - "anchored": every frame is fitted independently, then
@@ -100,9 +103,9 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
       the previous frame's only).
     frames: (T,) frame numbers for the gaps; default 0..T-1.
     chain_length: fits per chain ("restarted"; at least 1, 1 is "off").
-    segment_frames: frames per segment ("checked"); default: the fewest,
-      at least `MIN_SEGMENT`, that fit about `chunk_size` people a call
-      (the whole video when it is shorter).
+    segment_frames: the fewest frames per segment ("checked"; default
+      `SEGMENT_FRAMES`): the video is split evenly into T // segment_frames
+      segments (one when it is shorter).
     track: optional (T, P) int track ids when a column holds several
       tracks one after another (batch slots): a fit warm-starts only from
       the same track's.
@@ -153,14 +156,14 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     # "checked": the chain below picks, frame by frame, between these and
     # its warm fits.
 
-  # Chains run frame by frame; checked ones in segments side by side (a
-  # segment starts from the independent fits, as a video does), so each
-  # call fits many people.
-  segment = (num_frames if mode != "checked" else
-             _checked_segment(num_frames, num_tracks, chunk_size,
-                              segment_frames))
-  num_segments = -(-num_frames // segment)
-  starts = np.arange(num_segments) * segment
+  # Chains go frame by frame; checked ones in segments of the video side
+  # by side (each starts from its independent fits, as a video does), so
+  # that a call fits many people.
+  num_segments = (1 if mode != "checked" else
+                  max(1, num_frames // (segment_frames or SEGMENT_FRAMES)))
+  # Segments of equal length, give or take a frame.
+  bounds = np.arange(num_segments + 1) * num_frames // num_segments
+  starts, lengths = bounds[:-1], np.diff(bounds)
   track = None if track is None else np.asarray(track)
   cells = num_segments * num_tracks
   flat = lambda a: np.reshape(a, (cells,) + np.shape(a)[2:])
@@ -172,7 +175,7 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
         keypoint_format=keypoint_format, chunk_size=chunk_size,
         camera=None if camera is None else jax.tree.map(
             lambda a: flat(a[rows]), camera),
-        init=jax.tree.map(flat, init), params=params,
+        init=jax.tree.map(flat, _start_of(init)), params=params,
         descent_iterations=descent_iterations,
         upright_beyond_deg=upright_beyond_deg)
     return jax.tree.map(
@@ -180,7 +183,8 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
         result)
 
   # A state of the fit's structure with no usable fit: every track cold.
-  # The camera is finite (unit scale, 1 m away) though unused.
+  # The camera is finite (unit scale, 1 m away) though unused. (`fit`'s
+  # shapes: `fit_in_chunks` runs on the host and cannot be traced.)
   shapes = jax.eval_shape(lambda: fitting.fit(
       xy[0], confidence[0], keypoint_format=keypoint_format, params=params,
       camera=None if camera is None else jax.tree.map(lambda a: a[0], camera),
@@ -194,12 +198,11 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
   last_track = np.full(lead, -1)
   chain_fits = np.zeros(lead, np.int64)  # fits in each track's chain
   outputs = []
-  for step in range(segment):
-    # The last segment may be shorter: its last frame again, not kept.
-    live = (starts + step < num_frames)[:, None]
-    t = np.minimum(starts + step, num_frames - 1)
-    usable = (state.fit_ok & live &
-              (frames[t][:, None] - last_ok <= max_gap))
+  for step in range(lengths.max()):
+    # A segment a frame shorter fits its last frame again at the last
+    # step; that fit is dropped below and counts for no progress.
+    t = starts + np.minimum(step, lengths - 1)
+    usable = state.fit_ok & (frames[t][:, None] - last_ok <= max_gap)
     if track is not None:
       usable &= last_track == track[t]
     if mode == "restarted":
@@ -215,29 +218,20 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
       result = fit_step(t, state._replace(fit_ok=usable))
     outputs.append(result)
     if on_frames is not None:
-      on_frames(frame_share * live.sum())
-    ok = np.asarray(result.fit_ok) & live
+      on_frames(frame_share * np.sum(step < lengths))
+    ok = np.asarray(result.fit_ok)
     chain_fits = np.where(ok, np.where(usable, chain_fits + 1, 1),
                           chain_fits)
     state = jax.tree.map(functools.partial(_where_rows, ok), result, state)
     last_ok = np.where(ok, frames[t][:, None], last_ok)
     if track is not None:
       last_track = np.where(ok, track[t], last_track)
-  # (step, segment, track, ...) -> (frame, track, ...)
-  return jax.tree.map(lambda *a: np.swapaxes(np.stack(a), 0, 1).reshape(
-      (num_segments * segment, num_tracks) + a[0].shape[2:])[:num_frames],
+  # Outputs are (step, segment, track, ...): frame f is step f - start of
+  # its segment.
+  segment = np.repeat(np.arange(num_segments), lengths)
+  step_of_frame = np.arange(num_frames) - starts[segment]
+  return jax.tree.map(lambda *a: np.stack(a)[step_of_frame, segment],
                       *outputs)
-
-
-def _checked_segment(num_frames: int, num_tracks: int, chunk_size: int,
-                     segment_frames: Optional[int]) -> int:
-  """Frames per segment of checked chains: `segment_frames`, or by default
-  the fewest, at least `MIN_SEGMENT`, that put one chunk's worth of
-  segments side by side (`chunk_size` people a call)."""
-  if segment_frames is not None:
-    return min(segment_frames, num_frames)
-  side_by_side = max(1, chunk_size // num_tracks)
-  return min(num_frames, max(MIN_SEGMENT, -(-num_frames // side_by_side)))
 
 
 def warm_start_mode(warm_start) -> str:
@@ -291,10 +285,8 @@ def _fit_anchored(independent: FitResult, fit_rows, frames, track,
     if on_frames is not None:  # the second pass's half of the frames
       on_frames(num_frames / 2)
     return independent
-  # `fit` starts from the pose, betas, camera and fit_ok: only those move.
-  start = independent._replace(joints=None, keypoints_2d=None,
-                               loss_history=None)
-  init = jax.tree.map(lambda a: a[source[refit], column[refit]], start)
+  init = jax.tree.map(lambda a: a[source[refit], column[refit]],
+                      _start_of(independent))
   warm = fit_rows(refit, init=init,
                   frame_share=0.5 * refit.size / refit.sum())
   # A warm fit that failed keeps the independent one.
@@ -306,6 +298,12 @@ def _fit_anchored(independent: FitResult, fit_rows, frames, track,
     return old
 
   return jax.tree.map(merge, independent, warm)
+
+
+def _start_of(result: FitResult) -> FitResult:
+  """What a warm start needs of a fit: `fit` starts from the pose, betas,
+  camera and fit_ok, so only those go to the devices."""
+  return result._replace(joints=None, keypoints_2d=None, loss_history=None)
 
 
 def _warm_explains_better(warm: FitResult, independent: FitResult,
