@@ -120,9 +120,12 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
   mode = warm_start_mode(warm_start)
   if chain_length < 1:
     raise ValueError(f"chain_length must be at least 1, got {chain_length}")
-  if segment_frames is not None and segment_frames < 1:
-    raise ValueError("segment_frames must be at least 1 (or None), got "
-                     f"{segment_frames}")
+  if segment_frames is not None and (
+      isinstance(segment_frames, bool) or
+      not isinstance(segment_frames, (int, np.integer)) or
+      segment_frames < 1):
+    raise ValueError("segment_frames must be a whole number >= 1 (or "
+                     f"None), got {segment_frames!r}")
   xy = np.asarray(xy, np.float32)
   confidence = np.asarray(confidence, np.float32)
   if xy.ndim != 4 or 0 in xy.shape[:2]:
@@ -197,12 +200,14 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
   last_ok = np.full(lead, np.iinfo(np.int64).min // 2)
   last_track = np.full(lead, -1)
   chain_fits = np.zeros(lead, np.int64)  # fits in each track's chain
-  outputs = []
+  outputs = None  # (T, P, ...) leaves, filled step by step
   for step in range(lengths.max()):
-    # A segment a frame shorter fits its last frame again at the last
-    # step; that fit is dropped below and counts for no progress.
+    # A segment a frame shorter is done before the last step: its last
+    # frame stands in, unused.
+    live = step < lengths
     t = starts + np.minimum(step, lengths - 1)
-    usable = state.fit_ok & (frames[t][:, None] - last_ok <= max_gap)
+    usable = (state.fit_ok & live[:, None] &
+              (frames[t][:, None] - last_ok <= max_gap))
     if track is not None:
       usable &= last_track == track[t]
     if mode == "restarted":
@@ -216,9 +221,13 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
             warm, result)
     else:
       result = fit_step(t, state._replace(fit_ok=usable))
-    outputs.append(result)
+    if outputs is None:
+      outputs = jax.tree.map(
+          lambda a: np.empty((num_frames,) + a.shape[1:], a.dtype), result)
+    for out, new in zip(jax.tree.leaves(outputs), jax.tree.leaves(result)):
+      out[t[live]] = new[live]
     if on_frames is not None:
-      on_frames(frame_share * np.sum(step < lengths))
+      on_frames(frame_share * live.sum())
     ok = np.asarray(result.fit_ok)
     chain_fits = np.where(ok, np.where(usable, chain_fits + 1, 1),
                           chain_fits)
@@ -226,12 +235,7 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     last_ok = np.where(ok, frames[t][:, None], last_ok)
     if track is not None:
       last_track = np.where(ok, track[t], last_track)
-  # Outputs are (step, segment, track, ...): frame f is step f - start of
-  # its segment.
-  segment = np.repeat(np.arange(num_segments), lengths)
-  step_of_frame = np.arange(num_frames) - starts[segment]
-  return jax.tree.map(lambda *a: np.stack(a)[step_of_frame, segment],
-                      *outputs)
+  return outputs
 
 
 def warm_start_mode(warm_start) -> str:

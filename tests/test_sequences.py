@@ -353,8 +353,9 @@ def test_checked_chains_keep_whichever_fit_explains_the_keypoints_better(
   monkeypatch.setattr(sequences, "SEGMENT_FRAMES", 2)
   np.testing.assert_array_equal(
       sequences.fit_tracks(xy, confidence, **kwargs).pose, checked.pose)
-  with pytest.raises(ValueError, match="segment_frames"):
-    sequences.fit_tracks(xy, confidence, segment_frames=0, **kwargs)
+  for bad in (0, 2.5):
+    with pytest.raises(ValueError, match="segment_frames"):
+      sequences.fit_tracks(xy, confidence, segment_frames=bad, **kwargs)
 
 
 # --- Smoothing ---------------------------------------------------------------
