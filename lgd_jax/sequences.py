@@ -35,6 +35,8 @@ _POINTS_CHUNK = 4096
 # that restart cold after `chain_length` fits (restarted), chains that keep
 # a frame's independent fit where it explains the keypoints better (checked).
 WARM_STARTS = ("off", "chained", "anchored", "restarted", "checked")
+# Frames by which a warm start may reach back (`fit_tracks`' max_gap).
+MAX_GAP = 2
 # Fits per "restarted" chain: the most accurate on the sequence benchmark
 # (README "Videos").
 CHAIN_LENGTH = 4
@@ -51,7 +53,8 @@ SEGMENT_FRAMES = 128
 def fit_tracks(xy, confidence, *, keypoint_format: str,
                camera: Optional[cameras.Perspective] = None,
                params: Optional[Pretrained] = None,
-               warm_start: Union[str, bool] = "checked", max_gap: int = 2,
+               warm_start: Union[str, bool] = "checked",
+               max_gap: int = MAX_GAP,
                frames=None, chain_length: int = CHAIN_LENGTH,
                segment_frames: Optional[int] = None,
                track=None, chunk_size: int = 1024,
@@ -68,7 +71,10 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     starts from its last successful fit if that is at most `max_gap`
     frames old, else from the network's initial estimate (cold). Each
     frame keeps part of the previous frame's error, and the error grows
-    along the video.
+    along the video. Where the frame numbers jump by more than `max_gap`
+    (a break: every chain starts cold), the runs of frames between breaks
+    go side by side, one call a step for all of them: several videos laid
+    one after another with such jumps are fitted together, each as alone.
   - "restarted": as "chained", but a track's chain restarts cold after
     `chain_length` fits (its cold fit and the warm ones after it): the
     first few warm starts help, before the error piles up. One fit per
@@ -78,11 +84,11 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     where its final reprojection loss is no higher than the independent
     fit's (or the independent fit failed); else the independent fit goes
     on in the chain. A drifting chain shows in its loss and is cut there.
-    The video is cut into segments of at least `segment_frames` frames
-    whose chains run side by side: each step after the first fits that
-    step's frame of every segment in one call (in chunks); a segment's
-    first frame keeps its independent fit, as a video's first does. Two
-    fits per cell.
+    Each run of frames between breaks is cut further, into segments of at
+    least `segment_frames` frames, whose chains run side by side: each
+    step after the first fits that step's frame of every segment in one
+    call (in chunks); a segment's first frame keeps its independent fit,
+    as a video's first does. Two fits per cell.
   - "anchored": every frame is fitted independently, then
     again from the track's last successful independent fit at most
     `max_gap` frames earlier (cells without one keep their independent
@@ -104,8 +110,8 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     frames: (T,) frame numbers for the gaps; default 0..T-1.
     chain_length: fits per chain ("restarted"; at least 1, 1 is "off").
     segment_frames: the fewest frames per segment ("checked"; default
-      `SEGMENT_FRAMES`): the video is split evenly into T // segment_frames
-      segments (one when it is shorter).
+      `SEGMENT_FRAMES`): each run of n frames between breaks is split
+      evenly into n // segment_frames segments (one when it is shorter).
     track: optional (T, P) int track ids when a column holds several
       tracks one after another (batch slots): a fit warm-starts only from
       the same track's.
@@ -159,14 +165,13 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     # "checked": the chain below picks, frame by frame, between these and
     # its warm fits.
 
-  # Chains go frame by frame; checked ones in segments of the video side
-  # by side (each starts from its independent fits, as a video does), so
-  # that a call fits many people.
-  num_segments = (1 if mode != "checked" else
-                  max(1, num_frames // (segment_frames or SEGMENT_FRAMES)))
-  # Segments of equal length, give or take a frame.
-  bounds = np.arange(num_segments + 1) * num_frames // num_segments
-  starts, lengths = bounds[:-1], np.diff(bounds)
+  # Chains go frame by frame, in segments side by side, so that a call fits
+  # many people: the runs of frames no chain crosses, and checked ones cut
+  # further (each piece starts from its independent fits, as a video does).
+  starts, lengths = _segments(
+      frames, max_gap,
+      (segment_frames or SEGMENT_FRAMES) if mode == "checked" else None)
+  num_segments = len(starts)
   track = None if track is None else np.asarray(track)
   cells = num_segments * num_tracks
   flat = lambda a: np.reshape(a, (cells,) + np.shape(a)[2:])
@@ -236,6 +241,22 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     if track is not None:
       last_track = np.where(ok, track[t], last_track)
   return outputs
+
+
+def _segments(frames, max_gap: int, min_frames: Optional[int]):
+  """Start row and length of each segment of the chains: the runs of rows
+  between breaks (frame numbers more than `max_gap` apart, which no warm
+  start crosses), each cut into run // `min_frames` segments of equal
+  length, give or take a frame (None: uncut)."""
+  breaks = np.flatnonzero(np.diff(frames) > max_gap) + 1
+  run_bounds = np.r_[0, breaks, len(frames)]
+  starts, lengths = [], []
+  for first, end in zip(run_bounds[:-1], run_bounds[1:]):
+    pieces = 1 if min_frames is None else max(1, (end - first) // min_frames)
+    bounds = first + np.arange(pieces + 1) * (end - first) // pieces
+    starts.append(bounds[:-1])
+    lengths.append(np.diff(bounds))
+  return np.concatenate(starts), np.concatenate(lengths)
 
 
 def warm_start_mode(warm_start) -> str:

@@ -156,8 +156,9 @@ def test_all_files_bad_is_an_error(tmp_path, tiny_weights_file):
     _run(tmp_path, tiny_weights_file, input=str(tmp_path))
 
 
-def _video(folder, frames=6, tracked=True):
-  """Two people walking apart, one file per frame, from a real pose."""
+def _video(folder, frames=6, tracked=True, people=2):
+  """Two people walking apart (or the first alone), one file per frame,
+  from a real pose."""
   rng = np.random.default_rng(0)
   model = lgd_jax.load_body_model()
   regressor = lgd_jax.make_keypoint_regressor(model, kp.canonical_regressor(
@@ -169,9 +170,10 @@ def _video(folder, frames=6, tracked=True):
     xy = np.stack([body * 200 + [300 - 5 * t, 400],
                    body * 180 + [700 + 5 * t, 420]])
     xy += rng.normal(0, 1.5, xy.shape)
-    order = [1, 0] if t % 2 else [0, 1]  # rows swap: tracking must not
+    # Rows swap: tracking must not.
+    order = [1, 0] if t % 2 and people == 2 else [0, 1][:people]
     write_openpose(folder / f"clip_{t:012d}_keypoints.json", xy[order],
-                   np.ones((2, 25)),
+                   np.ones((people, 25)),
                    [[7, 3][who] for who in order] if tracked else None)
 
 
@@ -216,6 +218,48 @@ def test_video_tracks(tmp_path, tiny_weights_file, tracked):
     # One person per track: its left/right position never swaps.
     x = track["keypoints"][:, :, 0].mean(-1)
     assert np.all(x < 500) or np.all(x > 500)
+
+
+def test_a_folder_of_video_folders(tmp_path, tiny_weights_file):
+  """Every subfolder is a video; videos of other lengths and numbers of
+  people are fitted in one call and written as when fitted alone."""
+  clips = tmp_path / "clips"
+  _video(clips / "walk", frames=6)
+  _video(clips / "solo", frames=4, people=1)
+  (clips / ".hidden").mkdir()
+  (clips / ".hidden" / "x_keypoints.json").write_text("{")
+  camera = dict(focal=1000.0, image_size=(1280, 720))
+  summary = _run(tmp_path, tiny_weights_file, input=str(clips), **camera)
+  assert summary["mode"] == "video" and summary["videos"] == 2
+  assert summary["people"] == 16 and not summary["files_with_errors"]
+  # A rerun after one video was lost fits the same batch again: the same
+  # bytes.
+  first = _outputs(tmp_path / "out")
+  for lost in ("video.json", "track_000.npz"):
+    (tmp_path / "out" / "tracks" / "solo" / lost).unlink()
+  summary = _run(tmp_path, tiny_weights_file, input=str(clips), **camera)
+  assert summary["people_already_done"] == 12
+  assert _outputs(tmp_path / "out") == first
+  for name, tracks in (("walk", 2), ("solo", 1)):
+    _run(tmp_path, tiny_weights_file, input=str(clips / name),
+         output=str(tmp_path / name), **camera)
+    paths = sorted((tmp_path / "out" / "tracks" / name).glob("*.npz"))
+    assert len(paths) == tracks
+    for path in paths:
+      together, alone = np.load(path), np.load(
+          tmp_path / name / "tracks" / name / path.name)
+      assert together.files == alone.files
+      np.testing.assert_array_equal(together["frame"], alone["frame"])
+      for key in ("poses", "betas", "trans", "keypoints_2d"):
+        np.testing.assert_allclose(together[key], alone[key], atol=1e-4,
+                                   err_msg=f"{path} {key}")
+  # Only hidden or empty subfolders: nothing to read.
+  (clips / "walk").rename(tmp_path / "walk_in")
+  (clips / "solo").rename(tmp_path / "solo_in")
+  (clips / "empty").mkdir()
+  with pytest.raises(lgd_jax.KeypointFileError, match="nor subfolders"):
+    _run(tmp_path, tiny_weights_file, input=str(clips),
+         output=str(tmp_path / "none"))
 
 
 @needs_data

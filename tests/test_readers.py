@@ -360,6 +360,28 @@ def test_openpose_folder(tmp_path):
   np.testing.assert_array_equal(keypoints.image_size, 0)
 
 
+def test_a_folder_of_video_folders(tmp_path):
+  """Subfolders by name, frames numbered within each, image names after
+  the subfolder's; hidden subfolders skipped; a folder with files of its
+  own ignores its subfolders."""
+  rng = np.random.default_rng(2)
+  counts = {"b_clip": [1, 2], "a_clip": [2, 0, 1], ".hidden": [1]}
+  for folder, people in counts.items():
+    (tmp_path / "clips" / folder).mkdir(parents=True)
+    for t, n in enumerate(people):
+      _write_openpose(tmp_path / "clips" / folder / f"{t:04d}_keypoints.json",
+                      [_openpose_person(_random_points(rng, 25))] * n)
+  keypoints = read_keypoints(tmp_path / "clips")
+  assert list(keypoints.frame) == [0, 0, 2, 0, 1, 1]
+  assert keypoints.image == ("a_clip/0000",) * 2 + ("a_clip/0002",
+                             "b_clip/0000") + ("b_clip/0001",) * 2
+  assert keypoints.source[3] == str(tmp_path / "clips" / "b_clip" /
+                                    "0000_keypoints.json")
+  _write_openpose(tmp_path / "clips" / "0000_keypoints.json",
+                  [_openpose_person(_random_points(rng, 25))])
+  assert read_keypoints(tmp_path / "clips").image == ("0000",)
+
+
 def test_openpose_formats(tmp_path):
   rng = np.random.default_rng(1)
   body25 = _write_openpose(tmp_path / "body25.json", [
@@ -548,7 +570,7 @@ def test_not_keypoint_files(tmp_path):
   _raises(tmp_path / "config.json", "unknown keypoint format 'body25'",
           format="body25")
   (tmp_path / "empty").mkdir()
-  _raises(tmp_path / "empty", "no .json files")
+  _raises(tmp_path / "empty", "no .json files, nor subfolders with any")
   with pytest.raises(ValueError, match="errors must be"):
     read_keypoints(tmp_path / "config.json", errors="ignore")
 

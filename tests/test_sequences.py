@@ -358,6 +358,43 @@ def test_checked_chains_keep_whichever_fit_explains_the_keypoints_better(
       sequences.fit_tracks(xy, confidence, segment_frames=bad, **kwargs)
 
 
+def test_videos_one_after_another_are_fitted_side_by_side_each_as_alone(
+    video, tiny_weights, monkeypatch):
+  # Two videos of 8 frames (the second the first backwards) laid one after
+  # another, the frame numbers jumping by more than max_gap between them.
+  xy, confidence, kwargs = _with_a_gap(video, tiny_weights)
+  both_xy = np.concatenate([xy, xy[::-1]])
+  both_confidence = np.concatenate([confidence, confidence[::-1]])
+  frames = np.r_[np.arange(8), np.arange(8) + 8 + sequences.MAX_GAP]
+  kwargs["camera"] = jax.tree.map(
+      lambda a: np.broadcast_to(a, (16,) + a.shape), video.intrinsics)
+  calls = []
+  fit_in_chunks = fitting.fit_in_chunks
+  monkeypatch.setattr(fitting, "fit_in_chunks", lambda *args, **kw: (
+      calls.append(len(args[0])), fit_in_chunks(*args, **kw))[1])
+  for mode, segment_frames in (("chained", None), ("restarted", None),
+                               ("checked", 3)):
+    options = dict(kwargs, warm_start=mode, segment_frames=segment_frames)
+    alone = [sequences.fit_tracks(a, c, **dict(options,
+                                              camera=video.intrinsics))
+             for a, c in ((xy, confidence), (xy[::-1], confidence[::-1]))]
+    calls.clear()
+    together = sequences.fit_tracks(both_xy, both_confidence, frames=frames,
+                                    **options)
+    # The chains take 8 steps, both videos side by side in each call, not
+    # 16. Checked ones: after the independent fits, 4 segments of 4 frames
+    # (2 tracks each), the first step of each being its independent fits.
+    if mode == "checked":
+      assert calls == [32] + [4 * 2] * 3, calls
+    else:
+      assert calls == [2 * 2] * 8, (mode, calls)
+    for field in ("pose", "betas", "loss_history", "fit_ok"):
+      np.testing.assert_allclose(
+          getattr(together, field),
+          np.concatenate([getattr(r, field) for r in alone]), atol=1e-5,
+          err_msg=f"{mode} {field}")
+
+
 # --- Smoothing ---------------------------------------------------------------
 
 

@@ -55,7 +55,10 @@ def read_keypoints(path, format=None,  # pylint: disable=redefined-builtin
     confidence is 1. The format is taken from the number of points when
     only one format has that many (17 is ambiguous).
   - A folder: its `*.json` files sorted by name (hidden files skipped), all
-    in one keypoint format.
+    in one keypoint format. A folder without any is a folder of video
+    folders: each subfolder's files as above (subfolders by name, hidden
+    ones skipped), OpenPose frames numbered within their subfolder, and
+    image names prefixed with the subfolder's name ("clip_a/000001").
 
   Confidences above 1 (some detectors' scores) are clipped to 1.
   Coordinates of points with confidence 0 may be NaN or infinite in JSON
@@ -87,18 +90,22 @@ def read_keypoints(path, format=None,  # pylint: disable=redefined-builtin
                             f"known: {', '.join(FORMATS)}")
   files = _files(path)
   parts, problems = [], {}
-  for position, file in enumerate(files):
+  for file, position, folder in files:
     try:
-      parts.append((file, _read_file(file, format, position)))
+      rows = _read_file(file, format, position)
     except KeypointFileError as e:
       problems[file] = e.problem
+      continue
+    if folder:  # a video folder's images are named within it
+      rows.image = [f"{folder}/{name}" for name in rows.image]
+    parts.append((file, rows))
   keypoint_format = format or _majority_format(parts)
   for file, rows in parts:
     if rows.keypoint_format not in (None, keypoint_format):
       problems[file] = (f"keypoints are {rows.keypoint_format}, the other "
                         f"files' are {keypoint_format}")
   parts = [(file, rows) for file, rows in parts if file not in problems]
-  problems = [(str(file), problems[file]) for file in files
+  problems = [(str(file), problems[file]) for file, _, _ in files
               if file in problems]
   if problems and (errors == "raise" or not parts):
     if len(files) == 1:
@@ -110,17 +117,32 @@ def read_keypoints(path, format=None,  # pylint: disable=redefined-builtin
   return _concatenate(keypoint_format, parts, tuple(problems))
 
 
-def _files(path: Path) -> list[Path]:
-  """The file, or a folder's `*.json` files by name, hidden ones skipped."""
+def _files(path: Path) -> list[tuple[Path, int, str]]:
+  """The files to read, each with its position in its folder and, in a
+  folder of video folders, its folder's name: the file; a folder's `*.json`
+  files by name; or, in a folder without any, each subfolder's (subfolders
+  by name). Hidden files and folders are skipped."""
   if path.is_dir():
-    files = sorted((p for p in path.glob("*.json")
-                    if not p.name.startswith(".")), key=lambda p: p.name)
+    files = [(file, position, "")
+             for position, file in enumerate(_json_files(path))]
     if not files:
-      raise KeypointFileError(path, "folder has no .json files")
+      folders = sorted((p for p in path.iterdir()
+                        if p.is_dir() and not p.name.startswith(".")),
+                       key=lambda p: p.name)
+      files = [(file, position, folder.name) for folder in folders
+               for position, file in enumerate(_json_files(folder))]
+    if not files:
+      raise KeypointFileError(path, "folder has no .json files, nor "
+                              "subfolders with any")
     return files
   if path.exists():
-    return [path]
+    return [(path, 0, "")]
   raise KeypointFileError(path, "no such file or folder")
+
+
+def _json_files(folder: Path) -> list[Path]:
+  return sorted((p for p in folder.glob("*.json")
+                 if not p.name.startswith(".")), key=lambda p: p.name)
 
 
 def _majority_format(parts) -> str:

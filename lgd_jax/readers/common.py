@@ -41,7 +41,7 @@ class KeypointSet:
       labelled.
     keypoint_format: a `lgd_jax.formats.FORMATS` name.
     frame: (N,) int32 frame of each row within its file: the file's position
-      in the sorted folder for OpenPose (one file per frame), the image's
+      in its sorted folder for OpenPose (one file per frame), the image's
       index in `images` for COCO-style files, the image's order of first
       appearance for MPII lists, the index along the first leading axis for
       arrays.
@@ -49,7 +49,8 @@ class KeypointSet:
     track: (N,) int32 track id where the file gives one (OpenPose
       `person_id` unless -1, PoseTrack `track_id`), else -1.
     image: N image file names: COCO's `file_name`, MPII's `image`, the
-      OpenPose file's stem without `_keypoints`; "" for arrays.
+      OpenPose file's stem without `_keypoints`; "" for arrays; in a folder
+      of video folders, after the subfolder's name and "/".
     image_size: (N, 2) int32 (width, height); 0 where the file does not say.
     source: N paths of the file each row came from.
     errors: (file, problem) of each file skipped with errors="report".

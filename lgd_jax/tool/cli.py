@@ -40,7 +40,8 @@ def _define_flags() -> flags.FlagValues:
                          "integer")}
   define["string"](
       "input", None, "OpenPose JSON file or folder (one file per frame), "
-      "COCO-style or MPII annotation file, or .npy/.npz keypoint array.")
+      "a folder of such folders (a video each), COCO-style or MPII "
+      "annotation file, or .npy/.npz keypoint array.")
   define["string"](
       "output", None, f"Output folder (default: outputs/lgd_fit; "
       f"{DEMO_OUTPUT} with --demo).")
@@ -63,7 +64,8 @@ def _define_flags() -> flags.FlagValues:
   define["enum"](
       "sequence", "auto", list(options_lib.SEQUENCE_MODES), "on: a video "
       "(track people, one npz per track); off: independent images; auto: on "
-      "for OpenPose folders and files with track ids.")
+      "for OpenPose folders (and folders of them) and files with track "
+      "ids.")
   define["enum"](
       "warm_start", options_lib.Options.warm_start,
       list(sequences.WARM_STARTS), "Videos: checked: start each frame from "

@@ -198,10 +198,13 @@ def _sequence_groups(options: Options, keypoints: KeypointSet):
   groups = {}
   for row, (image, source) in enumerate(zip(keypoints.image,
                                             keypoints.source)):
-    if openpose_folder:  # one file per frame: the folder is the video
+    folder = Path(image).parent.as_posix() if image else "."
+    if openpose_folder and folder == ".":
+      # One file per frame: the folder is the video.
       name = Path(options.input).resolve().name
-    else:  # videos inside one file: by the images' folder (PoseTrack)
-      folder = Path(image).parent.as_posix() if image else "."
+    else:
+      # By the images' folder: PoseTrack's videos in one file, or the
+      # subfolders of a folder of video folders.
       name = Path(source).stem if folder == "." else folder
     groups.setdefault("/".join(outputs.safe(p) for p in name.split("/")),
                       []).append(row)
@@ -293,31 +296,88 @@ def _video_done(options, output, name, rows) -> dict | None:
   return done if complete else None
 
 
+# Frames × most people in a frame of the videos fitted in one `fit_tracks`
+# call: several short videos go side by side (bounded memory; chain steps
+# of many people).
+_VIDEO_BATCH_CELLS = 1 << 17
+
+
+@dataclasses.dataclass(frozen=True)
+class _Video:
+  """One video's rows laid out for `fit_tracks`: its people tracked
+  (`track`, per row) and packed into slots (`slot`), the (T, P) arrays
+  (`dense`), which track each cell holds (-1: none) and its intrinsics."""
+
+  name: str
+  rows: np.ndarray
+  track: np.ndarray
+  slot: np.ndarray
+  dense: tracking.TrackArrays
+  slot_track: np.ndarray
+  camera: cameras.Perspective | None
+
+  @property
+  def shape(self) -> tuple[int, int]:
+    return self.slot_track.shape
+
+
 def _fit_videos(options, pretrained, keypoints, keys, camera, groups, output,
                 progress, bar):
-  """Videos: track people, fit (`sequences.fit_tracks`), smooth,
-  and write one npz per track; a video whose `video.json` marker (written
-  last) says it is complete is skipped. Returns each row's (npz path,
-  index in it)."""
+  """Videos: track people, fit (`sequences.fit_tracks`, several short
+  videos in one call), smooth, and write one npz per track; a video whose
+  `video.json` marker (written last) says it is complete is skipped.
+  Returns each row's (npz path, index in it)."""
   locators = [None] * len(keypoints)
-  for name, rows in groups.items():
-    done = _video_done(options, output, name, rows)
-    if done is None:
-      done = _fit_video(options, pretrained, keypoints, keys, camera, name,
-                        rows, output, progress, bar)
-      with atomic_path(outputs.video_marker(output, name)) as tmp:
-        tmp.write_text(json.dumps(done) + "\n")
-    else:
-      progress.skipped += len(rows)
-      bar.update(len(np.unique(keypoints.frame[rows])))
+
+  def locate(name, rows, done):
     for row, track, index in zip(rows, done["track"], done["index"]):
       locators[row] = (outputs.track_path(output, name, track), index)
+
+  for batch in _video_batches(keypoints, groups):
+    done = {name: _video_done(options, output, name, groups[name])
+            for name in batch}
+    if all(d is not None for d in done.values()):
+      for name in batch:
+        progress.skipped += len(groups[name])
+        bar.update(len(np.unique(keypoints.frame[groups[name]])))
+        locate(name, groups[name], done[name])
+      continue
+    # The whole batch is fitted again, so that a video's fits never
+    # depend on which of its batch were done before.
+    videos = [_lay_out(keypoints, camera, name, groups[name])
+              for name in batch]
+    for video, result in zip(videos, _fit_together(
+        options, pretrained, keypoints, videos, progress, bar)):
+      if done[video.name] is None:
+        done[video.name] = _write_video(options, pretrained, keypoints, keys,
+                                        video, result, output, progress)
+        with atomic_path(outputs.video_marker(output, video.name)) as tmp:
+          tmp.write_text(json.dumps(done[video.name]) + "\n")
+      else:
+        progress.skipped += len(video.rows)
+      locate(video.name, video.rows, done[video.name])
   return locators
 
 
-def _fit_video(options, pretrained, keypoints, keys, camera, name, rows,
-               output, progress, bar) -> dict:
-  """Fits and writes one video; returns its `video.json` content."""
+def _video_batches(keypoints, groups) -> list[list[str]]:
+  """The videos fitted together, in input order: as many as keep the
+  frames × most people in a frame within `_VIDEO_BATCH_CELLS` (a longer
+  video alone). Fixed by the input alone, so a rerun fits the same
+  batches."""
+  batches, frames, people = [], 0, 0
+  for name, rows in groups.items():
+    frame, count = np.unique(keypoints.frame[rows], return_counts=True)
+    frames, people = frames + len(frame), max(people, count.max())
+    if batches and frames * people <= _VIDEO_BATCH_CELLS:
+      batches[-1].append(name)
+    else:
+      batches.append([name])
+      frames, people = len(frame), count.max()
+  return batches
+
+
+def _lay_out(keypoints, camera, name, rows) -> _Video:
+  """Tracks a video's people and lays them out as (T, P) arrays."""
   frame = keypoints.frame[rows]
   track = tracking.assign_tracks(frame, keypoints.xy[rows],
                                  keypoints.confidence[rows],
@@ -326,7 +386,6 @@ def _fit_video(options, pretrained, keypoints, keys, camera, name, rows,
   slot = tracking.pack_slots(frame, track)
   dense = tracking.track_arrays(frame, slot, keypoints.xy[rows],
                                 keypoints.confidence[rows])
-  frame_index = np.searchsorted(dense.frames, frame)
   # Which track each (frame, slot) holds: warm starts and smoothing never
   # cross from one track to the next in a shared slot.
   slot_track = np.where(dense.row >= 0, track[np.maximum(dense.row, 0)], -1)
@@ -334,20 +393,68 @@ def _fit_video(options, pretrained, keypoints, keys, camera, name, rows,
   if camera is not None:  # empty slots borrow the video's first intrinsics
     source = np.where(dense.row >= 0, dense.row, 0)
     dense_camera = jax.tree.map(lambda a: a[rows][source], camera)
+  return _Video(name, rows, track, slot, dense, slot_track, dense_camera)
+
+
+def _fit_together(options, pretrained, keypoints, videos, progress,
+                  bar) -> list:
+  """Fits and smooths `videos` in one `fit_tracks` call, laid one after
+  another in time and side by side in slots (padded with empty ones);
+  returns each video's (T, P) `FitResult`.
+
+  Their frame numbers jump by more than the warm starts' reach from one
+  video to the next, so `fit_tracks` runs their chains side by side and
+  each video is fitted as alone, and track ids are made distinct, so
+  smoothing never mixes two videos."""
+  num_slots = max(v.shape[1] for v in videos)
+
+  def stack(arrays, mode="constant", **fill):
+    return np.concatenate([np.pad(
+        a, [(0, 0), (0, num_slots - a.shape[1])] + [(0, 0)] * (a.ndim - 2),
+        mode=mode, **fill) for a in arrays])
+
+  lengths = [v.shape[0] for v in videos]
+  frames, track, first_frame, first_track = [], [], 0, 0
+  for video in videos:
+    frames.append(video.dense.frames - video.dense.frames[0] + first_frame)
+    first_frame = frames[-1][-1] + sequences.MAX_GAP + 1
+    track.append(np.where(video.slot_track >= 0,
+                          video.slot_track + first_track, -1))
+    first_track += int(video.slot_track.max()) + 1
+  frames = np.concatenate(frames)
+  track = stack(track, constant_values=-1)
+  camera = None
+  if videos[0].camera is not None:  # padded slots: their frame's last one
+    camera = jax.tree.map(lambda *parts: stack(parts, mode="edge"),
+                          *(v.camera for v in videos))
   start = time.perf_counter()
   result = sequences.fit_tracks(
-      dense.xy, dense.confidence, keypoint_format=keypoints.keypoint_format,
-      camera=dense_camera, params=pretrained, frames=dense.frames,
-      track=slot_track, warm_start=options.warm_start,
-      chunk_size=options.chunk_size, on_frames=bar.update,
-      descent_iterations=options.descent_iterations,
+      stack([v.dense.xy for v in videos]),
+      stack([v.dense.confidence for v in videos]),
+      keypoint_format=keypoints.keypoint_format, camera=camera,
+      params=pretrained, frames=frames, track=track,
+      warm_start=options.warm_start, chunk_size=options.chunk_size,
+      on_frames=bar.update, descent_iterations=options.descent_iterations,
       upright_beyond_deg=options.upright_beyond_deg)
   if options.smooth > 0:
     result = sequences.smooth_tracks(
         result, options.smooth, keypoint_format=keypoints.keypoint_format,
-        params=pretrained, frames=dense.frames, track=slot_track)
+        params=pretrained, frames=frames, track=track)
   progress.fit_seconds += time.perf_counter() - start
-  per_row = jax.tree.map(lambda a: np.asarray(a)[frame_index, slot], result)
+  bounds = np.cumsum([0] + lengths)
+  return [jax.tree.map(lambda a, v=v, t=t: np.asarray(a)[t:t + v.shape[0],
+                                                         :v.shape[1]],
+                       result)
+          for v, t in zip(videos, bounds[:-1])]
+
+
+def _write_video(options, pretrained, keypoints, keys, video, result,
+                 output, progress) -> dict:
+  """Writes one video's track files (and meshes); returns its
+  `video.json` content."""
+  name, rows, track = video.name, video.rows, video.track
+  frame_index = np.searchsorted(video.dense.frames, keypoints.frame[rows])
+  per_row = jax.tree.map(lambda a: a[frame_index, video.slot], result)
   arrays = outputs.result_arrays(per_row, keypoints, rows,
                                  options.perspective)
   common = outputs.common_arrays(keypoints.keypoint_format,
@@ -367,7 +474,7 @@ def _fit_video(options, pretrained, keypoints, keys, camera, name, rows,
           [outputs.track_mesh_path(output, name, t, keys[rows[m]],
                                    options.save_meshes) for m in members])
   progress.add(per_row.fit_ok)
-  return dict(rows=len(rows), frames=len(dense.frames),
+  return dict(rows=len(rows), frames=len(video.dense.frames),
               meshes=options.save_meshes, tracks=int(track.max()) + 1,
               track=track.tolist(), index=index.tolist())
 
