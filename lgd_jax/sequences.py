@@ -73,12 +73,13 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     frame keeps part of the previous frame's error, and the error grows
     along the video. Where the frame numbers jump by more than `max_gap`
     (a break: every chain starts cold), the runs of frames between breaks
-    go side by side, one call a step for all of them: several videos laid
-    one after another with such jumps are fitted together, each as alone.
+    go side by side, one call a step for all of them (the runs not yet
+    ended): several videos laid one after another with such jumps are
+    fitted together, each as alone (to float rounding).
   - "restarted": as "chained", but a track's chain restarts cold after
     `chain_length` fits (its cold fit and the warm ones after it): the
     first few warm starts help, before the error piles up. One fit per
-    cell, as "off", but one call per frame, as "chained".
+    cell, as "off", but step by step, as "chained".
   - "checked" (the default): as "chained", but every frame is also fitted
     independently (in chunks, first), and a track keeps its warm fit only
     where its final reprojection loss is no higher than the independent
@@ -87,8 +88,9 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     Each run of frames between breaks is cut further, into segments of at
     least `segment_frames` frames, whose chains run side by side: each
     step after the first fits that step's frame of every segment in one
-    call (in chunks); a segment's first frame keeps its independent fit,
-    as a video's first does. Two fits per cell.
+    call (in chunks; only the tracks with a warm start); a segment's
+    first frame keeps its independent fit, as a video's first does. Two
+    fits per cell.
   - "anchored": every frame is fitted independently, then
     again from the track's last successful independent fit at most
     `max_gap` frames earlier (cells without one keep their independent
@@ -176,19 +178,30 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
   cells = num_segments * num_tracks
   flat = lambda a: np.reshape(a, (cells,) + np.shape(a)[2:])
 
-  def fit_step(rows, init):
-    """Warm fits of frames `rows` (one per segment) from `init`, (S, P)."""
+  # One call shape for every step, whatever number of cells it fits.
+  step_chunk = max(1, min(chunk_size, cells))
+
+  def fit_step(rows, init, fitted, base):
+    """`base`, (S, P), with the cells `fitted` replaced by their fits of
+    frames `rows` (one per segment) from `init`: only those are computed
+    (not ended segments, nor, for checked chains, cells without a warm
+    start)."""
+    pick = lambda a: flat(a)[fitted.ravel()]
     result = fitting.fit_in_chunks(
-        flat(xy[rows]), flat(confidence[rows]),
-        keypoint_format=keypoint_format, chunk_size=chunk_size,
-        camera=None if camera is None else jax.tree.map(
-            lambda a: flat(a[rows]), camera),
-        init=jax.tree.map(flat, _start_of(init)), params=params,
+        pick(xy[rows]), pick(confidence[rows]),
+        keypoint_format=keypoint_format, chunk_size=step_chunk,
+        full_chunks=True, camera=None if camera is None else jax.tree.map(
+            lambda a: pick(a[rows]), camera),
+        init=jax.tree.map(pick, _start_of(init)), params=params,
         descent_iterations=descent_iterations,
         upright_beyond_deg=upright_beyond_deg)
-    return jax.tree.map(
-        lambda a: a.reshape((num_segments, num_tracks) + a.shape[1:]),
-        result)
+
+    def put(old, new):
+      old = np.array(old)
+      old[fitted] = new
+      return old
+
+    return jax.tree.map(put, base, result)
 
   # A state of the fit's structure with no usable fit: every track cold.
   # The camera is finite (unit scale, 1 m away) though unused. (`fit`'s
@@ -220,12 +233,13 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     if mode == "checked":
       result = jax.tree.map(lambda a: a[t], independent)
       if usable.any():  # else no call: e.g. a video's first frame
-        warm = fit_step(t, state._replace(fit_ok=usable))
+        warm = fit_step(t, state._replace(fit_ok=usable), usable, result)
         result = jax.tree.map(functools.partial(
             _where_rows, _warm_explains_better(warm, result, usable)),
             warm, result)
-    else:
-      result = fit_step(t, state._replace(fit_ok=usable))
+    else:  # ended segments keep their state, unused
+      result = fit_step(t, state._replace(fit_ok=usable),
+                        np.broadcast_to(live[:, None], lead), state)
     if outputs is None:
       outputs = jax.tree.map(
           lambda a: np.empty((num_frames,) + a.shape[1:], a.dtype), result)

@@ -3,6 +3,7 @@ resuming, videos and cameras."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 
 import lgd_jax
 from lgd_jax import formats as kp
+from lgd_jax import sequences
 from lgd_jax.body.io import BODY_MODEL_ENV, bundled_model_path
 from lgd_jax.tool import cli
 from lgd_jax.tool import outputs
@@ -157,8 +159,8 @@ def test_all_files_bad_is_an_error(tmp_path, tiny_weights_file):
 
 
 def _video(folder, frames=6, tracked=True, people=2):
-  """Two people walking apart (or the first alone), one file per frame,
-  from a real pose."""
+  """Two people walking apart (or the first alone, or a third walking
+  down), one file per frame, from a real pose."""
   rng = np.random.default_rng(0)
   model = lgd_jax.load_body_model()
   regressor = lgd_jax.make_keypoint_regressor(model, kp.canonical_regressor(
@@ -167,14 +169,16 @@ def _video(folder, frames=6, tracked=True, people=2):
       model, regressor, np.zeros((1, 72)), np.zeros((1, 10))))[0]
   body = np.asarray(kp.from_canonical(points[:, :2] * [1, -1], "openpose25"))
   for t in range(frames):
-    xy = np.stack([body * 200 + [300 - 5 * t, 400],
-                   body * 180 + [700 + 5 * t, 420]])
+    bodies = [body * 200 + [300 - 5 * t, 400], body * 180 + [700 + 5 * t, 420]]
+    if people == 3:
+      bodies.append(body * 190 + [1100, 410 + 5 * t])
+    xy = np.stack(bodies)
     xy += rng.normal(0, 1.5, xy.shape)
     # Rows swap: tracking must not.
-    order = [1, 0] if t % 2 and people == 2 else [0, 1][:people]
+    order = ([1, 0, 2] if t % 2 else [0, 1, 2])[:people] if people > 1 else [0]
     write_openpose(folder / f"clip_{t:012d}_keypoints.json", xy[order],
                    np.ones((people, 25)),
-                   [[7, 3][who] for who in order] if tracked else None)
+                   [[7, 3, 5][who] for who in order] if tracked else None)
 
 
 def test_resume_is_byte_identical(tmp_path, tiny_weights_file):
@@ -220,27 +224,35 @@ def test_video_tracks(tmp_path, tiny_weights_file, tracked):
     assert np.all(x < 500) or np.all(x > 500)
 
 
-def test_a_folder_of_video_folders(tmp_path, tiny_weights_file):
-  """Every subfolder is a video; videos of other lengths and numbers of
-  people are fitted in one call and written as when fitted alone."""
+def test_a_folder_of_video_folders(tmp_path, tiny_weights_file, monkeypatch):
+  """Every subfolder is a video. Videos of other lengths and numbers of
+  people are fitted in one call, those of 1 and 2 people at most apart
+  (the padding), and written as when fitted alone; a rerun after a lost
+  video fits its batch again, to the same bytes."""
   clips = tmp_path / "clips"
   _video(clips / "walk", frames=6)
-  _video(clips / "solo", frames=4, people=1)
+  _video(clips / "crowd", frames=4, people=3)
+  _video(clips / "solo", frames=5, people=1)
   (clips / ".hidden").mkdir()
   (clips / ".hidden" / "x_keypoints.json").write_text("{")
+  shapes = []  # (frames, track slots) of each fit_tracks call
+  fit_tracks = sequences.fit_tracks
+  monkeypatch.setattr(sequences, "fit_tracks", lambda xy, *args, **kw: (
+      shapes.append(xy.shape[:2]), fit_tracks(xy, *args, **kw))[1])
   camera = dict(focal=1000.0, image_size=(1280, 720))
   summary = _run(tmp_path, tiny_weights_file, input=str(clips), **camera)
-  assert summary["mode"] == "video" and summary["videos"] == 2
-  assert summary["people"] == 16 and not summary["files_with_errors"]
-  # A rerun after one video was lost fits the same batch again: the same
-  # bytes.
+  assert summary["mode"] == "video" and summary["videos"] == 3
+  assert summary["people"] == 29 and not summary["files_with_errors"]
+  assert shapes == [(5, 1), (10, 3)]
   first = _outputs(tmp_path / "out")
   for lost in ("video.json", "track_000.npz"):
-    (tmp_path / "out" / "tracks" / "solo" / lost).unlink()
+    (tmp_path / "out" / "tracks" / "walk" / lost).unlink()
+  shapes.clear()
   summary = _run(tmp_path, tiny_weights_file, input=str(clips), **camera)
-  assert summary["people_already_done"] == 12
+  assert shapes == [(10, 3)]
+  assert summary["people_already_done"] == 17
   assert _outputs(tmp_path / "out") == first
-  for name, tracks in (("walk", 2), ("solo", 1)):
+  for name, tracks in (("walk", 2), ("crowd", 3)):
     _run(tmp_path, tiny_weights_file, input=str(clips / name),
          output=str(tmp_path / name), **camera)
     paths = sorted((tmp_path / "out" / "tracks" / name).glob("*.npz"))
@@ -251,11 +263,16 @@ def test_a_folder_of_video_folders(tmp_path, tiny_weights_file):
       assert together.files == alone.files
       np.testing.assert_array_equal(together["frame"], alone["frame"])
       for key in ("poses", "betas", "trans", "keypoints_2d"):
-        np.testing.assert_allclose(together[key], alone[key], atol=1e-4,
-                                   err_msg=f"{path} {key}")
-  # Only hidden or empty subfolders: nothing to read.
-  (clips / "walk").rename(tmp_path / "walk_in")
-  (clips / "solo").rename(tmp_path / "solo_in")
+        np.testing.assert_allclose(together[key], alone[key], rtol=1e-5,
+                                   atol=1e-4, err_msg=f"{path} {key}")
+  # Two folders with one output name; only hidden or empty subfolders.
+  (clips / "walk").rename(clips / "walk!")
+  (clips / "crowd").rename(clips / "walk_")
+  with pytest.raises(ValueError, match="both be written as 'walk'"):
+    _run(tmp_path, tiny_weights_file, input=str(clips),
+         output=str(tmp_path / "clash"))
+  for name in ("walk!", "walk_", "solo"):
+    shutil.rmtree(clips / name)
   (clips / "empty").mkdir()
   with pytest.raises(lgd_jax.KeypointFileError, match="nor subfolders"):
     _run(tmp_path, tiny_weights_file, input=str(clips),

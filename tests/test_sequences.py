@@ -360,34 +360,44 @@ def test_checked_chains_keep_whichever_fit_explains_the_keypoints_better(
 
 def test_videos_one_after_another_are_fitted_side_by_side_each_as_alone(
     video, tiny_weights, monkeypatch):
-  # Two videos of 8 frames (the second the first backwards) laid one after
-  # another, the frame numbers jumping by more than max_gap between them.
+  # Two videos, of 8 frames and of the first 5 of them backwards, laid one
+  # after another, the frame numbers jumping by more than max_gap between
+  # them.
   xy, confidence, kwargs = _with_a_gap(video, tiny_weights)
-  both_xy = np.concatenate([xy, xy[::-1]])
-  both_confidence = np.concatenate([confidence, confidence[::-1]])
-  frames = np.r_[np.arange(8), np.arange(8) + 8 + sequences.MAX_GAP]
+  parts = ((xy, confidence), (xy[4::-1], confidence[4::-1]))
+  both_xy, both_confidence = (np.concatenate(a) for a in zip(*parts))
+  frames = np.r_[np.arange(8), np.arange(5) + 8 + sequences.MAX_GAP]
   kwargs["camera"] = jax.tree.map(
-      lambda a: np.broadcast_to(a, (16,) + a.shape), video.intrinsics)
-  calls = []
+      lambda a: np.broadcast_to(a, (13,) + a.shape), video.intrinsics)
+  calls = []  # people per call
   fit_in_chunks = fitting.fit_in_chunks
   monkeypatch.setattr(fitting, "fit_in_chunks", lambda *args, **kw: (
       calls.append(len(args[0])), fit_in_chunks(*args, **kw))[1])
-  for mode, segment_frames in (("chained", None), ("restarted", None),
-                               ("checked", 3)):
+  # Checked chains in segments of at least 3 frames: frames 0-3, 4-7 and
+  # the second video's 8-12. Each step after a segment's first fits the
+  # tracks with a fit at most max_gap frames before in the segment (the
+  # fits succeed where a track is present).
+  present = both_confidence.any(-1)
+  warm = [sum(present[max(first, first + step - sequences.MAX_GAP):
+                      first + step, p].any()
+              for first, length in ((0, 4), (4, 4), (8, 5))
+              if step < length for p in range(2))
+          for step in range(1, 5)]
+  for mode, segment_frames, expected in (
+      # The chains take 8 steps, not 13: both videos in each call, until
+      # the second one ends.
+      ("chained", None, [2 * 2] * 5 + [2] * 3),
+      ("restarted", None, [2 * 2] * 5 + [2] * 3),
+      # After the independent fits of all 13 frames.
+      ("checked", 3, [13 * 2] + warm)):
     options = dict(kwargs, warm_start=mode, segment_frames=segment_frames)
     alone = [sequences.fit_tracks(a, c, **dict(options,
                                               camera=video.intrinsics))
-             for a, c in ((xy, confidence), (xy[::-1], confidence[::-1]))]
+             for a, c in parts]
     calls.clear()
     together = sequences.fit_tracks(both_xy, both_confidence, frames=frames,
                                     **options)
-    # The chains take 8 steps, both videos side by side in each call, not
-    # 16. Checked ones: after the independent fits, 4 segments of 4 frames
-    # (2 tracks each), the first step of each being its independent fits.
-    if mode == "checked":
-      assert calls == [32] + [4 * 2] * 3, calls
-    else:
-      assert calls == [2 * 2] * 8, (mode, calls)
+    assert calls == expected, (mode, calls)
     for field in ("pose", "betas", "loss_history", "fit_ok"):
       np.testing.assert_allclose(
           getattr(together, field),

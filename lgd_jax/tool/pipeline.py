@@ -73,7 +73,8 @@ def run(options: Options) -> dict:
 
   Raises:
     KeypointFileError: when no input file could be read.
-    ValueError: a bad option, or a perspective camera without image sizes.
+    ValueError: a bad option, a perspective camera without image sizes, or
+      two videos whose names make one output name.
   """
   start = time.perf_counter()
   output = Path(options.output)
@@ -188,14 +189,15 @@ def _intrinsics(options: Options, keypoints: KeypointSet, keys,
 
 
 def _sequence_groups(options: Options, keypoints: KeypointSet):
-  """None for independent images, else {video name: row indices}."""
+  """None for independent images, else {video name: row indices}; a
+  ValueError when two videos' names make one output name."""
   tracked = bool(np.any(keypoints.track >= 0))
   openpose_folder = (Path(options.input).is_dir() and
                      keypoints.keypoint_format.startswith("openpose"))
   if options.sequence == "off" or (options.sequence == "auto" and not (
       tracked or openpose_folder)):
     return None
-  groups = {}
+  groups, named = {}, {}
   for row, (image, source) in enumerate(zip(keypoints.image,
                                             keypoints.source)):
     folder = Path(image).parent.as_posix() if image else "."
@@ -206,8 +208,11 @@ def _sequence_groups(options: Options, keypoints: KeypointSet):
       # By the images' folder: PoseTrack's videos in one file, or the
       # subfolders of a folder of video folders.
       name = Path(source).stem if folder == "." else folder
-    groups.setdefault("/".join(outputs.safe(p) for p in name.split("/")),
-                      []).append(row)
+    key = "/".join(outputs.safe(p) for p in name.split("/"))
+    if named.setdefault(key, name) != name:
+      raise ValueError(f"videos {named[key]!r} and {name!r} would both be "
+                       f"written as {key!r}: rename one of them")
+    groups.setdefault(key, []).append(row)
   return {name: np.array(rows) for name, rows in groups.items()}
 
 
@@ -300,6 +305,9 @@ def _video_done(options, output, name, rows) -> dict | None:
 # call: several short videos go side by side (bounded memory; chain steps
 # of many people).
 _VIDEO_BATCH_CELLS = 1 << 17
+# The most people in a frame of a batch's videos at most this many times
+# the fewest: every video's track slots are padded to the batch's widest.
+_VIDEO_BATCH_PADDING = 1.5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -360,19 +368,24 @@ def _fit_videos(options, pretrained, keypoints, keys, camera, groups, output,
 
 
 def _video_batches(keypoints, groups) -> list[list[str]]:
-  """The videos fitted together, in input order: as many as keep the
-  frames × most people in a frame within `_VIDEO_BATCH_CELLS` (a longer
-  video alone). Fixed by the input alone, so a rerun fits the same
-  batches."""
-  batches, frames, people = [], 0, 0
+  """The videos fitted together: by the most people in one of their
+  frames, as many as keep frames × that number within `_VIDEO_BATCH_CELLS`
+  and the padding within `_VIDEO_BATCH_PADDING` (a longer video alone).
+  Fixed by the input alone, so a rerun fits the same batches."""
+  sizes = {}
   for name, rows in groups.items():
     frame, count = np.unique(keypoints.frame[rows], return_counts=True)
-    frames, people = frames + len(frame), max(people, count.max())
-    if batches and frames * people <= _VIDEO_BATCH_CELLS:
+    sizes[name] = (len(frame), int(count.max()))
+  batches, frames, fewest = [], 0, 0
+  for name in sorted(groups, key=lambda name: sizes[name][1]):
+    length, people = sizes[name]
+    if (batches and (frames + length) * people <= _VIDEO_BATCH_CELLS and
+        people <= _VIDEO_BATCH_PADDING * fewest):
       batches[-1].append(name)
+      frames += length
     else:
       batches.append([name])
-      frames, people = len(frame), count.max()
+      frames, fewest = length, people
   return batches
 
 
@@ -390,7 +403,7 @@ def _lay_out(keypoints, camera, name, rows) -> _Video:
   # cross from one track to the next in a shared slot.
   slot_track = np.where(dense.row >= 0, track[np.maximum(dense.row, 0)], -1)
   dense_camera = None
-  if camera is not None:  # empty slots borrow the video's first intrinsics
+  if camera is not None:  # empty cells borrow the video's first intrinsics
     source = np.where(dense.row >= 0, dense.row, 0)
     dense_camera = jax.tree.map(lambda a: a[rows][source], camera)
   return _Video(name, rows, track, slot, dense, slot_track, dense_camera)
@@ -424,7 +437,7 @@ def _fit_together(options, pretrained, keypoints, videos, progress,
   frames = np.concatenate(frames)
   track = stack(track, constant_values=-1)
   camera = None
-  if videos[0].camera is not None:  # padded slots: their frame's last one
+  if videos[0].camera is not None:  # padded slots: the frame's last slot's
     camera = jax.tree.map(lambda *parts: stack(parts, mode="edge"),
                           *(v.camera for v in videos))
   start = time.perf_counter()
@@ -433,7 +446,8 @@ def _fit_together(options, pretrained, keypoints, videos, progress,
       stack([v.dense.confidence for v in videos]),
       keypoint_format=keypoints.keypoint_format, camera=camera,
       params=pretrained, frames=frames, track=track,
-      warm_start=options.warm_start, chunk_size=options.chunk_size,
+      max_gap=sequences.MAX_GAP, warm_start=options.warm_start,
+      chunk_size=options.chunk_size,
       on_frames=bar.update, descent_iterations=options.descent_iterations,
       upright_beyond_deg=options.upright_beyond_deg)
   if options.smooth > 0:
