@@ -387,7 +387,6 @@ def test_videos_one_after_another_are_fitted_side_by_side_each_as_alone(
       # The chains take 8 steps, not 13: both videos in each call, until
       # the second one ends.
       ("chained", None, [2 * 2] * 5 + [2] * 3),
-      ("restarted", None, [2 * 2] * 5 + [2] * 3),
       # After the independent fits of all 13 frames.
       ("checked", 3, [13 * 2] + warm)):
     options = dict(kwargs, warm_start=mode, segment_frames=segment_frames)
