@@ -6,10 +6,13 @@ makes them from a table of rows):
      independent fit where that explains the keypoints better) or from its
      last independent fit (anchored);
   2. `smooth_tracks` smooths each track's parameters over time.
+Several videos go through both in one call, laid one after another in
+time (`lay_out_videos`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from typing import Optional, Union
@@ -44,6 +47,115 @@ CHAIN_LENGTH = 4
 # first frame keeps its independent fit, a small cost in accuracy (README
 # "Videos").
 SEGMENT_FRAMES = 128
+
+
+# ---------------------------------------------------------------------------
+# Several videos in one call
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoLayout:
+  """Videos laid one after another in time and side by side in track
+  slots: the (T, P) arguments of `fit_tracks` and `smooth_tracks` (`xy`,
+  `confidence`, `frames`, `track`, `camera`, and the `max_gap` the layout
+  keeps videos apart by), and each video's first row and (T_i, P_i)
+  shape, to `split` their results."""
+
+  xy: np.ndarray
+  confidence: np.ndarray
+  frames: np.ndarray
+  track: np.ndarray
+  camera: Optional[cameras.Perspective]
+  max_gap: int
+  first_rows: tuple[int, ...]
+  shapes: tuple[tuple[int, int], ...]
+
+  def split(self, result: FitResult) -> list[FitResult]:
+    """Each video's (T_i, P_i) part of a result on this layout."""
+    return [jax.tree.map(
+        lambda a, t=t, n=n, p=p: np.asarray(a)[t:t + n, :p], result)
+            for t, (n, p) in zip(self.first_rows, self.shapes)]
+
+
+def lay_out_videos(xy, confidence, *, frames=None, track=None, camera=None,
+                   max_gap: int = MAX_GAP) -> VideoLayout:
+  """Lays several videos out for one `fit_tracks` (and `smooth_tracks`)
+  call, each fitted as alone (to float rounding).
+
+  Each video's frames follow the previous video's last frame by more than
+  `max_gap` (renumbered from there), so no warm start crosses from one
+  video to the next and their chains run side by side; its track ids are
+  offset past the previous video's, so smoothing never mixes two videos.
+  Slots beyond a video's own are empty (confidence 0, track -1).
+
+  Args:
+    xy, confidence: per video, (T_i, P_i, K, 2) and (T_i, P_i, K).
+    frames: per video, (T_i,) increasing frame numbers; default 0..T_i-1.
+    track: per video, (T_i, P_i) track ids, -1 in empty cells (confidence
+      0) only; default one track per slot.
+    camera: per video, `Perspective` intrinsics broadcastable to (T_i,
+      P_i), or None for all; empty slots take the frame's last slot's.
+    max_gap: the `max_gap` of the calls (`VideoLayout.max_gap`).
+  """
+  shapes = tuple(tuple(np.shape(a)[:2]) for a in xy)
+  num_videos = len(shapes)
+  if num_videos == 0:
+    raise ValueError("lay_out_videos needs at least one video")
+  for name, arrays in (("confidence", confidence), ("frames", frames),
+                       ("track", track), ("camera", camera)):
+    if arrays is not None and len(arrays) != num_videos:
+      raise ValueError(f"{name} has {len(arrays)} videos, xy {num_videos}")
+  if frames is None:
+    frames = [np.arange(n) for n, _ in shapes]
+  if track is None:
+    track = [np.broadcast_to(np.arange(p), (n, p)) for n, p in shapes]
+  frames = [np.asarray(f, np.int64) for f in frames]
+  track = [np.asarray(t) for t in track]
+  for i, shape in enumerate(shapes):
+    if len(shape) < 2 or 0 in shape:
+      raise ValueError(f"video {i}: xy must be (frames, tracks, K, 2) with "
+                       f"at least one frame and one track, got shape "
+                       f"{np.shape(xy[i])}")
+    if frames[i].shape != shape[:1] or np.any(np.diff(frames[i]) <= 0):
+      raise ValueError(f"video {i}: frames must be {shape[0]} increasing "
+                       f"numbers, got {frames[i].tolist()}")
+    if track[i].shape != shape:
+      raise ValueError(f"video {i}: track must have shape {shape}, got "
+                       f"{track[i].shape}")
+    # A -1 is no track: it is not offset, so a fit there could be smoothed
+    # with the next video's.
+    if np.any((track[i] < 0) & np.any(np.asarray(confidence[i]) > 0, -1)):
+      raise ValueError(f"video {i}: cells with keypoints need a track id "
+                       ">= 0")
+  num_slots = max(p for _, p in shapes)
+
+  def stack(arrays, mode="constant", **fill):
+    return np.concatenate([np.pad(
+        a, [(0, 0), (0, num_slots - a.shape[1])] + [(0, 0)] * (a.ndim - 2),
+        mode=mode, **fill) for a in arrays])
+
+  laid_frames, laid_track, first_frame, first_track = [], [], 0, 0
+  for video_frames, video_track in zip(frames, track):
+    laid_frames.append(video_frames - video_frames[0] + first_frame)
+    first_frame = laid_frames[-1][-1] + max_gap + 1
+    laid_track.append(np.where(video_track >= 0, video_track + first_track,
+                               -1))
+    first_track += int(video_track.max()) + 1
+  laid_camera = None
+  if camera is not None:
+    laid_camera = jax.tree.map(
+        lambda *parts: stack([np.broadcast_to(
+            np.asarray(a, np.float32), shape + np.shape(a)[-1:])
+                              for a, shape in zip(parts, shapes)],
+                             mode="edge"), *camera)
+  return VideoLayout(
+      xy=stack([np.asarray(a, np.float32) for a in xy]),
+      confidence=stack([np.asarray(a, np.float32) for a in confidence]),
+      frames=np.concatenate(laid_frames),
+      track=stack(laid_track, constant_values=-1), camera=laid_camera,
+      max_gap=max_gap, first_rows=tuple(int(t) for t in np.cumsum([0] + [n for n, _ in
+                                                        shapes])[:-1]),
+      shapes=shapes)
 
 
 # ---------------------------------------------------------------------------

@@ -404,6 +404,108 @@ def test_videos_one_after_another_are_fitted_side_by_side_each_as_alone(
           err_msg=f"{mode} {field}")
 
 
+def test_lay_out_videos_renumbers_frames_offsets_tracks_and_pads_slots():
+  rng = np.random.default_rng(0)
+  # The first video is the narrower one (2 slots of 3), its last frame
+  # without a person in slot 1; the second has an empty cell too.
+  first = dict(xy=rng.normal(size=(3, 2, K, 2)), confidence=np.ones((3, 2, K)),
+               frames=np.array([5, 6, 8]),
+               track=np.array([[0, 1], [0, 1], [0, -1]]),
+               camera=cameras.Perspective(
+                   np.array([[[500.0, 500.0], [600.0, 600.0]]]),
+                   np.zeros((1, 2, 2)), np.array([[[0.0, 0, 4], [0, 0, 5]]])))
+  first["confidence"][2, 1] = 0
+  second = dict(xy=rng.normal(size=(2, 3, K, 2)),
+                confidence=np.ones((2, 3, K)), frames=np.array([0, 1]),
+                track=np.array([[4, 7, -1], [4, 7, 2]]),
+                camera=cameras.Perspective(
+                    np.array([700.0, 700.0]), np.zeros(2), np.zeros(3)))
+  second["confidence"][0, 2] = 0
+  videos_ = (first, second)
+  layout = sequences.lay_out_videos(
+      *([v[name] for v in videos_] for name in ("xy", "confidence")),
+      **{name: [v[name] for v in videos_]
+         for name in ("frames", "track", "camera")}, max_gap=2)
+  # The second video starts max_gap + 1 frames after the first one ends;
+  # its track ids follow the first's (-1 stays no track); the first
+  # video's missing slot is empty.
+  assert layout.max_gap == 2
+  np.testing.assert_array_equal(layout.frames, [0, 1, 3, 6, 7])
+  np.testing.assert_array_equal(layout.track, [[0, 1, -1], [0, 1, -1],
+                                               [0, -1, -1], [6, 9, -1],
+                                               [6, 9, 4]])
+  np.testing.assert_array_equal(layout.confidence[:3, 2], 0)
+  np.testing.assert_array_equal(layout.xy[:3, 2], 0)
+  # An empty slot's camera is its frame's last slot's.
+  np.testing.assert_array_equal(layout.camera.focal_length[:, :, 0],
+                                [[500, 600, 600]] * 3 + [[700] * 3] * 2)
+  np.testing.assert_array_equal(layout.camera.translation[:, :, 2],
+                                [[4, 5, 5]] * 3 + [[0] * 3] * 2)
+  # Splitting gives each video's own cells back.
+  parts = layout.split(fitting.FitResult(*[layout.xy] * 7))
+  assert [p.pose.shape for p in parts] == [(3, 2, K, 2), (2, 3, K, 2)]
+  for part, video in zip(parts, videos_):
+    np.testing.assert_allclose(part.betas, video["xy"], rtol=1e-6)
+  # Default frames and tracks: 0..T-1 and one track per slot.
+  pair = dict(xy=[first["xy"], second["xy"]],
+              confidence=[first["confidence"], second["confidence"]])
+  layout = sequences.lay_out_videos(**pair)
+  np.testing.assert_array_equal(
+      layout.frames, [0, 1, 2, 3 + sequences.MAX_GAP, 4 + sequences.MAX_GAP])
+  np.testing.assert_array_equal(layout.track[:, 1], [1, 1, 1, 3, 3])
+  assert layout.camera is None
+  with pytest.raises(ValueError, match="at least one video"):
+    sequences.lay_out_videos([], [])
+  with pytest.raises(ValueError, match="track has 1 videos, xy 2"):
+    sequences.lay_out_videos(**pair, track=[first["track"]])
+  with pytest.raises(ValueError, match="video 1: frames must be 2 increasing"):
+    sequences.lay_out_videos(**pair, frames=[first["frames"], [3, 3]])
+  with pytest.raises(ValueError, match=r"video 0: track must have shape"):
+    sequences.lay_out_videos(**pair, track=[second["track"]] * 2)
+  with pytest.raises(ValueError, match="video 1: cells with keypoints"):
+    sequences.lay_out_videos(**pair, track=[first["track"],
+                                            -np.ones((2, 3), int)])
+  with pytest.raises(ValueError, match="video 1: xy must be"):
+    sequences.lay_out_videos([first["xy"], first["xy"][:0]],
+                             [first["confidence"]] * 2)
+
+
+def test_the_sequence_evaluation_scores_each_video_as_fitted_alone(
+    tiny_weights):
+  """Its videos are fitted together (`lay_out_videos`), each as alone:
+  the same scores as fitting and scoring them one by one."""
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  config = sequences_config.get_config()
+  config.warm_starts = ("checked",)
+  config.sigmas = (0.0, 2.0)
+  config.video.num_people = 2
+  config.fit.segment_frames = 4
+  config.fit.chunk_size = 4  # alone or together, one call shape
+  split = ml_collections.ConfigDict(dict(num_videos=2, num_frames=8))
+  clips = [_clip(0), _clip(1), _clip(2)]
+  report = video_evaluation.evaluate_synthetic(
+      clips, config, tiny_weights, split, seed=5, log=lambda _: None)
+  methods = video_evaluation.method_names(config)
+  totals = {name: video_evaluation._Totals() for name, _, _ in methods}  # pylint: disable=protected-access
+  for i in range(2):
+    video = videos.make_video(clips, 5 + i, num_frames=8, params=tiny_weights,
+                              **config.video)
+    alone, _ = video_evaluation._run_methods(  # pylint: disable=protected-access
+        sequences.lay_out_videos([video.xy], [video.confidence],
+                                 camera=[video.intrinsics],
+                                 max_gap=config.fit.max_gap),
+        methods=methods, keypoint_format=video.keypoint_format,
+        params=tiny_weights, fit_config=config.fit)
+    for name, (result,) in alone.items():
+      video_evaluation.score_video(result, video, totals[name])
+  for name, scores in report["methods"].items():
+    expected = totals[name].means()
+    assert scores.keys() == expected.keys()
+    for key, value in scores.items():
+      np.testing.assert_allclose(value, expected[key], atol=2e-3,
+                                 err_msg=f"{name} {key}")
+
+
 # --- Smoothing ---------------------------------------------------------------
 
 

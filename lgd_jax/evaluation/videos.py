@@ -18,6 +18,7 @@ does not move and every acceleration is jitter.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import time
 from pathlib import Path
@@ -171,27 +172,29 @@ def _sum_tracking(parts) -> dict:
                            max(rows, 1), 4))
 
 
-def _run_methods(xy, confidence, *, methods, keypoint_format, camera,
-                 params, fit_config, frames=None):
-  """{name: FitResult} of every method on one (T, P) sequence; fits are
-  shared between methods that differ only in smoothing."""
+def _run_methods(layout, *, methods, keypoint_format, params, fit_config):
+  """{name: [FitResult per video]} of every method on the videos of a
+  `sequences.VideoLayout`, fitted in one call per warm start (each video as
+  alone); fits are shared between methods that differ only in smoothing.
+  Also the seconds of each warm start's fits."""
   fits, timings = {}, {}
   upright = fit_config.get("upright_beyond_deg")
   upright = unroll_lib.UPRIGHT_BEYOND_DEG if upright is None else upright
   for warm in dict.fromkeys(warm for _, warm, _ in methods):
     start = time.perf_counter()
     fits[warm] = sequences.fit_tracks(
-        xy, confidence, keypoint_format=keypoint_format, camera=camera,
-        params=params, warm_start=warm, max_gap=fit_config.max_gap,
-        frames=frames, chain_length=fit_config.chain_length,
+        layout.xy, layout.confidence, keypoint_format=keypoint_format,
+        camera=layout.camera, params=params, warm_start=warm,
+        max_gap=layout.max_gap, frames=layout.frames, track=layout.track,
+        chain_length=fit_config.chain_length,
         segment_frames=fit_config.get("segment_frames"),
         chunk_size=fit_config.chunk_size, upright_beyond_deg=upright)
     timings[warm] = time.perf_counter() - start
   out = {}
   for name, warm, sigma in methods:
-    out[name] = sequences.smooth_tracks(
+    out[name] = layout.split(sequences.smooth_tracks(
         fits[warm], sigma, keypoint_format=keypoint_format, params=params,
-        frames=frames)
+        frames=layout.frames, track=layout.track))
   return out, timings
 
 
@@ -199,29 +202,28 @@ def evaluate_synthetic(clips, config, params, split_config, seed,
                        log=print) -> dict:
   """Every method on `split_config.num_videos` videos of `clips`."""
   methods = method_names(config)
-  totals = {name: _Totals() for name, _, _ in methods}
-  track_scores = []
-  seconds = dict.fromkeys((warm for _, warm, _ in methods), 0.0)
   rng = np.random.default_rng(seed)
-  frames = 0
+  videos, track_scores = [], []
   for i in range(split_config.num_videos):
-    video = videos_lib.make_video(
+    videos.append(videos_lib.make_video(
         clips, seed + i, num_frames=split_config.num_frames, params=params,
-        **config.video)
-    camera = video.intrinsics if config.fit.intrinsics else None
-    results, timings = _run_methods(
-        video.xy, video.confidence, methods=methods,
-        keypoint_format=video.keypoint_format, camera=camera, params=params,
-        fit_config=config.fit)
-    for warm, s in timings.items():
-      seconds[warm] += s
-    for name, result in results.items():
-      score_video(result, video, totals[name])
-    track_scores.append(_track_video(video.xy, video.confidence, rng,
-                                     config.tracking))
-    frames += split_config.num_frames
+        **config.video))
+    track_scores.append(_track_video(videos[-1].xy, videos[-1].confidence,
+                                     rng, config.tracking))
     log(f"  video {i + 1}/{split_config.num_videos}: "
-        f"{', '.join(video.clips)}")
+        f"{', '.join(videos[-1].clips)}")
+  layout = sequences.lay_out_videos(
+      [v.xy for v in videos], [v.confidence for v in videos],
+      camera=[v.intrinsics for v in videos] if config.fit.intrinsics
+      else None, max_gap=config.fit.max_gap)
+  results, seconds = _run_methods(
+      layout, methods=methods, keypoint_format=videos[0].keypoint_format,
+      params=params, fit_config=config.fit)
+  totals = {name: _Totals() for name, _, _ in methods}
+  for name, per_video in results.items():
+    for result, video in zip(per_video, videos):
+      score_video(result, video, totals[name])
+  frames = split_config.num_videos * split_config.num_frames
   return dict(
       videos=split_config.num_videos, frames=frames,
       people_frames=frames * config.video.num_people,
@@ -240,30 +242,19 @@ def evaluate_posetrack(config, params, seed) -> dict:
   out = dict(file=settings.annotations, keypoint_format=people.keypoint_format,
              videos={})
   rng = np.random.default_rng(seed)
-  static_totals = {name: _Totals() for name, _, _ in methods}
-  static_tracking = []
+  names, annotated, static, static_tracking = [], [], [], []
   for video in sorted(set(video_of)):
     rows = np.flatnonzero(video_of == video)
     frame, xy = people.frame[rows], people.xy[rows]
     confidence = people.confidence[rows]
     track = tracking.assign_tracks(frame, xy, confidence, people.track[rows])
     arrays = tracking.track_arrays(frame, track, xy, confidence)
-    results, _ = _run_methods(
-        arrays.xy, arrays.confidence, methods=methods,
-        keypoint_format=people.keypoint_format, camera=None, params=params,
-        fit_config=config.fit, frames=arrays.frames)
-    entry = dict(annotated_frames=len(arrays.frames), people=len(rows),
-                 tracks=int(track.max()) + 1, given_track_ids=bool(
-                     np.all(people.track[rows] >= 0)))
-    for name, result in results.items():
-      totals = _Totals()
-      ok = result.fit_ok
-      pixels, percent = losses.keypoint_errors(
-          result.keypoints_2d[ok], arrays.xy[ok], arrays.confidence[ok])
-      totals.add("error_2d_pct", percent)
-      totals.add("error_2d_px", pixels)
-      entry[name] = dict(fitted=int(ok.sum()), **totals.means())
-    out["videos"][video] = entry
+    names.append(video)
+    annotated.append(arrays)
+    out["videos"][video] = dict(
+        annotated_frames=len(arrays.frames), people=len(rows),
+        tracks=int(track.max()) + 1,
+        given_track_ids=bool(np.all(people.track[rows] >= 0)))
 
     # Perturbed static sequences: each annotated frame's people, repeated.
     num = settings.frames
@@ -275,22 +266,42 @@ def evaluate_posetrack(config, params, seed) -> dict:
                             settings.keep_prob)
     static_xy = np.where(kept[..., None], arrays.xy[0][None] + noise, 0.0)
     static_conf = np.where(kept, 1.0, 0.0).astype(np.float32)
-    static, _ = _run_methods(
-        static_xy, static_conf, methods=methods,
-        keypoint_format=people.keypoint_format, camera=None, params=params,
-        fit_config=config.fit)
-    for name, result in static.items():
+    static.append((static_xy, static_conf,
+                   np.broadcast_to(arrays.xy[0], static_xy.shape)))
+    static_tracking.append(_track_video(static_xy, static_conf, rng,
+                                        config.tracking))
+
+  fit = functools.partial(_run_methods, methods=methods, params=params,
+                          keypoint_format=people.keypoint_format,
+                          fit_config=config.fit)
+  results, _ = fit(sequences.lay_out_videos(
+      [a.xy for a in annotated], [a.confidence for a in annotated],
+      frames=[a.frames for a in annotated], max_gap=config.fit.max_gap))
+  for name, per_video in results.items():
+    for video, arrays, result in zip(names, annotated, per_video):
+      totals = _Totals()
+      ok = result.fit_ok
+      pixels, percent = losses.keypoint_errors(
+          result.keypoints_2d[ok], arrays.xy[ok], arrays.confidence[ok])
+      totals.add("error_2d_pct", percent)
+      totals.add("error_2d_px", pixels)
+      out["videos"][video][name] = dict(fitted=int(ok.sum()),
+                                        **totals.means())
+
+  results, _ = fit(sequences.lay_out_videos(
+      [xy for xy, _, _ in static], [conf for _, conf, _ in static],
+      max_gap=config.fit.max_gap))
+  static_totals = {name: _Totals() for name, _, _ in methods}
+  flat = lambda a: a.reshape((-1,) + a.shape[2:])
+  for name, per_video in results.items():
+    for (_, static_conf, clean), result in zip(static, per_video):
       ok = result.fit_ok
       static_totals[name].add_mean("jitter", MM * metrics.mean_acceleration(
           _pelvis_aligned(result.joints), ok),
                                    metrics.acceleration_frames(ok))
-      flat = lambda a: a.reshape((-1,) + a.shape[2:])
-      clean = np.broadcast_to(arrays.xy[0], static_xy.shape)
-      pixels, percent = losses.keypoint_errors(
+      _, percent = losses.keypoint_errors(
           flat(result.keypoints_2d), flat(clean), flat(static_conf))
       static_totals[name].add("error_2d_pct", percent[flat(ok)])
-    static_tracking.append(_track_video(static_xy, static_conf, rng,
-                                        config.tracking))
   out["perturbed_static"] = dict(
       frames=settings.frames, noise=settings.noise,
       keep_prob=settings.keep_prob,

@@ -411,55 +411,29 @@ def _lay_out(keypoints, camera, name, rows) -> _Video:
 
 def _fit_together(options, pretrained, keypoints, videos, progress,
                   bar) -> list:
-  """Fits and smooths `videos` in one `fit_tracks` call, laid one after
-  another in time and side by side in slots (padded with empty ones);
-  returns each video's (T, P) `FitResult`.
-
-  Their frame numbers jump by more than the warm starts' reach from one
-  video to the next, so `fit_tracks` runs their chains side by side and
-  each video is fitted as alone, and track ids are made distinct, so
-  smoothing never mixes two videos."""
-  num_slots = max(v.shape[1] for v in videos)
-
-  def stack(arrays, mode="constant", **fill):
-    return np.concatenate([np.pad(
-        a, [(0, 0), (0, num_slots - a.shape[1])] + [(0, 0)] * (a.ndim - 2),
-        mode=mode, **fill) for a in arrays])
-
-  lengths = [v.shape[0] for v in videos]
-  frames, track, first_frame, first_track = [], [], 0, 0
-  for video in videos:
-    frames.append(video.dense.frames - video.dense.frames[0] + first_frame)
-    first_frame = frames[-1][-1] + sequences.MAX_GAP + 1
-    track.append(np.where(video.slot_track >= 0,
-                          video.slot_track + first_track, -1))
-    first_track += int(video.slot_track.max()) + 1
-  frames = np.concatenate(frames)
-  track = stack(track, constant_values=-1)
-  camera = None
-  if videos[0].camera is not None:  # padded slots: the frame's last slot's
-    camera = jax.tree.map(lambda *parts: stack(parts, mode="edge"),
-                          *(v.camera for v in videos))
+  """Fits and smooths `videos` in one `fit_tracks` call
+  (`sequences.lay_out_videos`: each as alone); returns each video's (T, P)
+  `FitResult`."""
+  layout = sequences.lay_out_videos(
+      [v.dense.xy for v in videos], [v.dense.confidence for v in videos],
+      frames=[v.dense.frames for v in videos],
+      track=[v.slot_track for v in videos],
+      camera=None if videos[0].camera is None else [v.camera for v in videos])
   start = time.perf_counter()
   result = sequences.fit_tracks(
-      stack([v.dense.xy for v in videos]),
-      stack([v.dense.confidence for v in videos]),
-      keypoint_format=keypoints.keypoint_format, camera=camera,
-      params=pretrained, frames=frames, track=track,
-      max_gap=sequences.MAX_GAP, warm_start=options.warm_start,
+      layout.xy, layout.confidence,
+      keypoint_format=keypoints.keypoint_format, camera=layout.camera,
+      params=pretrained, frames=layout.frames, track=layout.track,
+      max_gap=layout.max_gap, warm_start=options.warm_start,
       chunk_size=options.chunk_size,
       on_frames=bar.update, descent_iterations=options.descent_iterations,
       upright_beyond_deg=options.upright_beyond_deg)
   if options.smooth > 0:
     result = sequences.smooth_tracks(
         result, options.smooth, keypoint_format=keypoints.keypoint_format,
-        params=pretrained, frames=frames, track=track)
+        params=pretrained, frames=layout.frames, track=layout.track)
   progress.fit_seconds += time.perf_counter() - start
-  bounds = np.cumsum([0] + lengths)
-  return [jax.tree.map(lambda a, v=v, t=t: np.asarray(a)[t:t + v.shape[0],
-                                                         :v.shape[1]],
-                       result)
-          for v, t in zip(videos, bounds[:-1])]
+  return layout.split(result)
 
 
 def _write_video(options, pretrained, keypoints, keys, video, result,
