@@ -58,8 +58,8 @@ class VideoLayout:
   """Videos laid one after another in time and side by side in track
   slots: the (T, P) arguments of `fit_tracks` and `smooth_tracks` (`xy`,
   `confidence`, `frames`, `track`, `camera`, and the `max_gap` the layout
-  keeps videos apart by), and each video's first row and (T_i, P_i)
-  shape, to `split` their results."""
+  keeps videos apart by), and each video's (T_i, P_i) shape, to `split`
+  their results."""
 
   xy: np.ndarray
   confidence: np.ndarray
@@ -67,14 +67,14 @@ class VideoLayout:
   track: np.ndarray
   camera: Optional[cameras.Perspective]
   max_gap: int
-  first_rows: tuple[int, ...]
   shapes: tuple[tuple[int, int], ...]
 
   def split(self, result: FitResult) -> list[FitResult]:
     """Each video's (T_i, P_i) part of a result on this layout."""
+    first_rows = np.cumsum([0] + [n for n, _ in self.shapes])
     return [jax.tree.map(
         lambda a, t=t, n=n, p=p: np.asarray(a)[t:t + n, :p], result)
-            for t, (n, p) in zip(self.first_rows, self.shapes)]
+            for t, (n, p) in zip(first_rows, self.shapes)]
 
 
 def lay_out_videos(xy, confidence, *, frames=None, track=None, camera=None,
@@ -153,9 +153,7 @@ def lay_out_videos(xy, confidence, *, frames=None, track=None, camera=None,
       confidence=stack([np.asarray(a, np.float32) for a in confidence]),
       frames=np.concatenate(laid_frames),
       track=stack(laid_track, constant_values=-1), camera=laid_camera,
-      max_gap=max_gap, first_rows=tuple(int(t) for t in np.cumsum([0] + [n for n, _ in
-                                                        shapes])[:-1]),
-      shapes=shapes)
+      max_gap=max_gap, shapes=shapes)
 
 
 # ---------------------------------------------------------------------------

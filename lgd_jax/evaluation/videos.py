@@ -242,14 +242,13 @@ def evaluate_posetrack(config, params, seed) -> dict:
   out = dict(file=settings.annotations, keypoint_format=people.keypoint_format,
              videos={})
   rng = np.random.default_rng(seed)
-  names, annotated, static, static_tracking = [], [], [], []
+  annotated, static, static_tracking = [], [], []
   for video in sorted(set(video_of)):
     rows = np.flatnonzero(video_of == video)
     frame, xy = people.frame[rows], people.xy[rows]
     confidence = people.confidence[rows]
     track = tracking.assign_tracks(frame, xy, confidence, people.track[rows])
     arrays = tracking.track_arrays(frame, track, xy, confidence)
-    names.append(video)
     annotated.append(arrays)
     out["videos"][video] = dict(
         annotated_frames=len(arrays.frames), people=len(rows),
@@ -278,7 +277,7 @@ def evaluate_posetrack(config, params, seed) -> dict:
       [a.xy for a in annotated], [a.confidence for a in annotated],
       frames=[a.frames for a in annotated], max_gap=config.fit.max_gap))
   for name, per_video in results.items():
-    for video, arrays, result in zip(names, annotated, per_video):
+    for video, arrays, result in zip(out["videos"], annotated, per_video):
       totals = _Totals()
       ok = result.fit_ok
       pixels, percent = losses.keypoint_errors(
