@@ -83,7 +83,10 @@ def get_config() -> ml_collections.ConfigDict:
 
   config.optimizer = ml_collections.ConfigDict(dict(
       learning_rate=1e-3, warmup_steps=200, decay_every=1000,
-      decay_rate=0.8, clip_norm=1.0))
+      decay_rate=0.8, clip_norm=1.0,
+      # Above 0: evaluate and export the parameters' exponential moving
+      # average, each step weighing 1 - ema_decay (0: the last parameters).
+      ema_decay=0.0))
 
   config.train_steps = 7000
   config.log_every = 50

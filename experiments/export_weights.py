@@ -1,4 +1,5 @@
-r"""Exports a training run's latest checkpoint as fit()'s weight file.
+r"""Exports a training run's latest checkpoint as fit()'s weight file
+(`--average_last=K`: the mean of the last K kept checkpoints).
 
   python -m experiments.export_weights --config=configs/default.py \
       --workdir=outputs/train_default --output=lgd_jax/assets/lgd_default.npz
@@ -16,12 +17,15 @@ _CONFIG = config_flags.DEFINE_config_file("config", "configs/default.py",
 _WORKDIR = flags.DEFINE_string("workdir", "outputs/train", "The run.")
 _OUTPUT = flags.DEFINE_string("output", "lgd_jax/assets/lgd_default.npz",
                               "Weight file to write.")
+_AVERAGE_LAST = flags.DEFINE_integer(
+    "average_last", 1, "Export the mean of this many of the run's last "
+    "kept checkpoints (`keep_checkpoints`).")
 
 
 def main(argv):
   del argv
   step = training.export_pretrained(_CONFIG.value, _WORKDIR.value,
-                                    _OUTPUT.value)
+                                    _OUTPUT.value, _AVERAGE_LAST.value)
   logging.info("wrote %s from step %d", _OUTPUT.value, step)
 
 

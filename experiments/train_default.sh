@@ -3,7 +3,8 @@
 # stages: configs/refiner.py from scratch, exported to outputs/refiner.npz;
 # configs/refiner_tilted.py on from that file, exported to
 # outputs/refiner_tilted.npz; configs/refiner_converge.py (the refiner alone)
-# over 8 unrolled steps on from that one, exported with
+# over 8 unrolled steps on from that one, keeping a moving average of its
+# parameters, the average exported with
 # configs/refiner_unroll8.py (the same parameters, the refiner's updates
 # decaying). Stages 2 and 3 let the refiner take over after 3 steps, as `fit`
 # does with the bundled file, so the first network learns a 3-step path, and
@@ -17,6 +18,7 @@ output=${1:-lgd_jax/assets/lgd_default.npz}
 takeover=--config.network.refine_after=3
 unroll=--config.train_unroll_steps=8
 legs=--config.data.bent_legs_prob=0.15
+average=--config.optimizer.ema_decay=0.99  # 500 steps leave the start 0.7 %
 stage() {  # config, workdir, exported file, config to export with[, overrides]
   local config=$1 workdir=$2 exported=$3 export_config=$4
   shift 4
@@ -29,4 +31,4 @@ stage configs/refiner.py outputs/train_refiner outputs/refiner.npz \
 stage configs/refiner_tilted.py outputs/train_refiner_stage2 \
     outputs/refiner_tilted.npz configs/refiner_tilted.py "$takeover" "$legs"
 stage configs/refiner_converge.py outputs/train_refiner_stage3 "$output" \
-    configs/refiner_unroll8.py "$takeover" "$legs" "$unroll"
+    configs/refiner_unroll8.py "$takeover" "$legs" "$unroll" "$average"

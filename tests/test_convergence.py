@@ -174,11 +174,14 @@ def test_warm_starts_take_the_last_step_code(body, batch, kind):
   # Where init_valid is False the start is the cold one, codes included.
   half = jnp.arange(zeros.shape[0]) % 2 == 0
   mixed = run(init=zeros + 0.1, init_valid=half)
+  # Other programs than `cold`'s: equal to rounding, which XLA:CPU's code
+  # generator sets (tests/xla_env.py's gives up to 2e-6 on Θ's entries of
+  # several radians after 6 steps).
   np.testing.assert_allclose(mixed.thetas[:, ~np.asarray(half)],
-                             cold.thetas[:, ~np.asarray(half)], atol=1e-6)
+                             cold.thetas[:, ~np.asarray(half)], atol=1e-5)
   np.testing.assert_allclose(mixed.thetas[:, np.asarray(half)],
                              run(init=zeros + 0.1).thetas[:, np.asarray(half)],
-                             atol=1e-6)
+                             atol=1e-5)
 
 
 def test_detector_share(body):
@@ -396,26 +399,31 @@ def test_training_the_refiner_alone_holds_the_rest(batch_poses):
   config = ablation.add_ingredients(tiny.get_config(), ["starts"])
   config.network.refine_after = config.num_steps
   config.train_unroll_steps = config.num_steps + 2
+  config.optimizer.ema_decay = 0.5  # the average holds them too
   setup = training.make_setup(config)
   initial = training.init_state(setup, config)
   # Non-zero output layers, so that every MLP has gradients to move it.
-  initial = initial._replace(params=jax.tree.map(lambda x: x + 0.01,
-                                                 initial.params))
-  reference = jax.tree.map(np.array, initial.params)  # the step donates
+  shifted = jax.tree.map(lambda x: x + 0.01, initial.params)
+  initial = initial._replace(params=shifted, averaged=shifted)
+  reference = jax.tree.map(np.array, shifted)  # the step donates
 
   def moved(refiner_only):
     config.train_refiner_only = refiner_only
     step = training.make_train_step(setup, config, batch_poses)
-    state = jax.tree.map(jnp.array, initial)
+    state = jax.tree.map(jnp.array, initial)  # copies: no buffer shared
     for _ in range(2):
       state, _ = step(state, jax.random.PRNGKey(0))
-    return {mlp: max(jax.tree.leaves(jax.tree.map(
-        lambda a, b: float(np.abs(a - b).max()), state.params["params"][mlp],
-        reference["params"][mlp]))) for mlp in ("update_all", "refine_all")}
+    return {(part, mlp): max(jax.tree.leaves(jax.tree.map(
+        lambda a, b: float(np.abs(a - b).max()), tree["params"][mlp],
+        reference["params"][mlp])))
+            for part, tree in (("params", state.params),
+                               ("averaged", state.averaged))
+            for mlp in ("update_all", "refine_all")}
 
   assert min(moved(False).values()) > 0.0  # both learn otherwise
   held = moved(True)
-  assert held["update_all"] == 0.0 and held["refine_all"] > 0.0
+  for part in ("params", "averaged"):
+    assert held[part, "update_all"] == 0.0 and held[part, "refine_all"] > 0.0
   config.network.refine_after = 0
   with pytest.raises(ValueError, match="refiner"):
     training.make_train_step(training.make_setup(config), config,
@@ -654,20 +662,6 @@ def test_chains_go_on_from_their_fit_a_frame_later(batch_poses):
   # Not what a fresh start of the moved people would give.
   assert abs(loss(sampling.target_theta(moved)) - loss(chain_start)) > (
       1e-3 * loss(chain_start))
-
-
-def test_chained_training_resumes_exactly(tmp_path):
-  config = _chained_config()
-  config.starts.chain_restart_prob = 0.5
-  config.train_steps = 4
-  config.eval.splits = ()  # only the training step compiles
-  whole, _ = training.train_and_evaluate(config, str(tmp_path / "whole"))
-  config.train_steps = 2
-  training.train_and_evaluate(config, str(tmp_path / "parts"))
-  config.train_steps = 4
-  resumed, _ = training.train_and_evaluate(config, str(tmp_path / "parts"))
-  chex.assert_trees_all_equal(resumed.chains, whole.chains)
-  chex.assert_trees_all_equal(resumed.params, whole.params)
 
 
 def test_chained_start_settings_are_checked(batch_poses):

@@ -1,8 +1,10 @@
 """Training survives SIGKILL at any moment and resumes exactly.
 
-A tiny training run (configs/tiny.py, 40 steps, a checkpoint every 2 steps,
-no evaluation) runs uninterrupted twice, then once more in a workdir where it
-is killed with SIGKILL three times and restarted after each kill:
+A tiny training run (configs/tiny.py with a refiner, perturbed and chained
+starts and a moving average of the parameters; 40 steps, a checkpoint every
+2 steps, no evaluation) runs uninterrupted twice, then once more in a
+workdir where it is killed with SIGKILL three times and restarted after
+each kill:
 - while a checkpoint is being written (its `*.orbax-checkpoint-tmp` folder
   exists: on this machine writing a checkpoint takes most of the time);
 - at a random moment after the restarted run's first new checkpoint;
@@ -11,10 +13,10 @@ The kill points are random (the seed is printed; LGD_CRASH_SEED=... repeats
 one). After each kill, the restarted run must resume from the last complete
 checkpoint (never from the unfinished one, which has the highest step), and
 every step it logs must have the uninterrupted run's loss, to the bit; the
-final parameters and optimizer state must equal the uninterrupted run's, to
-the bit. The two uninterrupted runs must agree to the bit (training is a
-function of the seed: each step's randomness is folded from the step
-number), and the state must be float32 throughout.
+final state (parameters, optimizer state, chains, average) must equal the
+uninterrupted run's, to the bit. The two uninterrupted runs must agree to
+the bit (training is a function of the seed: each step's randomness is
+folded from the step number), and the state must be float32 throughout.
 
 The processes share a JAX compilation cache, so only the first one compiles.
 """
@@ -44,8 +46,16 @@ _RUN = textwrap.dedent("""
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     from lgd_jax.training import trainer as training
-    from configs import tiny
-    config = tiny.get_config()
+    from configs import ablation, tiny
+    # A state with every part a checkpoint can hold: the chained starts'
+    # people and the parameters' moving average besides the parameters.
+    config = ablation.add_ingredients(tiny.get_config(), ["starts"])
+    config.network.refine_after = config.num_steps
+    config.train_unroll_steps = config.num_steps + 2
+    config.starts.perturbed_prob = 0.25
+    config.starts.chained_prob = 0.5
+    config.starts.chain_restart_prob = 0.5
+    config.optimizer.ema_decay = 0.9
     config.train_steps = int(sys.argv[3])
     config.checkpoint_every = 2
     config.eval_every = 10**6
@@ -127,6 +137,8 @@ def test_two_runs_are_bitwise_identical_and_float32(uninterrupted):
   first, second = uninterrupted
   a, b = _final(first), _final(second)
   assert a.keys() == b.keys() and len(a) > 10
+  for part in (".params", ".opt_state", ".chains", ".averaged"):
+    assert any(key.startswith(part) for key in a), part
   for key in a:
     np.testing.assert_array_equal(a[key], b[key], err_msg=key)
     expected = np.int32 if key.startswith(".step") or key.endswith(

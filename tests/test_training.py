@@ -29,17 +29,57 @@ from xla_env import xla_flags
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_tiny_training_lowers_the_loss(tmp_path):
+def test_tiny_training_lowers_the_loss_and_exports_the_average(tmp_path):
   config = tiny.get_config()
   config.train_steps = 40
   config.eval_every = 40
-  config.checkpoint_every = 40
+  config.checkpoint_every = 39  # steps 39 and 40 (the last) among those kept
   config.data.batch_size = 64
   config.optimizer.warmup_steps = 1
   config.optimizer.learning_rate = 3e-3
+  config.optimizer.ema_decay = 0.75
   training.train_and_evaluate(config, str(tmp_path))
   losses = [r["loss/total"] for r in _records(tmp_path)]
   assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5])
+
+  setup = training.make_setup(config)
+  fresh = training.init_state(setup, config)
+  chex.assert_trees_all_equal(fresh.averaged, fresh.params)  # it starts there
+  manager = training.checkpoint_manager(tmp_path, config)
+  template = training._checkpointed(fresh)  # pylint: disable=protected-access
+  before, last = (manager.restore(step, args=ocp.args.StandardRestore(
+      template)) for step in (39, 40))
+  # Each step moves the average a quarter of the way to the new parameters.
+  chex.assert_trees_all_close(
+      last["averaged"],
+      jax.tree.map(lambda a, p: 0.75 * a + 0.25 * p, before["averaged"],
+                   last["params"]), rtol=1e-5, atol=1e-7)
+  flat = lambda tree: jax.flatten_util.ravel_pytree(tree)[0]
+
+  def exported(**kwargs):
+    path = tmp_path / f"w{len(list(tmp_path.glob('w*.npz')))}.npz"
+    assert training.export_pretrained(config, str(tmp_path), str(path),
+                                      **kwargs) == 40
+    return flat(lgd_jax.load_pretrained(path).params)
+
+  stored = lambda tree: np.asarray(flat(tree), np.float16).astype(np.float32)
+  # The export is the average (in float16), not the parameters; with
+  # average_last=2 the mean of the two kept checkpoints' averages.
+  np.testing.assert_array_equal(exported(), stored(last["averaged"]))
+  assert not np.array_equal(exported(), stored(last["params"]))
+  mean = jax.tree.map(lambda a, b: (a + b) / 2, before["averaged"],
+                      last["averaged"])
+  np.testing.assert_array_equal(exported(average_last=2), stored(mean))
+  assert not np.array_equal(stored(mean), stored(last["averaged"]))
+  kept = len(manager.all_steps())
+  with pytest.raises(ValueError, match=f"keeps {kept} checkpoints"):
+    exported(average_last=kept + 1)
+  config.optimizer.ema_decay = 0.0  # not the run's config: a clear error
+  with pytest.raises(ValueError, match="ema_decay"):
+    exported()
+  config.optimizer.ema_decay = 1.0
+  with pytest.raises(ValueError, match=r"in \[0, 1\)"):
+    training.make_train_step(setup, config, jnp.zeros((1, 72)))
 
 
 def _records(workdir):
@@ -160,7 +200,10 @@ def test_the_loss_on_the_unrolls_own_keypoints_equals_recomputing_them():
   config = tiny.get_config()
   config.loss.joints3d = 0.3
   config.loss.keypoints2d = 0.3
-  config.network.refine_after = config.num_steps  # both phases' scans
+  # Both phases' scans, each as short as it can be (the inline compile is
+  # this test's time): 2 path steps, 1 refiner step.
+  config.num_steps = 2
+  config.network.refine_after = config.num_steps
   setup, batch = _setup_and_batch(config)
   flat, unflatten = jax.flatten_util.ravel_pytree(
       training.init_state(setup, config).params)
@@ -170,7 +213,7 @@ def test_the_loss_on_the_unrolls_own_keypoints_equals_recomputing_them():
 
   run = lambda params, shared: lgd_jax.unroll.unroll(
       setup.network, params, setup.body, batch.keypoints, batch.confidence,
-      6, with_points=shared, scan_unroll=shared)
+      config.num_steps + 1, with_points=shared, scan_unroll=shared)
 
   def loss(params, shared):
     unrolled = run(params, shared)
@@ -257,8 +300,9 @@ def test_bench_train_writes_what_it_prints(tmp_path):
 def test_retraining_script_trains_the_bundled_network(tmp_path):
   """experiments/train_default.sh's stages 2 and 3 train the first network
   for the takeover `fit` runs with the exported file and with the bent legs
-  the bundled file records, stage 3 over the unroll it records, and export
-  stage 3 with the bundled network's config."""
+  the bundled file records, stage 3 over the unroll it records, keeping an
+  average, and export stage 3's average with the bundled network's
+  config."""
   from configs import refiner_unroll8  # pylint: disable=import-outside-toplevel
   calls = tmp_path / "calls.txt"
   recorder = tmp_path / "python"
@@ -282,6 +326,10 @@ def test_retraining_script_trains_the_bundled_network(tmp_path):
   assert [legs in line.split() for line in lines] == [False] * 2 + [True] * 4
   unroll = f"--config.train_unroll_steps={exported.train_unroll_steps}"
   assert [unroll in line.split() for line in lines] == [False] * 4 + [True] * 2
+  # Stage 3 keeps an average, and its export takes it (the same flag).
+  average = [flag for flag in lines[-2].split() if "ema_decay" in flag]
+  assert average and [average[0] in line.split() for line in lines] == [
+      False] * 4 + [True] * 2
   configs = [line.split()[2] for line in lines]  # after "-m module"
   assert configs == ["--config=configs/refiner.py"] * 2 + [
       "--config=configs/refiner_tilted.py"] * 2 + [

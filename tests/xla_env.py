@@ -8,7 +8,9 @@ set up in conftest.py):
   `jax.clear_caches()` between modules, or in another process) is loaded,
   not compiled again; a new folder each run, so nothing carries over;
 - compiles without LLVM's optimizations (about a third less time per test
-  file; programs run slower, which tests on tiny batches don't notice).
+  file; programs run slower, which tests on tiny batches don't notice) and
+  with XLA:CPU's older fusion code generator (small programs, as every
+  operation run outside `jit` is, compile faster: the README's "Tests").
 Tests that set XLA_FLAGS for a subprocess add to `xla_flags()`, so that
 processes whose bits are compared compile alike.
 """
@@ -17,7 +19,8 @@ import os
 
 CACHE_ENV = {"JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
              "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
-FAST_COMPILE = "--xla_backend_optimization_level=0"
+FAST_COMPILE = ("--xla_backend_optimization_level=0 "
+                "--xla_cpu_use_fusion_emitters=false")
 
 
 def xla_flags(*extra: str) -> str:

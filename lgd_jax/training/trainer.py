@@ -46,6 +46,7 @@ class TrainState(NamedTuple):
   params: Any
   opt_state: Any
   chains: Optional[starts_lib.Chains] = None  # with `starts.chained_prob`
+  averaged: Any = None  # with `optimizer.ema_decay`: see `final_params`
 
 
 class Setup(NamedTuple):
@@ -193,6 +194,9 @@ def make_train_step(setup: Setup, config, poses: jax.Array):
   starts_lib.check(config, setup.network.refine_after,
                    train_unroll_steps(config))
   tx = make_tx(config)
+  ema_decay = _ema_decay(config)
+  if not 0.0 <= ema_decay < 1.0:
+    raise ValueError(f"optimizer.ema_decay must be in [0, 1), not {ema_decay}")
   data_sharding = NamedSharding(setup.mesh, P("data"))
 
   def step_fn(state: TrainState, base_key):
@@ -265,9 +269,14 @@ def make_train_step(setup: Setup, config, poses: jax.Array):
           chain_batch, thetas[config.num_steps, chained_from:warm])
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
+    averaged = state.averaged
+    if ema_decay:  # in this form an entry that stays (a frozen network) stays
+      averaged = jax.tree.map(lambda a, p: a + (1 - ema_decay) * (p - a),
+                              averaged, params)
     scalars["loss/total"] = loss
     scalars["grad_norm"] = optax.tree.norm(grads)
-    return TrainState(state.step + 1, params, opt_state, chains), scalars
+    return TrainState(state.step + 1, params, opt_state, chains,
+                      averaged), scalars
 
   # Shardings come from the inputs (`place_state`): on one device, jit's
   # explicit `in_shardings` route XLA:CPU through its SPMD partitioner, ~8x
@@ -333,7 +342,21 @@ def init_state(setup: Setup, config, from_weights: bool = True) -> TrainState:
     params = _start_params(config, params)
   return TrainState(jnp.array(0, jnp.int32), params,
                     make_tx(config).init(params),
-                    starts_lib.empty_chains(config, kp.NUM_CANONICAL))
+                    starts_lib.empty_chains(config, kp.NUM_CANONICAL),
+                    # A copy: the step donates the state's buffers.
+                    jax.tree.map(jnp.copy, params) if _ema_decay(config)
+                    else None)
+
+
+def _ema_decay(config) -> float:
+  return config.optimizer.get("ema_decay", 0.0)  # 0: no average kept
+
+
+def final_params(state: TrainState):
+  """What a run's state evaluates and exports: the exponential moving
+  average of its parameters (each step moves it 1 - `optimizer.ema_decay`
+  of the way to the new ones) where it keeps one, else its parameters."""
+  return state.params if state.averaged is None else state.averaged
 
 
 def _start_params(config, fresh):
@@ -377,17 +400,28 @@ def restore_or_init(setup: Setup, config, manager) -> TrainState:
   latest = manager.latest_step()
   if latest is None:
     return init_state(setup, config)
+  return _restore(setup, config, manager, latest)
+
+
+def _restore(setup: Setup, config, manager, step: int) -> TrainState:
   # The checkpoint's values replace the template's: resuming does not need
   # the `init_weights` file any more.
   template = _checkpointed(init_state(setup, config, from_weights=False))
-  return TrainState(**manager.restore(
-      latest, args=ocp.args.StandardRestore(template)))
+  try:
+    restored = manager.restore(step, args=ocp.args.StandardRestore(template))
+  except ValueError as error:
+    raise ValueError(
+        f"{manager.directory}: step {step} holds another training state than "
+        f"this config's ({', '.join(template)}); resume or export a run with "
+        "the flags it was trained with (`--config.optimizer.ema_decay` keeps "
+        "an average, `--config.starts.chained_prob` chains)") from error
+  return TrainState(**restored)
 
 
 def _checkpointed(state: TrainState) -> dict:
   """The fields of `state` a checkpoint holds: those set (`chains` only with
-  chained starts), so that checkpoints written before a field existed
-  restore as they were."""
+  chained starts, `averaged` only with an average), so that checkpoints
+  written before a field existed restore as they were."""
   return {name: value for name, value in state._asdict().items()
           if value is not None}
 
@@ -426,7 +460,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
         bar.set_postfix(loss=f"{record['loss/total']:.4f}")
       if done % config.eval_every == 0 or done == config.train_steps:
         for split, batches in evals.items():
-          result = mean_eval_metrics(eval_step, state.params, batches)
+          result = mean_eval_metrics(eval_step, final_params(state),
+                                     batches)
           last_eval[split] = result
           for name, values in result.items():
             record[f"eval_{split}/{name}"] = values[config.num_steps]
@@ -463,13 +498,22 @@ def validation_report(weights, num_batches: int) -> list[dict]:
 
 
 def export_pretrained(config: ml_collections.ConfigDict, workdir: str,
-                      output: str) -> int:
-  """Writes the latest checkpoint's network as `fit`'s weight file (float16,
-  with the config). Returns the checkpoint's step."""
+                      output: str, average_last: int = 1) -> int:
+  """Writes the latest checkpoint's network (`final_params`) as `fit`'s
+  weight file (float16, with the config); with `average_last` = K > 1, the
+  mean of the last K kept checkpoints' (an average for a run trained
+  without one). Returns the latest checkpoint's step."""
   setup = make_setup(config)
   manager = checkpoint_manager(workdir, config)
-  if manager.latest_step() is None:
+  steps = sorted(manager.all_steps())
+  if not steps:
     raise FileNotFoundError(f"{workdir}: no checkpoint to export")
-  state = restore_or_init(setup, config, manager)
-  weights_lib.save_pretrained(output, config, state.params)
-  return int(state.step)
+  if not 1 <= average_last <= len(steps):
+    raise ValueError(f"{workdir}: average_last={average_last}, but the run "
+                     f"keeps {len(steps)} checkpoints (steps {steps})")
+  states = [_restore(setup, config, manager, step)
+            for step in steps[-average_last:]]
+  params = jax.tree.map(lambda *each: sum(each) / len(each),
+                        *map(final_params, states))
+  weights_lib.save_pretrained(output, config, params)
+  return int(states[-1].step)
