@@ -3,10 +3,10 @@
 # stages: configs/refiner.py from scratch, exported to outputs/refiner.npz;
 # configs/refiner_tilted.py on from that file, exported to
 # outputs/refiner_tilted.npz; configs/refiner_converge.py (the refiner alone)
-# over 8 unrolled steps on from that one, keeping a moving average of its
-# parameters, the average exported with
+# over 8 unrolled steps on from that one, exported with
 # configs/refiner_unroll8.py (the same parameters, the refiner's updates
-# decaying). Stages 2 and 3 let the refiner take over after 3 steps, as `fit`
+# decaying). Stages 2 and 3 export a moving average of their parameters,
+# and let the refiner take over after 3 steps, as `fit`
 # does with the bundled file, so the first network learns a 3-step path, and
 # bend 15 % of the people's legs at random (sitting, squatting, kneeling).
 # Rerunning resumes each stage from its last checkpoint, so remove
@@ -18,7 +18,9 @@ output=${1:-lgd_jax/assets/lgd_default.npz}
 takeover=--config.network.refine_after=3
 unroll=--config.train_unroll_steps=8
 legs=--config.data.bent_legs_prob=0.15
-average=--config.optimizer.ema_decay=0.99  # 500 steps leave the start 0.7 %
+# Moving averages of stages 2 and 3 (the start's weight left: 1.8 %, 0.7 %).
+average2=--config.optimizer.ema_decay=0.998
+average3=--config.optimizer.ema_decay=0.99
 stage() {  # config, workdir, exported file, config to export with[, overrides]
   local config=$1 workdir=$2 exported=$3 export_config=$4
   shift 4
@@ -29,6 +31,7 @@ stage() {  # config, workdir, exported file, config to export with[, overrides]
 stage configs/refiner.py outputs/train_refiner outputs/refiner.npz \
     configs/refiner.py
 stage configs/refiner_tilted.py outputs/train_refiner_stage2 \
-    outputs/refiner_tilted.npz configs/refiner_tilted.py "$takeover" "$legs"
+    outputs/refiner_tilted.npz configs/refiner_tilted.py "$takeover" "$legs" \
+    "$average2"
 stage configs/refiner_converge.py outputs/train_refiner_stage3 "$output" \
-    configs/refiner_unroll8.py "$takeover" "$legs" "$unroll" "$average"
+    configs/refiner_unroll8.py "$takeover" "$legs" "$unroll" "$average3"

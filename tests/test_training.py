@@ -300,9 +300,9 @@ def test_bench_train_writes_what_it_prints(tmp_path):
 def test_retraining_script_trains_the_bundled_network(tmp_path):
   """experiments/train_default.sh's stages 2 and 3 train the first network
   for the takeover `fit` runs with the exported file and with the bent legs
-  the bundled file records, stage 3 over the unroll it records, keeping an
-  average, and export stage 3's average with the bundled network's
-  config."""
+  the bundled file records, stage 3 over the unroll it records, stages 2
+  and 3 keeping an average that their exports take, and export stage 3
+  with the bundled network's config."""
   from configs import refiner_unroll8  # pylint: disable=import-outside-toplevel
   calls = tmp_path / "calls.txt"
   recorder = tmp_path / "python"
@@ -326,10 +326,13 @@ def test_retraining_script_trains_the_bundled_network(tmp_path):
   assert [legs in line.split() for line in lines] == [False] * 2 + [True] * 4
   unroll = f"--config.train_unroll_steps={exported.train_unroll_steps}"
   assert [unroll in line.split() for line in lines] == [False] * 4 + [True] * 2
-  # Stage 3 keeps an average, and its export takes it (the same flag).
-  average = [flag for flag in lines[-2].split() if "ema_decay" in flag]
-  assert average and [average[0] in line.split() for line in lines] == [
-      False] * 4 + [True] * 2
+  # Stages 2 and 3 keep an average, and their exports take it (each its
+  # stage's flag).
+  for stage in (1, 2):
+    train, export = lines[2 * stage:2 * stage + 2]
+    average = [flag for flag in train.split() if "ema_decay" in flag]
+    assert len(average) == 1 and average[0] in export.split()
+  assert not any("ema_decay" in line for line in lines[:2])
   configs = [line.split()[2] for line in lines]  # after "-m module"
   assert configs == ["--config=configs/refiner.py"] * 2 + [
       "--config=configs/refiner_tilted.py"] * 2 + [
