@@ -1,5 +1,6 @@
 r"""Exports a training run's latest checkpoint as fit()'s weight file
-(`--average_last=K`: the mean of the last K kept checkpoints).
+(`--average_last=K`: the mean of the last K kept checkpoints; `--noaveraged`:
+the parameters, not their moving average).
 
   python -m experiments.export_weights --config=configs/default.py \
       --workdir=outputs/train_default --output=lgd_jax/assets/lgd_default.npz
@@ -20,12 +21,17 @@ _OUTPUT = flags.DEFINE_string("output", "lgd_jax/assets/lgd_default.npz",
 _AVERAGE_LAST = flags.DEFINE_integer(
     "average_last", 1, "Export the mean of this many of the run's last "
     "kept checkpoints (`keep_checkpoints`).")
+_AVERAGED = flags.DEFINE_boolean(
+    "averaged", True, "Export the run's moving average of its parameters "
+    "where it keeps one (`optimizer.ema_decay`); --noaveraged: the "
+    "parameters themselves.")
 
 
 def main(argv):
   del argv
   step = training.export_pretrained(_CONFIG.value, _WORKDIR.value,
-                                    _OUTPUT.value, _AVERAGE_LAST.value)
+                                    _OUTPUT.value, _AVERAGE_LAST.value,
+                                    _AVERAGED.value)
   logging.info("wrote %s from step %d", _OUTPUT.value, step)
 
 

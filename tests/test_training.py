@@ -67,6 +67,8 @@ def test_tiny_training_lowers_the_loss_and_exports_the_average(tmp_path):
   # average_last=2 the mean of the two kept checkpoints' averages.
   np.testing.assert_array_equal(exported(), stored(last["averaged"]))
   assert not np.array_equal(exported(), stored(last["params"]))
+  np.testing.assert_array_equal(exported(averaged=False),
+                                stored(last["params"]))
   mean = jax.tree.map(lambda a, b: (a + b) / 2, before["averaged"],
                       last["averaged"])
   np.testing.assert_array_equal(exported(average_last=2), stored(mean))

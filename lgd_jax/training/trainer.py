@@ -498,11 +498,13 @@ def validation_report(weights, num_batches: int) -> list[dict]:
 
 
 def export_pretrained(config: ml_collections.ConfigDict, workdir: str,
-                      output: str, average_last: int = 1) -> int:
-  """Writes the latest checkpoint's network (`final_params`) as `fit`'s
-  weight file (float16, with the config); with `average_last` = K > 1, the
-  mean of the last K kept checkpoints' (an average for a run trained
-  without one). Returns the latest checkpoint's step."""
+                      output: str, average_last: int = 1,
+                      averaged: bool = True) -> int:
+  """Writes the latest checkpoint's network (`final_params`; its parameters
+  themselves with `averaged=False`) as `fit`'s weight file (float16, with
+  the config); with `average_last` = K > 1, the mean of the last K kept
+  checkpoints' (an average for a run trained without one). Returns the
+  latest checkpoint's step."""
   setup = make_setup(config)
   manager = checkpoint_manager(workdir, config)
   steps = sorted(manager.all_steps())
@@ -513,7 +515,8 @@ def export_pretrained(config: ml_collections.ConfigDict, workdir: str,
                      f"keeps {len(steps)} checkpoints (steps {steps})")
   states = [_restore(setup, config, manager, step)
             for step in steps[-average_last:]]
+  chosen = final_params if averaged else (lambda state: state.params)
   params = jax.tree.map(lambda *each: sum(each) / len(each),
-                        *map(final_params, states))
+                        *map(chosen, states))
   weights_lib.save_pretrained(output, config, params)
   return int(states[-1].step)
