@@ -302,9 +302,9 @@ def test_bench_train_writes_what_it_prints(tmp_path):
 def test_retraining_script_trains_the_bundled_network(tmp_path):
   """experiments/train_default.sh's stages 2 and 3 train the first network
   for the takeover `fit` runs with the exported file and with the bent legs
-  the bundled file records, stage 3 over the unroll it records, stages 2
-  and 3 keeping an average that their exports take, and export stage 3
-  with the bundled network's config."""
+  the bundled file records, stage 3 over the unroll it records, every
+  stage keeping an average that its export takes, stage 1 with its seed,
+  and export stage 3 with the bundled network's config."""
   from configs import refiner_unroll8  # pylint: disable=import-outside-toplevel
   calls = tmp_path / "calls.txt"
   recorder = tmp_path / "python"
@@ -328,13 +328,18 @@ def test_retraining_script_trains_the_bundled_network(tmp_path):
   assert [legs in line.split() for line in lines] == [False] * 2 + [True] * 4
   unroll = f"--config.train_unroll_steps={exported.train_unroll_steps}"
   assert [unroll in line.split() for line in lines] == [False] * 4 + [True] * 2
-  # Stages 2 and 3 keep an average, and their exports take it (each its
-  # stage's flag).
-  for stage in (1, 2):
+  # Every stage keeps an average, and its export takes it (each its own
+  # decay); stage 1 draws with its own seed, the same for its export.
+  decays = []
+  for stage in (0, 1, 2):
     train, export = lines[2 * stage:2 * stage + 2]
     average = [flag for flag in train.split() if "ema_decay" in flag]
     assert len(average) == 1 and average[0] in export.split()
-  assert not any("ema_decay" in line for line in lines[:2])
+    decays.append(average[0])
+  assert len(set(decays)) == 3
+  seeds = [[flag for flag in line.split() if flag.startswith("--config.seed=")]
+           for line in lines]
+  assert seeds[0] == seeds[1] == ["--config.seed=1"] and not any(seeds[2:])
   configs = [line.split()[2] for line in lines]  # after "-m module"
   assert configs == ["--config=configs/refiner.py"] * 2 + [
       "--config=configs/refiner_tilted.py"] * 2 + [
