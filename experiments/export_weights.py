@@ -31,7 +31,7 @@ def main(argv):
   del argv
   step = training.export_pretrained(_CONFIG.value, _WORKDIR.value,
                                     _OUTPUT.value, _AVERAGE_LAST.value,
-                                    _AVERAGED.value)
+                                    averaged=_AVERAGED.value)
   logging.info("wrote %s from step %d", _OUTPUT.value, step)
 
 

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Retrains the bundled network (lgd_jax/assets/lgd_default.npz) in its three
-# stages: configs/refiner.py from scratch, exported to outputs/refiner.npz;
-# configs/refiner_tilted.py on from that file, exported to
-# outputs/refiner_tilted.npz; configs/refiner_converge.py (the refiner alone)
-# over 8 unrolled steps on from that one, exported with
-# configs/refiner_unroll8.py (the same parameters, the refiner's updates
-# decaying). Each stage exports a moving average of its parameters. Stage 1
-# draws with seed 1: this code's seed-0 draw ends 3 mm behind on the
-# benchmarks (README, "Stage 3", *Another draw, averaged from the start*).
+# Trains fit's default network in three stages: configs/refiner.py from
+# scratch, exported to outputs/refiner.npz; configs/refiner_tilted.py on from
+# that file, exported to outputs/refiner_tilted.npz;
+# configs/refiner_converge.py (the refiner alone) over 8 unrolled steps on
+# from that one, exported with configs/refiner_unroll8.py (the same
+# parameters, the refiner's updates decaying). Each stage exports a moving
+# average of its parameters, and stage 1 draws with seed 1, a better draw
+# of this code than seed 0. The bundled file came from older code with seed
+# 0 and no averages; how close this recipe comes to it: README, "Stage 3",
+# *Another draw, averaged from the start*.
 # Stages 2 and 3 let the refiner take over after 3 steps, as `fit`
 # does with the bundled file, so the first network learns a 3-step path, and
 # bend 15 % of the people's legs at random (sitting, squatting, kneeling).
