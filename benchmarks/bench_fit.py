@@ -89,8 +89,12 @@ def main(argv):
 
   @jax.jit
   def network_only(x, theta):
+    # Read only by a network that sees residuals.
+    residual = jnp.zeros(x.shape[:-1] + (2 * kp.NUM_CANONICAL,))
+
     def body(theta, _):
-      return theta + network.apply(params, x, theta, theta), None
+      return theta + network.apply(params, x, theta, theta,
+                                   residual=residual), None
     return jax.lax.scan(body, theta, None, length=steps)[0]
 
   setup = training.make_setup(config)

@@ -4,6 +4,9 @@ Two layouts, chosen by config:
 - paper: one MLP maps the chosen inputs to the whole update ΔΘ; Θ_0 = 0.
 - released code: an init MLP regresses Θ_0 from x; separate MLPs update
   pose + camera and shape; updates are scaled by `step_size` (0.1).
+An update sees the chosen `inputs`: the keypoint features x, ∇L, Θ and,
+optionally, each keypoint's residual (its projection minus the keypoint),
+which ∇L only holds summed through the body's Jacobian.
 Each MLP is the released code's block: Linear–Norm–PReLU–Dropout, then
 residual blocks of two such layers, then a linear output (zero-initialised,
 so an untrained network leaves Θ where it is).
@@ -30,7 +33,9 @@ import jax.numpy as jnp
 
 from lgd_jax import theta as theta_lib
 
-INPUTS = ("x", "grad", "theta")  # what an update may see
+# What an update may see: the keypoints, the loss gradient, Θ, and how far
+# each visible keypoint's projection lies from it (`unroll.residual_features`).
+INPUTS = ("x", "grad", "theta", "residual")
 
 
 class ResidualMLP(nn.Module):
@@ -64,7 +69,7 @@ class UpdateNetwork(nn.Module):
   Attributes:
     num_betas: shape coefficients in Θ.
     features, num_blocks, dropout, norm: of every MLP.
-    inputs: which of "x", "grad", "theta" the update sees (ablations).
+    inputs: which of `INPUTS` the update sees (ablations).
     init_network: regress Θ_0 from x (released code) instead of Θ_0 = 0.
     separate_shape: one MLP for pose + camera, another for betas.
     step_size: multiplies every update.
@@ -81,7 +86,7 @@ class UpdateNetwork(nn.Module):
   num_blocks: int = 2
   dropout: float = 0.0
   norm: str = "layer"
-  inputs: Sequence[str] = INPUTS
+  inputs: Sequence[str] = ("x", "grad", "theta")
   init_network: bool = False
   separate_shape: bool = False
   step_size: float = 1.0
@@ -120,11 +125,14 @@ class UpdateNetwork(nn.Module):
 
   def __call__(self, x: jax.Array, grad: jax.Array, theta: jax.Array,
                train: bool = False, step_code: jax.Array | None = None,
-               refine=False) -> jax.Array:
+               refine=False, residual: jax.Array | None = None) -> jax.Array:
     """ΔΘ (..., P) from keypoint features x, the loss gradient and Θ (and,
-    with `step_codes`, the (...) int code of the step). With `refine_after`,
+    with `step_codes`, the (...) int code of the step; with "residual" in
+    `inputs`, the (..., 2C) residual features). With `refine_after`,
     `refine` (a bool, or (...) bools) picks the refiner's update."""
-    named = {"x": x, "grad": grad, "theta": theta}
+    if "residual" in self.inputs and residual is None:
+      raise ValueError("this network needs the residual of each keypoint")
+    named = {"x": x, "grad": grad, "theta": theta, "residual": residual}
     parts = [named[name] for name in self.inputs]
     if self.step_codes:
       if step_code is None:

@@ -32,6 +32,18 @@ def keypoint_features(keypoints: jax.Array, confidence: jax.Array):
       [masked.reshape(masked.shape[:-2] + (-1,)), confidence], axis=-1)
 
 
+def residual_features(projected: jax.Array, keypoints: jax.Array,
+                      confidence: jax.Array) -> jax.Array:
+  """(..., C, 2) ×2, (..., C) -> (..., 2C): each visible keypoint's
+  projection minus the keypoint, weighted by its confidence (0 for the
+  unseen), the network's view of the residual."""
+  valid = (confidence > 0) & jnp.all(jnp.isfinite(keypoints), axis=-1)
+  weight = jnp.where(valid, confidence, 0.0)[..., None]
+  offset = projected - jnp.where(valid[..., None], keypoints, 0.0)
+  residual = weight * offset
+  return residual.reshape(residual.shape[:-2] + (-1,))
+
+
 def inner_loss_and_points(theta: jax.Array, body: Body,
                           keypoints: jax.Array, confidence: jax.Array):
   """`inner_loss` and the body's keypoints it compares
@@ -113,6 +125,7 @@ def unroll(network: network_lib.UpdateNetwork, params: Any, body: Body,
   if with_points and loss_points is not None:
     raise ValueError("with_points needs every keypoint: no loss_points")
   x = keypoint_features(keypoints, confidence)
+  all_keypoints, all_confidence = keypoints, confidence
   if loss_points is not None:
     body = body.select(loss_points)
     keypoints = keypoints[..., loss_points, :]
@@ -130,7 +143,15 @@ def unroll(network: network_lib.UpdateNetwork, params: Any, body: Body,
 
   def summed_loss(theta):  # samples are independent: grad of the sum = each's
     loss, points = inner_loss_and_points(theta, body, keypoints, confidence)
-    return loss.sum(), (loss, points if with_points else None)
+    return loss.sum(), (loss, points)
+
+  def residual_of(projected):
+    """The network's residual input over all C canonical points (those
+    outside `loss_points` have zero confidence, so zero residual)."""
+    if loss_points is not None:
+      projected = jnp.zeros_like(all_keypoints).at[
+          ..., np.asarray(loss_points), :].set(projected)
+    return residual_features(projected, all_keypoints, all_confidence)
 
   def decay_factor(index):
     """γ^k (`network.refine_decay`) for the refiner's k-th update, counted
@@ -146,14 +167,18 @@ def unroll(network: network_lib.UpdateNetwork, params: Any, body: Body,
         summed_loss, has_aux=True)(theta)
     grad = grad * grad_scale
     theta_in = theta
+    residual = (residual_of(points[1]) if "residual" in network.inputs
+                else None)
     if stop_inner_gradient:
-      grad, theta_in = jax.lax.stop_gradient((grad, theta))
+      grad, theta_in, residual = jax.lax.stop_gradient(
+          (grad, theta, residual))
     step_rngs = {} if rng is None else {"dropout": step_rng}
     delta = network.apply(params, x, grad, theta_in, train,
-                          step_code=code, refine=refine, rngs=step_rngs)
+                          step_code=code, refine=refine, rngs=step_rngs,
+                          residual=residual)
     if network.refine_decay != 1.0 and refine is not False:  # not the path's
       delta = delta * decay_factor(index)[..., None]
-    return theta + delta, (theta, loss, points)
+    return theta + delta, (theta, loss, points if with_points else None)
 
   step_rngs = (jax.random.split(rng, num_steps) if rng is not None else
                jnp.zeros((num_steps, 2), jnp.uint32))
@@ -309,6 +334,7 @@ def init_params(network: network_lib.UpdateNetwork, rng: jax.Array,
     theta = module.initial(x)
     return module(x, jnp.zeros_like(theta), theta,
                   step_code=jnp.zeros(x.shape[:-1], jnp.int32),
-                  refine=jnp.zeros(x.shape[:-1], bool))  # both MLP sets
+                  refine=jnp.zeros(x.shape[:-1], bool),  # both MLP sets
+                  residual=jnp.zeros(x.shape[:-1] + (2 * num_canonical,)))
 
   return network.init(rng, x, method=both)

@@ -10,6 +10,7 @@ from pathlib import Path
 import chex
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 
 import lgd_jax
@@ -87,6 +88,44 @@ def test_inner_loss_on_the_format_points_only_changes_nothing(tiny_weights):
   ]
   chex.assert_trees_all_close(runs[1], runs[0], rtol=1e-4, atol=1e-6)
   assert float(np.abs(runs[0].thetas[-1]).max()) > 1e-3  # it moved
+
+
+def test_residual_features_weigh_the_visible_points():
+  projected = jnp.array([[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]])
+  keypoints = jnp.array([[[0.5, 2.5], [np.nan, np.nan], [5.0, 7.0]]])
+  confidence = jnp.array([[0.5, 1.0, 1.0]])  # the NaN point counts as unseen
+  np.testing.assert_allclose(
+      optimizer.residual_features(projected, keypoints, confidence),
+      [[0.25, -0.25, 0.0, 0.0, 0.0, -1.0]])
+
+
+def test_residual_input_on_the_format_points_only_changes_nothing(
+    tiny_weights, tmp_path):
+  """A network that sees each keypoint's residual gets it at the same
+  canonical places whether the inner loss runs on the format's points
+  (`fit`) or on all of them, and a saved one fits through `fit`."""
+  config = ml_collections.ConfigDict(tiny_weights.config.to_dict())
+  config.network.inputs = ("x", "grad", "theta", "residual")
+  network = lgd_jax.network.from_config(config)
+  params = jax.tree.map(lambda x: x + 0.01, optimizer.init_params(
+      network, jax.random.PRNGKey(1), kp.NUM_CANONICAL))
+  canon_xy, canon_conf = kp.to_canonical(_coco_people(4) / 300.0,
+                                         jnp.ones((4, 17)), "coco17")
+  body = load_body(None, 10)
+  runs = [optimizer.unroll(network, params, body, canon_xy, canon_conf, 3,
+                           loss_points=points)
+          for points in (None, kp.FORMATS["coco17"].canonical_index)]
+  chex.assert_trees_all_close(runs[1], runs[0], rtol=1e-4, atol=1e-6)
+  x = optimizer.keypoint_features(canon_xy, canon_conf)
+  theta = runs[0].thetas[1]
+  update = lambda residual: network.apply(params, x, theta, theta,
+                                          residual=residual)
+  assert float(jnp.abs(update(jnp.ones((4, 2 * kp.NUM_CANONICAL))) -
+                       update(jnp.zeros((4, 2 * kp.NUM_CANONICAL)))).max()) > 0
+  path = tmp_path / "residual.npz"
+  weights_lib.save_pretrained(path, config, params)
+  fitted = lgd_jax.fit(_coco_people(4), params=weights_lib.load_pretrained(path))
+  assert bool(fitted.fit_ok.all())
 
 
 def test_too_few_keypoints_flagged_never_nan(tiny_weights):

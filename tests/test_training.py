@@ -195,11 +195,16 @@ def test_step_decay_weighs_step_n_by_gamma_to_the_n_minus_1():
                                          rel=1e-5)
 
 
-def test_the_loss_on_the_unrolls_own_keypoints_equals_recomputing_them():
+@pytest.mark.parametrize("inputs", [("x", "grad", "theta"),
+                                    ("x", "grad", "theta", "residual")])
+def test_the_loss_on_the_unrolls_own_keypoints_equals_recomputing_them(
+    inputs):
   """Training takes each step's body keypoints from the unroll (the ones
   its inner loss computed) and compiles the steps inline; the loss and its
-  gradient are those of the loop with the keypoints computed again."""
+  gradient are those of the loop with the keypoints computed again (also
+  where the network sees the residuals of those keypoints)."""
   config = tiny.get_config()
+  config.network.inputs = inputs
   config.loss.joints3d = 0.3
   config.loss.keypoints2d = 0.3
   # Both phases' scans, each as short as it can be (the inline compile is
