@@ -5,7 +5,7 @@ other, not with the default's figures.
   --config=configs/ablation.py:inputs=x+grad    # what the update sees
   --config=configs/ablation.py:steps=3          # unroll length N
   --config=configs/ablation.py:released         # the released code's layout
-  --config=configs/ablation.py                  # the reference: all inputs, N = 4
+  --config=configs/ablation.py                  # the reference: x, ∇ and Θ, N = 4
   --config=configs/ablation.py:with=views+starts   # training ingredients
 
 `with=` adds the named `INGREDIENTS` to the reference, in any number.

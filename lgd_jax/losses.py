@@ -23,6 +23,18 @@ from lgd_jax import cameras
 _MAX_RESIDUAL = 1e15
 
 
+def visible_residuals(projected: jax.Array, target: jax.Array,
+                      confidence: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """(..., K, 2) residuals x̂_k − x_k, clipped, and (..., K) weights c_k:
+  0 for a missing point (confidence 0 or NaN, or a non-finite target),
+  whose residual is then finite."""
+  valid = (confidence > 0) & jnp.all(jnp.isfinite(target), axis=-1)
+  weight = jnp.where(valid, confidence, 0.0)
+  safe_target = jnp.where(valid[..., None], target, 0.0)
+  return (jnp.clip(projected - safe_target, -_MAX_RESIDUAL, _MAX_RESIDUAL),
+          weight)
+
+
 def reprojection_loss(projected: jax.Array, target: jax.Array,
                       confidence: jax.Array,
                       robust_sigma: Optional[float] = None) -> jax.Array:
@@ -41,10 +53,7 @@ def reprojection_loss(projected: jax.Array, target: jax.Array,
   Returns:
     (...) loss per person.
   """
-  valid = (confidence > 0) & jnp.all(jnp.isfinite(target), axis=-1)
-  weight = jnp.where(valid, confidence, 0.0)
-  safe_target = jnp.where(valid[..., None], target, 0.0)
-  residual = jnp.clip(projected - safe_target, -_MAX_RESIDUAL, _MAX_RESIDUAL)
+  residual, weight = visible_residuals(projected, target, confidence)
   sq_dist = jnp.sum(residual**2, axis=-1)
   if robust_sigma is not None:
     sigma2 = robust_sigma**2

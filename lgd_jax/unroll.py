@@ -3,7 +3,8 @@
 Θ (layout in `lgd_jax.theta`) lives in the person-centred frame of
 `cameras.normalization`. Each step computes the inner loss's
 gradient with `jax.grad` through the fast keypoint path and adds the
-network's update: Θ_{n+1} = Θ_n + N_w(∇L(Θ_n), Θ_n, x). The steps are a
+network's update: Θ_{n+1} = Θ_n + N_w(∇L(Θ_n), Θ_n, x) (the network may
+also see each keypoint's residual, `residual_features`). The steps are a
 `jax.lax.scan`, two with a refiner (the path's steps, then the refiner's,
 whose k-th update is scaled by the network's `refine_decay` γ^k).
 """
@@ -37,11 +38,10 @@ def residual_features(projected: jax.Array, keypoints: jax.Array,
   """(..., C, 2) ×2, (..., C) -> (..., 2C): each visible keypoint's
   projection minus the keypoint, weighted by its confidence (0 for the
   unseen), the network's view of the residual."""
-  valid = (confidence > 0) & jnp.all(jnp.isfinite(keypoints), axis=-1)
-  weight = jnp.where(valid, confidence, 0.0)[..., None]
-  offset = projected - jnp.where(valid[..., None], keypoints, 0.0)
-  residual = weight * offset
-  return residual.reshape(residual.shape[:-2] + (-1,))
+  residual, weight = losses.visible_residuals(projected, keypoints,
+                                              confidence)
+  weighted = weight[..., None] * residual
+  return weighted.reshape(weighted.shape[:-2] + (-1,))
 
 
 def inner_loss_and_points(theta: jax.Array, body: Body,
@@ -100,8 +100,8 @@ def unroll(network: network_lib.UpdateNetwork, params: Any, body: Body,
     init_valid: (...) bool; where False, start from the initial estimate
       instead of `init` (e.g. a track without a previous fit).
     grad_scale: multiplies ∇L before the network sees it.
-    stop_inner_gradient: treat ∇L and Θ_n as inputs when training (no
-      second derivatives through the body model; much cheaper).
+    stop_inner_gradient: treat ∇L, Θ_n (and residuals) as inputs when
+      training (no second derivatives through the body model; cheaper).
     train: enables dropout (needs `rng`).
     loss_points: static canonical indices that can be visible (e.g. a
       keypoint format's); the inner loss skips the others, which have zero
@@ -125,7 +125,7 @@ def unroll(network: network_lib.UpdateNetwork, params: Any, body: Body,
   if with_points and loss_points is not None:
     raise ValueError("with_points needs every keypoint: no loss_points")
   x = keypoint_features(keypoints, confidence)
-  all_keypoints, all_confidence = keypoints, confidence
+  num_points = keypoints.shape[-2]
   if loss_points is not None:
     body = body.select(loss_points)
     keypoints = keypoints[..., loss_points, :]
@@ -146,12 +146,15 @@ def unroll(network: network_lib.UpdateNetwork, params: Any, body: Body,
     return loss.sum(), (loss, points)
 
   def residual_of(projected):
-    """The network's residual input over all C canonical points (those
-    outside `loss_points` have zero confidence, so zero residual)."""
-    if loss_points is not None:
-      projected = jnp.zeros_like(all_keypoints).at[
-          ..., np.asarray(loss_points), :].set(projected)
-    return residual_features(projected, all_keypoints, all_confidence)
+    """The network's residual input (..., 2C): the residuals of the inner
+    loss's points at their canonical places, zero at the others."""
+    residual = residual_features(projected, keypoints, confidence)
+    if loss_points is None:
+      return residual
+    by_point = residual.reshape(residual.shape[:-1] + (-1, 2))
+    full = jnp.zeros(by_point.shape[:-2] + (num_points, 2), residual.dtype)
+    full = full.at[..., np.asarray(loss_points), :].set(by_point)
+    return full.reshape(residual.shape[:-1] + (-1,))
 
   def decay_factor(index):
     """γ^k (`network.refine_decay`) for the refiner's k-th update, counted

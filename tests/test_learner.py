@@ -109,23 +109,27 @@ def test_residual_input_on_the_format_points_only_changes_nothing(
   network = lgd_jax.network.from_config(config)
   params = jax.tree.map(lambda x: x + 0.01, optimizer.init_params(
       network, jax.random.PRNGKey(1), kp.NUM_CANONICAL))
+  confidence = np.ones((4, 17), np.float32)
+  confidence[0, :3] = 0  # unseen points of the format too
   canon_xy, canon_conf = kp.to_canonical(_coco_people(4) / 300.0,
-                                         jnp.ones((4, 17)), "coco17")
+                                         jnp.asarray(confidence), "coco17")
   body = load_body(None, 10)
   runs = [optimizer.unroll(network, params, body, canon_xy, canon_conf, 3,
                            loss_points=points)
           for points in (None, kp.FORMATS["coco17"].canonical_index)]
   chex.assert_trees_all_close(runs[1], runs[0], rtol=1e-4, atol=1e-6)
-  x = optimizer.keypoint_features(canon_xy, canon_conf)
+  features = optimizer.keypoint_features(canon_xy, canon_conf)
   theta = runs[0].thetas[1]
-  update = lambda residual: network.apply(params, x, theta, theta,
+  update = lambda residual: network.apply(params, features, theta, theta,
                                           residual=residual)
   assert float(jnp.abs(update(jnp.ones((4, 2 * kp.NUM_CANONICAL))) -
                        update(jnp.zeros((4, 2 * kp.NUM_CANONICAL)))).max()) > 0
   path = tmp_path / "residual.npz"
   weights_lib.save_pretrained(path, config, params)
-  fitted = lgd_jax.fit(_coco_people(4), params=weights_lib.load_pretrained(path))
-  assert bool(fitted.fit_ok.all())
+  loaded = weights_lib.load_pretrained(path)
+  for num_starts in (1, 2):  # the second start turned half round
+    fitted = lgd_jax.fit(_coco_people(4), params=loaded, num_starts=num_starts)
+    assert bool(fitted.fit_ok.all())
 
 
 def test_too_few_keypoints_flagged_never_nan(tiny_weights):

@@ -195,16 +195,11 @@ def test_step_decay_weighs_step_n_by_gamma_to_the_n_minus_1():
                                          rel=1e-5)
 
 
-@pytest.mark.parametrize("inputs", [("x", "grad", "theta"),
-                                    ("x", "grad", "theta", "residual")])
-def test_the_loss_on_the_unrolls_own_keypoints_equals_recomputing_them(
-    inputs):
+def test_the_loss_on_the_unrolls_own_keypoints_equals_recomputing_them():
   """Training takes each step's body keypoints from the unroll (the ones
   its inner loss computed) and compiles the steps inline; the loss and its
-  gradient are those of the loop with the keypoints computed again (also
-  where the network sees the residuals of those keypoints)."""
+  gradient are those of the loop with the keypoints computed again."""
   config = tiny.get_config()
-  config.network.inputs = inputs
   config.loss.joints3d = 0.3
   config.loss.keypoints2d = 0.3
   # Both phases' scans, each as short as it can be (the inline compile is
