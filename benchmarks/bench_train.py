@@ -10,7 +10,8 @@ and that times the config's `train_steps` in minutes. The total is set
 against the 2 hours the default's retraining may take on this CPU; it
 leaves out compilation, evaluations and checkpoints (a minute or two a
 stage). The parameters are freshly initialised (no weight files needed):
-a step costs the same whatever their values.
+a step costs the same whatever their values. Every stage's network gets
+the bundled network's inputs, as train_default.sh passes them to all three.
 """
 
 import importlib
@@ -19,6 +20,7 @@ import time
 import jax
 from absl import app, flags
 
+import lgd_jax
 from lgd_jax.evaluation import timing
 from lgd_jax.training import trainer
 
@@ -29,6 +31,9 @@ _CONFIGS = flags.DEFINE_list(
     "3 as its export config, which holds the script's stage-3 unroll and "
     "takeover; its decay costs one multiply a step).")
 _STEPS = flags.DEFINE_integer("steps", 10, "Timed steps per config.")
+_INPUTS = flags.DEFINE_list(
+    "inputs", [], "The update network's inputs in every stage (default: the "
+    "bundled network's).")
 _OUTPUT = flags.DEFINE_string(
     "output", "", "Also write the figures and the machine to this JSON file "
     "('' for none).")
@@ -58,13 +63,18 @@ def step_seconds(config, num_steps: int) -> float:
 def main(argv):
   del argv
   stages, total = [], 0.0
-  print(f"{jax.device_count()} {jax.devices()[0].platform} device(s)")
+  inputs = tuple(_INPUTS.value or
+                 lgd_jax.load_pretrained().config.network.inputs)
+  print(f"{jax.device_count()} {jax.devices()[0].platform} device(s), "
+        f"network inputs {', '.join(inputs)}")
   for name in _CONFIGS.value:
     config = importlib.import_module(name).get_config()
+    config.network.inputs = inputs
     seconds = step_seconds(config, _STEPS.value)
     minutes = seconds * config.train_steps / 60
     total += minutes
-    stages.append({"config": name, "seconds_per_step": round(seconds, 4),
+    stages.append({"config": name, "inputs": list(inputs),
+                   "seconds_per_step": round(seconds, 4),
                    "train_steps": config.train_steps,
                    "minutes": round(minutes, 2)})
     print(f"{name}: {seconds:.3f} s/step x {config.train_steps} steps = "

@@ -6,9 +6,8 @@
 # from that one, exported with configs/refiner_unroll8.py (the same
 # parameters, the refiner's updates decaying). Each stage exports a moving
 # average of its parameters, and stage 1 draws with seed 1, a better draw
-# of this code than seed 0. The bundled file came from older code with seed
-# 0 and no averages; how close this recipe comes to it: README, "Stage 3",
-# *Another draw, averaged from the start*.
+# of this code than seed 0. Every stage's network also sees each keypoint's
+# residual (README, "The residual as an input").
 # Stages 2 and 3 let the refiner take over after 3 steps, as `fit`
 # does with the bundled file, so the first network learns a 3-step path, and
 # bend 15 % of the people's legs at random (sitting, squatting, kneeling).
@@ -18,6 +17,7 @@
 set -euo pipefail
 python=${PYTHON:-python}
 output=${1:-lgd_jax/assets/lgd_default.npz}
+residual="--config.network.inputs=('x','grad','theta','residual')"
 takeover=--config.network.refine_after=3
 unroll=--config.train_unroll_steps=8
 legs=--config.data.bent_legs_prob=0.15
@@ -34,9 +34,10 @@ stage() {  # config, workdir, exported file, config to export with[, overrides]
       --workdir="$workdir" --output="$exported" "$@"
 }
 stage configs/refiner.py outputs/train_refiner outputs/refiner.npz \
-    configs/refiner.py "$draw" "$average1"
+    configs/refiner.py "$residual" "$draw" "$average1"
 stage configs/refiner_tilted.py outputs/train_refiner_stage2 \
-    outputs/refiner_tilted.npz configs/refiner_tilted.py "$takeover" "$legs" \
-    "$average2"
+    outputs/refiner_tilted.npz configs/refiner_tilted.py "$residual" \
+    "$takeover" "$legs" "$average2"
 stage configs/refiner_converge.py outputs/train_refiner_stage3 "$output" \
-    configs/refiner_unroll8.py "$takeover" "$legs" "$unroll" "$average3"
+    configs/refiner_unroll8.py "$residual" "$takeover" "$legs" "$unroll" \
+    "$average3"

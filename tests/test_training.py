@@ -303,8 +303,9 @@ def test_retraining_script_trains_the_bundled_network(tmp_path):
   """experiments/train_default.sh's stages 2 and 3 train the first network
   for the takeover `fit` runs with the exported file and with the bent legs
   the bundled file records, stage 3 over the unroll it records, every
-  stage keeping an average that its export takes, stage 1 with its seed,
-  and export stage 3 with the bundled network's config."""
+  stage keeping an average that its export takes and seeing the inputs
+  the bundled network sees, stage 1 with its seed, and export stage 3
+  with the bundled network's config."""
   from configs import refiner_unroll8  # pylint: disable=import-outside-toplevel
   calls = tmp_path / "calls.txt"
   recorder = tmp_path / "python"
@@ -326,6 +327,10 @@ def test_retraining_script_trains_the_bundled_network(tmp_path):
   legs = f"--config.data.bent_legs_prob={bundled.data.bent_legs_prob}"
   assert bundled.data.bent_legs_prob > 0
   assert [legs in line.split() for line in lines] == [False] * 2 + [True] * 4
+  inputs = "--config.network.inputs=({})".format(",".join(
+      f"'{name}'" for name in bundled.network.inputs))
+  assert "residual" in bundled.network.inputs
+  assert all(inputs in line.split() for line in lines)
   unroll = f"--config.train_unroll_steps={exported.train_unroll_steps}"
   assert [unroll in line.split() for line in lines] == [False] * 4 + [True] * 2
   # Every stage keeps an average, and its export takes it (each its own
