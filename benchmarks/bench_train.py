@@ -9,9 +9,10 @@ timed over --steps steps after two warm-up steps, the seconds per step,
 and that times the config's `train_steps` in minutes. The total is set
 against the 2 hours the default's retraining may take on this CPU; it
 leaves out compilation, evaluations and checkpoints (a minute or two a
-stage). The parameters are freshly initialised (no weight files needed):
-a step costs the same whatever their values. Every stage's network gets
-the bundled network's inputs, as train_default.sh passes them to all three.
+stage). The parameters are freshly initialised (no stage's weight file
+needed): a step costs the same whatever their values. Every stage's
+network gets the bundled network's inputs (read from its weight file), as
+train_default.sh passes them to all three.
 """
 
 import importlib
