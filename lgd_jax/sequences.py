@@ -163,7 +163,7 @@ def lay_out_videos(xy, confidence, *, frames=None, track=None, camera=None,
 def fit_tracks(xy, confidence, *, keypoint_format: str,
                camera: Optional[cameras.Perspective] = None,
                params: Optional[Pretrained] = None,
-               warm_start: Union[str, bool] = "checked",
+               warm_start: Union[str, bool] = "anchored",
                max_gap: int = MAX_GAP,
                frames=None, chain_length: int = CHAIN_LENGTH,
                segment_frames: Optional[int] = None,
@@ -190,7 +190,7 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     `chain_length` fits (its cold fit and the warm ones after it): the
     first few warm starts help, before the error piles up. One fit per
     cell, as "off", but step by step, as "chained".
-  - "checked" (the default): as "chained", but every frame is also fitted
+  - "checked": as "chained", but every frame is also fitted
     independently (in chunks, first), and a track keeps its warm fit only
     where its final reprojection loss is no higher than the independent
     fit's (or the independent fit failed); else the independent fit goes
@@ -201,7 +201,7 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     call (in chunks; only the tracks with a warm start); a segment's
     first frame keeps its independent fit, as a video's first does. Two
     fits per cell.
-  - "anchored": every frame is fitted independently, then
+  - "anchored" (the default): every frame is fitted independently, then
     again from the track's last successful independent fit at most
     `max_gap` frames earlier (cells without one keep their independent
     fit, and so does a cell whose second fit fails): the previous frame

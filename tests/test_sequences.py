@@ -154,6 +154,10 @@ def test_anchored_warm_start_starts_from_the_previous_independent_fit(
                                   max_gap=2, on_frames=done.append, **kwargs)
   assert sum(done) == pytest.approx(8)
   np.testing.assert_array_equal(anchored.fit_ok, cold.fit_ok)
+  # The default.
+  np.testing.assert_array_equal(
+      sequences.fit_tracks(xy, confidence, max_gap=2, **kwargs).pose,
+      anchored.pose)
   previous = lambda t, p: jax.tree.map(lambda a: a[t, p:p + 1], cold)
   refit = lambda t, p, start: fitting.fit(
       xy[t, p:p + 1], confidence[t, p:p + 1], init=previous(start, p),
@@ -314,7 +318,7 @@ def test_checked_chains_keep_whichever_fit_explains_the_keypoints_better(
   kept_by_run = {}
   for segment_frames, starts in ((None, {0}), (2, {0, 2, 4})):
     done = []
-    checked = sequences.fit_tracks(xy, confidence,  # the default
+    checked = sequences.fit_tracks(xy, confidence, warm_start="checked",
                                    segment_frames=segment_frames,
                                    on_frames=done.append, **kwargs)
     assert sum(done) == pytest.approx(7)
@@ -352,10 +356,12 @@ def test_checked_chains_keep_whichever_fit_explains_the_keypoints_better(
   # The default length is `SEGMENT_FRAMES` (2 here: the run above).
   monkeypatch.setattr(sequences, "SEGMENT_FRAMES", 2)
   np.testing.assert_array_equal(
-      sequences.fit_tracks(xy, confidence, **kwargs).pose, checked.pose)
+      sequences.fit_tracks(xy, confidence, warm_start="checked",
+                           **kwargs).pose, checked.pose)
   for bad in (0, 2.5):
     with pytest.raises(ValueError, match="segment_frames"):
-      sequences.fit_tracks(xy, confidence, segment_frames=bad, **kwargs)
+      sequences.fit_tracks(xy, confidence, warm_start="checked",
+                           segment_frames=bad, **kwargs)
 
 
 def test_videos_one_after_another_are_fitted_side_by_side_each_as_alone(

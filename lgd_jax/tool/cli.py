@@ -68,14 +68,14 @@ def _define_flags() -> flags.FlagValues:
       "ids.")
   define["enum"](
       "warm_start", options_lib.Options.warm_start,
-      list(sequences.WARM_STARTS), "Videos: checked: start each frame from "
-      "the track's previous fit and keep it where it explains the keypoints "
-      "no worse than the frame's independent fit, else that one (the most "
-      "accurate; two fits a frame, the warm ones for segments of at "
-      f"least {sequences.SEGMENT_FRAMES} frames side by side, each "
-      "segment's first frame independent); "
-      "anchored: fit every frame, then again from the track's last "
-      "independent fit (about twice the cost of off); restarted: from the "
+      list(sequences.WARM_STARTS), "Videos: anchored: fit every frame, "
+      "then again from the track's last independent fit (the most accurate "
+      "with --smooth 2; about twice the cost of off); checked: start each "
+      "frame from the track's previous fit and keep it where it explains "
+      "the keypoints no worse than the frame's independent fit, else that one "
+      "(the most accurate unsmoothed; two fits a frame, the warm ones for "
+      f"segments of at least {sequences.SEGMENT_FRAMES} frames side by "
+      "side, each segment's first frame independent); restarted: from the "
       f"previous fit, cold again after every {sequences.CHAIN_LENGTH} fits; "
       "chained: from the previous fit, never cold (errors pile up); off: "
       "independent fits. See the README's Videos.")

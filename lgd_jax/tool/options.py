@@ -36,14 +36,13 @@ class Options:
       "off": independent images; "auto": "on" for OpenPose folders and for
       files with track ids (PoseTrack), else "off".
     warm_start: how each video frame's fit starts (`sequences.fit_tracks`):
-      "checked" (default: from the track's previous fit, kept where its
-      reprojection loss is no higher than the frame's independent fit's,
-      else the independent fit), "anchored" (fitted independently, then again
-      from the track's last independent fit), "restarted" (from the track's
-      previous fit, cold again after every `sequences.CHAIN_LENGTH`
-      fits), "chained" (from the track's
-      previous fit) or "off" (independent fits); see the README's
-      "Videos".
+      "anchored" (default: fitted independently, then again from the
+      track's last independent fit), "checked" (from the track's previous
+      fit, kept where its reprojection loss is no higher than the frame's
+      independent fit's, else the independent fit), "restarted" (from the
+      track's previous fit, cold again after every
+      `sequences.CHAIN_LENGTH` fits), "chained" (from the track's previous
+      fit) or "off" (independent fits); see the README's "Videos".
     smooth: Gaussian smoothing of each track's parameters over time, sigma
       in frames; 0: off.
     fps: frame rate written to video outputs (`mocap_framerate`).
@@ -72,11 +71,13 @@ class Options:
   focal: Optional[float] = None
   image_size: Optional[tuple[int, int]] = None
   sequence: str = "auto"
-  # Chosen by experiments/reports/evaluate_sequences_checked.json: checked
-  # chains beat anchored warm starts and independent fits, chained ones
-  # lose to all; sigma 2 was the most accurate on val, within 0.3 mm of
-  # sigma 4 on CMU.
-  warm_start: str = "checked"
+  # Chosen with the bundled network by
+  # experiments/reports/evaluate_sequences_residual{,_cmu600}.json:
+  # smoothed with sigma 2, anchored warm starts beat checked chains in 3D
+  # on each video length there, chained ones lose to all; with anchored,
+  # sigma 2 was the most accurate on CMU and within 0.1 mm of sigma 1 on
+  # val.
+  warm_start: str = "anchored"
   smooth: float = 2.0
   fps: float = 30.0
   save_meshes: str = ""
