@@ -38,6 +38,10 @@ _POINTS_CHUNK = 4096
 # that restart cold after `chain_length` fits (restarted), chains that keep
 # a frame's independent fit where it explains the keypoints better (checked).
 WARM_STARTS = ("off", "chained", "anchored", "restarted", "checked")
+# The default, in `fit_tracks` and `lgd-fit`: with the bundled network and
+# smoothing sigma 2 (`lgd-fit`'s), the most accurate in 3D on every video
+# length measured (experiments/reports/evaluate_sequences_residual*.json).
+DEFAULT_WARM_START = "anchored"
 # Frames by which a warm start may reach back (`fit_tracks`' max_gap).
 MAX_GAP = 2
 # Fits per "restarted" chain: the most accurate on the sequence benchmark
@@ -163,7 +167,7 @@ def lay_out_videos(xy, confidence, *, frames=None, track=None, camera=None,
 def fit_tracks(xy, confidence, *, keypoint_format: str,
                camera: Optional[cameras.Perspective] = None,
                params: Optional[Pretrained] = None,
-               warm_start: Union[str, bool] = "anchored",
+               warm_start: Union[str, bool] = DEFAULT_WARM_START,
                max_gap: int = MAX_GAP,
                frames=None, chain_length: int = CHAIN_LENGTH,
                segment_frames: Optional[int] = None,

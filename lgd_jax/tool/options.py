@@ -71,13 +71,10 @@ class Options:
   focal: Optional[float] = None
   image_size: Optional[tuple[int, int]] = None
   sequence: str = "auto"
-  # Chosen with the bundled network by
-  # experiments/reports/evaluate_sequences_residual{,_cmu600}.json:
-  # smoothed with sigma 2, anchored warm starts beat checked chains in 3D
-  # on each video length there, chained ones lose to all; with anchored,
-  # sigma 2 was the most accurate on CMU and within 0.1 mm of sigma 1 on
-  # val.
-  warm_start: str = "anchored"
+  warm_start: str = sequences.DEFAULT_WARM_START
+  # With anchored warm starts sigma 2 was the most accurate on CMU and
+  # within 0.1 mm of sigma 1 on val
+  # (experiments/reports/evaluate_sequences_residual*.json).
   smooth: float = 2.0
   fps: float = 30.0
   save_meshes: str = ""
