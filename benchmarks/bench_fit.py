@@ -9,11 +9,14 @@ keypoints in pixels -> pose, shape, camera, joints), single-fit latency, and
 the time of a plain `lgd_jax.fit` call (NumPy in, no jit of the caller's)
 against the jitted one, the jitted one against the same without the upright
 turn (`upright_beyond_deg=180`: its cost), with --baseline_weights the
-jitted one against the same `fit` with that file's network (their cost
-ratio, measured in turn so that load moves both alike), and in the same run the fits/s of only the update network's forward pass applied
-N times (no body model, no gradient): the best `fit` could do.
+jitted one against `fit` with that file's network and its own steps (their
+cost ratio, measured in turn so that load moves both alike), and in the
+same run the fits/s of only the update network's forward pass applied N
+times, the path's MLP and then the refiner's as `fit` takes them (no body
+model, no gradient): the best `fit` could do.
 """
 
+import functools
 import json
 
 from absl import app
@@ -82,8 +85,9 @@ def main(argv):
   timed_in_turn = {"jitted": fit, "unturned": unturned}
   if _BASELINE_WEIGHTS.value:
     baseline = lgd_jax.load_pretrained(_BASELINE_WEIGHTS.value)
+    baseline_steps = _NUM_STEPS.value or baseline.config.num_steps
     timed_in_turn["baseline"] = jax.jit(lambda xy: lgd_jax.fit(
-        xy, params=baseline, num_steps=steps))
+        xy, params=baseline, num_steps=baseline_steps))
   x_size = 3 * kp.NUM_CANONICAL
   theta_size = lgd_jax.theta.size(config.num_betas)
 
@@ -92,10 +96,15 @@ def main(argv):
     # Read only by a network that sees residuals.
     residual = jnp.zeros(x.shape[:-1] + (2 * kp.NUM_CANONICAL,))
 
-    def body(theta, _):
-      return theta + network.apply(params, x, theta, theta,
+    def body(refine, theta, _):
+      return theta + network.apply(params, x, theta, theta, refine=refine,
                                    residual=residual), None
-    return jax.lax.scan(body, theta, None, length=steps)[0]
+    # The path's steps, then the refiner's (of its own width), as in `fit`.
+    path_steps = min(steps, network.refine_after or steps)
+    for refine, length in ((False, path_steps), (True, steps - path_steps)):
+      theta = jax.lax.scan(functools.partial(body, refine), theta, None,
+                           length=length)[0]
+    return theta
 
   setup = training.make_setup(config)
   results = []
@@ -127,6 +136,7 @@ def main(argv):
     })
     if "baseline" in calls:
       results[-1]["baseline_weights"] = _BASELINE_WEIGHTS.value
+      results[-1]["baseline_num_steps"] = baseline_steps
       results[-1]["over_baseline"] = round(
           calls["jitted"] / calls["baseline"], 3)
     print(json.dumps(results[-1]), flush=True)

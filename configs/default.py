@@ -50,7 +50,8 @@ def get_config() -> ml_collections.ConfigDict:
       separate_shape=False, step_size=1.0,
       step_codes=0,  # N + 1: updates see their step (network.py)
       refine_after=0,  # N: later and warm steps by a second network
-      refine_decay=1.0))  # γ: the refiner's k-th update scaled by γ^k
+      refine_decay=1.0,  # γ: the refiner's k-th update scaled by γ^k
+      refiner_features=0))  # the refiner's width (0: features)
 
   config.loss = ml_collections.ConfigDict(dict(
       global_rotation=1.0, pose=1.0, betas=0.1, camera=1.0, joints3d=0.0,

@@ -79,6 +79,8 @@ class UpdateNetwork(nn.Module):
     refine_decay: γ; the refiner's k-th update (k = 0, 1, ...) is scaled by
       γ^k (`lgd_jax.unroll.unroll`), so that its updates, however long it
       runs, add up to a bounded move; 1: no decay.
+    refiner_features: the refiner's width; 0: `features`. A narrower
+      refiner makes each later step cheaper (its cost is its FLOPs).
   """
 
   num_betas: int = 10
@@ -93,6 +95,7 @@ class UpdateNetwork(nn.Module):
   step_codes: int = 0
   refine_after: int = 0
   refine_decay: float = 1.0
+  refiner_features: int = 0
 
   def setup(self):
     unknown = set(self.inputs) - set(INPUTS)
@@ -101,19 +104,22 @@ class UpdateNetwork(nn.Module):
                        f"{tuple(self.inputs)}")
     if self.refine_decay != 1.0 and not self.refine_after:
       raise ValueError("refine_decay needs a refiner (refine_after > 0)")
-    mlp = lambda out: ResidualMLP(self.features, out, self.num_blocks,
-                                  self.dropout, self.norm)
+    if self.refiner_features and not self.refine_after:
+      raise ValueError("refiner_features needs a refiner (refine_after > 0)")
+    mlp = lambda out, features=self.features: ResidualMLP(
+        features, out, self.num_blocks, self.dropout, self.norm)
+    refiner = lambda out: mlp(out, self.refiner_features or self.features)
     size = theta_lib.size(self.num_betas)
     if self.separate_shape:
       self.update_pose = mlp(theta_lib.NUM_POSE + theta_lib.NUM_CAMERA)
       self.update_shape = mlp(self.num_betas)
       if self.refine_after:
-        self.refine_pose = mlp(theta_lib.NUM_POSE + theta_lib.NUM_CAMERA)
-        self.refine_shape = mlp(self.num_betas)
+        self.refine_pose = refiner(theta_lib.NUM_POSE + theta_lib.NUM_CAMERA)
+        self.refine_shape = refiner(self.num_betas)
     else:
       self.update_all = mlp(size)
       if self.refine_after:
-        self.refine_all = mlp(size)
+        self.refine_all = refiner(size)
     if self.init_network:
       self.initial_mlp = mlp(size)
 
@@ -169,11 +175,12 @@ def only_refiner_trainable(params):
   optimizer state moves the refiner alone (Adam's moments of those leaves
   stay zero, and so do their updates)."""
   return jax.tree_util.tree_map_with_path(
-      lambda path, leaf: leaf if _in_refiner(path)
+      lambda path, leaf: leaf if in_refiner(path)
       else jax.lax.stop_gradient(leaf), params)
 
 
-def _in_refiner(path) -> bool:
+def in_refiner(path) -> bool:
+  """Whether a parameter's key path (`jax.tree_util`) is the refiner's."""
   return any(str(getattr(key, "key", "")).startswith(_REFINER_PREFIX)
              for key in path)
 
@@ -182,10 +189,14 @@ def parameter_layout(network_config) -> dict:
   """The settings of a config's `network` that its parameters depend on
   (weight files of one layout can be trained on from one another): all but
   `refine_decay`, which scales updates, and of `refine_after` only whether
-  there is a refiner, not the step it takes over at."""
+  there is a refiner, not the step it takes over at; the refiner's width
+  as a number (files written before it could differ have none)."""
   layout = {key: value for key, value in network_config.to_dict().items()
             if key != "refine_decay"}
   layout["refine_after"] = bool(layout.get("refine_after", 0))
+  layout["refiner_features"] = (
+      (layout.get("refiner_features", 0) or layout["features"])
+      if layout["refine_after"] else 0)
   return layout
 
 
@@ -200,4 +211,5 @@ def from_config(config) -> UpdateNetwork:
       # Absent in older weight files:
       step_codes=net.get("step_codes", 0),
       refine_after=net.get("refine_after", 0),
-      refine_decay=net.get("refine_decay", 1.0))
+      refine_decay=net.get("refine_decay", 1.0),
+      refiner_features=net.get("refiner_features", 0))

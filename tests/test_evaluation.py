@@ -16,6 +16,7 @@ import lgd_jax
 from lgd_jax.evaluation import benchmarks as evaluation
 from lgd_jax.evaluation import methods
 from lgd_jax.evaluation import metrics
+from lgd_jax.evaluation import timing
 from lgd_jax.body.cache import load_body
 from lgd_jax.training import sampling
 from lgd_jax.training.pose_set import BANDAI_NAMCO
@@ -288,3 +289,24 @@ def test_convergence_table_rises_shares_and_ratios():
   # A report from before the share was measured.
   assert lines[3] == ("| old | cmu | realistic | 90.0 | 99.0 | 5.0 | – | "
                       "0.96 | 0.99 |")
+
+
+def test_reports_name_the_processor_and_its_speed(tmp_path):
+  """The 2-core benchmark machines differ (AVX-512 or not, about 2× in
+  matmul rate), so a report records which one ran it."""
+  cpuinfo = tmp_path / "cpuinfo"
+  cpuinfo.write_text(
+      "processor\t: 0\nmodel name\t: Example CPU 9000\n"
+      "flags\t\t: fpu avx2 avx512f\n\n"
+      "processor\t: 1\nmodel name\t: Another CPU\nflags\t\t: fpu\n")
+  assert timing.processor(str(cpuinfo)) == {"cpu_model": "Example CPU 9000",
+                                            "avx512": True}
+  cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512vl\n")
+  assert timing.processor(str(cpuinfo))["avx512"] is False
+  assert timing.processor(str(tmp_path / "absent"))["avx512"] is None
+  report = tmp_path / "report.json"
+  timing.save_report(report, figure=1.0)
+  written = json.loads(report.read_text())
+  assert written["figure"] == 1.0
+  assert written["machine"]["cpu_model"]
+  assert written["machine"]["matmul_gflops"] > 0

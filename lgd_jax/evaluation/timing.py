@@ -5,17 +5,45 @@ import platform
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from lgd_jax.files import save_json
 
 
+def processor(cpuinfo: str = "/proc/cpuinfo") -> dict:
+  """The processor's model name and whether it has AVX-512, from Linux's
+  `cpuinfo` (elsewhere what `platform` knows, and None): the 2-core
+  machines that run the benchmarks are not all one CPU."""
+  model = platform.processor() or platform.machine()
+  try:
+    with open(cpuinfo, encoding="utf-8") as info:
+      first_cpu = info.read().split("\n\n")[0]
+  except OSError:
+    return {"cpu_model": model, "avx512": None}
+  fields = dict((key.strip(), value.strip()) for key, value in (
+      line.split(":", 1) for line in first_cpu.splitlines() if ":" in line))
+  return {"cpu_model": fields.get("model name", model),
+          "avx512": "avx512f" in fields.get("flags", "").split()}
+
+
+def matmul_gflops(size: int = 1024, min_seconds: float = 0.3) -> float:
+  """GFLOP/s of a jitted (size, size) float32 matrix product on the default
+  device: the machine's speed when a report was written, which the
+  network's cost follows (README, "Speed")."""
+  a = jnp.ones((size, size), jnp.float32)
+  seconds = median_seconds(jax.jit(jnp.matmul), a, a,
+                           min_seconds=min_seconds)
+  return 2 * size**3 / seconds / 1e9
+
+
 def machine() -> dict:
   """What a benchmark's figures depend on, for its report."""
-  return {"cpu": platform.processor() or platform.machine(),
+  return {"cpu": platform.machine(), **processor(),
           "cores": os.cpu_count(), "backend": jax.default_backend(),
           "devices": jax.device_count(), "jax": jax.__version__,
-          "numpy": np.__version__}
+          "numpy": np.__version__,
+          "matmul_gflops": round(matmul_gflops(), 1)}
 
 
 def save_report(path, **fields) -> None:

@@ -361,19 +361,30 @@ def final_params(state: TrainState):
 
 def _start_params(config, fresh):
   """`config.init_weights`' params; ValueError unless its network is the
-  config's (same layout, same parameter shapes as `fresh`)."""
+  config's (same layout, same parameter shapes as `fresh`), or differs
+  only in the refiner's width: then its refiner is left out and `fresh`'s
+  trained from scratch (e.g. a narrower refiner behind a trained path)."""
   start = weights_lib.load_pretrained(config.init_weights)
-  if (network_lib.parameter_layout(start.config.network) !=
-      network_lib.parameter_layout(config.network)):
+  start_layout, layout = (network_lib.parameter_layout(network) for network
+                          in (start.config.network, config.network))
+  new_refiner = start_layout["refiner_features"] != layout["refiner_features"]
+  for each in (start_layout, layout):
+    del each["refiner_features"]
+  if start_layout != layout:
     raise ValueError(
         f"{config.init_weights}: its network ({start.config.network}) is not "
         f"this config's ({config.network}); train from it with the same "
-        "network settings")
+        "network settings (the refiner's width may differ)")
+  params = start.params
+  if new_refiner:  # the same tree; only the refiner's leaves' shapes differ
+    params = jax.tree_util.tree_map_with_path(
+        lambda path, mine, theirs: mine if network_lib.in_refiner(path)
+        else theirs, fresh, start.params)
   shapes = lambda tree: jax.tree.map(jnp.shape, tree)
-  if shapes(start.params) != shapes(fresh):
+  if shapes(params) != shapes(fresh):
     raise ValueError(f"{config.init_weights}: its parameters do not have "
                      "this network's shapes")
-  return start.params
+  return params
 
 
 def training_poses(config) -> jax.Array:
