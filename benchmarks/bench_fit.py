@@ -100,10 +100,11 @@ def main(argv):
       return theta + network.apply(params, x, theta, theta, refine=refine,
                                    residual=residual), None
     # The path's steps, then the refiner's (of its own width), as in `fit`.
-    path_steps = min(steps, network.refine_after or steps)
-    for refine, length in ((False, path_steps), (True, steps - path_steps)):
-      theta = jax.lax.scan(functools.partial(body, refine), theta, None,
-                           length=length)[0]
+    path = optimizer.path_steps(network, steps)
+    for refine, length in ((False, path), (True, steps - path)):
+      if length:
+        theta = jax.lax.scan(functools.partial(body, refine), theta, None,
+                             length=length)[0]
     return theta
 
   setup = training.make_setup(config)

@@ -1,6 +1,6 @@
 """A narrower refiner behind the bundled path: stage 3 with a fresh
 refiner of 384 features (`network.refiner_features`) trained alone from
-scratch, so that each step after the path's costs about a third of one of
+scratch, so that each step after the path's costs about 0.3 of one of
 its steps and `fit` can take more of them for the same time (figures: the
 README's "A narrower refiner").
 

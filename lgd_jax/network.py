@@ -187,7 +187,9 @@ def in_refiner(path) -> bool:
 
 def parameter_layout(network_config) -> dict:
   """The settings of a config's `network` that its parameters depend on
-  (weight files of one layout can be trained on from one another): all but
+  (weight files of one layout can be trained on from one another, and,
+  their refiners left out, files whose layouts differ only in the
+  refiner's width: `training.trainer`'s `init_weights`): all but
   `refine_decay`, which scales updates, and of `refine_after` only whether
   there is a refiner, not the step it takes over at; the refiner's width
   as a number (files written before it could differ have none)."""

@@ -70,6 +70,13 @@ def step_codes(num_steps: int, num_codes: int, warm: jax.Array) -> jax.Array:
       (num_steps,) + (1,) * start.ndim) + start, last)
 
 
+def path_steps(network: network_lib.UpdateNetwork, num_steps: int) -> int:
+  """How many of `num_steps` steps from Θ_0 the first network takes; the
+  refiner (`network.refine_after`), where there is one, takes the rest."""
+  return (min(num_steps, network.refine_after) if network.refine_after
+          else num_steps)
+
+
 class Unroll(NamedTuple):
   thetas: jax.Array  # (N + 1, ..., P): Θ_0 .. Θ_N
   losses: jax.Array  # (N + 1, ...): inner loss of each
@@ -190,11 +197,9 @@ def unroll(network: network_lib.UpdateNetwork, params: Any, body: Body,
   # With a refiner: the first `refine_after` steps refine where the start
   # is warm, the later ones everywhere; one scan each, so a static `warm`
   # runs one MLP.
-  path_steps = (min(num_steps, network.refine_after) if network.refine_after
-                else num_steps)
+  path = path_steps(network, num_steps)
   final, phases = init, []
-  for first, last, refine in ((0, path_steps, warm),
-                              (path_steps, num_steps, True)):
+  for first, last, refine in ((0, path, warm), (path, num_steps, True)):
     if last > first:
       final, phase = jax.lax.scan(
           functools.partial(step, refine), final,

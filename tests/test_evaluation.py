@@ -304,6 +304,8 @@ def test_reports_name_the_processor_and_its_speed(tmp_path):
   cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512vl\n")
   assert timing.processor(str(cpuinfo))["avx512"] is False
   assert timing.processor(str(tmp_path / "absent"))["avx512"] is None
+  cpuinfo.write_text("processor\t: 0\nCPU part\t: 0xd0c\n")  # no flags
+  assert timing.processor(str(cpuinfo))["avx512"] is None
   report = tmp_path / "report.json"
   timing.save_report(report, figure=1.0)
   written = json.loads(report.read_text())

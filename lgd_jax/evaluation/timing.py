@@ -24,7 +24,8 @@ def processor(cpuinfo: str = "/proc/cpuinfo") -> dict:
   fields = dict((key.strip(), value.strip()) for key, value in (
       line.split(":", 1) for line in first_cpu.splitlines() if ":" in line))
   return {"cpu_model": fields.get("model name", model),
-          "avx512": "avx512f" in fields.get("flags", "").split()}
+          "avx512": ("avx512f" in fields["flags"].split() if "flags" in fields
+                     else None)}
 
 
 def matmul_gflops(size: int = 1024, min_seconds: float = 0.3) -> float:
