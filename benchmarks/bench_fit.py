@@ -8,9 +8,11 @@ One JSON line per batch size: fits/s of the whole jitted `fit` (COCO-17
 keypoints in pixels -> pose, shape, camera, joints), single-fit latency, and
 the time of a plain `lgd_jax.fit` call (NumPy in, no jit of the caller's)
 against the jitted one, the jitted one against the same without the upright
-turn (`upright_beyond_deg=180`: its cost), with --baseline_weights the
-jitted one against `fit` with that file's network and its own steps (their
-cost ratio, measured in turn so that load moves both alike), and in the
+turn (`upright_beyond_deg=180`: its cost), the jitted one against the
+same without the alignment in the image (`align=False`: its cost), with
+--baseline_weights the jitted one against `fit` with that file's network
+and its own steps (their cost ratio), all measured in turn so that load
+moves them alike, and in the
 same run the fits/s of only the update network's forward pass applied N
 times, the path's MLP and then the refiner's as `fit` takes them (no body
 model, no gradient): the best `fit` could do.
@@ -82,7 +84,10 @@ def main(argv):
   fit = jax.jit(lambda xy: lgd_jax.fit(xy, params=weights, num_steps=steps))
   unturned = jax.jit(lambda xy: lgd_jax.fit(
       xy, params=weights, num_steps=steps, upright_beyond_deg=180))
-  timed_in_turn = {"jitted": fit, "unturned": unturned}
+  unaligned = jax.jit(lambda xy: lgd_jax.fit(
+      xy, params=weights, num_steps=steps, align=False))
+  timed_in_turn = {"jitted": fit, "unturned": unturned,
+                   "unaligned": unaligned}
   if _BASELINE_WEIGHTS.value:
     baseline = lgd_jax.load_pretrained(_BASELINE_WEIGHTS.value)
     baseline_steps = _NUM_STEPS.value or baseline.config.num_steps
@@ -132,6 +137,8 @@ def main(argv):
         "plain_over_jitted": round(calls["plain"] / calls["jitted"], 2),
         "upright_over_unturned": round(calls["jitted"] / calls["unturned"],
                                        3),
+        "aligned_over_unaligned": round(
+            calls["jitted"] / calls["unaligned"], 3),
         "network_only_fits_per_s": round(batch / roof_s, 1),
         "fraction_of_roofline": round(roof_s / fit_s, 3),
     })

@@ -112,11 +112,13 @@ def get_config(which: str = ""):
         # "": the bundled weights; num_steps None: the trained N;
         # num_starts 2: also from the start turned half round;
         # descent_iterations: lgd_jax.descent after the learned steps;
-        # upright_beyond_deg None: fit's (180: never turn people upright).
+        # upright_beyond_deg None: fit's (180: never turn people upright);
+        # align None: fit's (True; lgd_jax.alignment).
         lgd=dict(kind="learned", weights="",
                  num_steps=config_dict.placeholder(int), num_starts=1,
                  descent_iterations=0,
-                 upright_beyond_deg=config_dict.placeholder(float)),
+                 upright_beyond_deg=config_dict.placeholder(float),
+                 align=config_dict.placeholder(bool)),
         # The bundled network, then 50 iterations of lgd_jax.descent.
         lgd_descent=dict(kind="learned", weights="", descent_iterations=50),
         smplify=dict(kind="smplify", config=smplify.get_config(),

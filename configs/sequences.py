@@ -47,6 +47,8 @@ def get_config() -> ml_collections.ConfigDict:
       chunk_size=256,
       # `fit`'s upright turn; None: fit's default, 180: never.
       upright_beyond_deg=config_dict.placeholder(float),
+      # `fit`'s alignment in the image; None: fit's default (True).
+      align=config_dict.placeholder(bool),
   ))
   # `sequences.WARM_STARTS`: independent fits, chained warm starts, warm
   # starts from the track's last independent fit (anchored), chains

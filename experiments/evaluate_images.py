@@ -39,6 +39,9 @@ _MAX_OVERLAYS = flags.DEFINE_integer("max_overlays", 8,
 _UPRIGHT = flags.DEFINE_float(
     "upright_beyond_deg", unroll.UPRIGHT_BEYOND_DEG, "As `fit`'s, also for "
     "the learned methods compared (180: never turn people upright).")
+_ALIGN = flags.DEFINE_bool(
+    "align", True, "As `fit`'s, also for the learned methods compared "
+    "(--noalign: the learned fit as it is).")
 _COMPARE = flags.DEFINE_list(
     "compare", ["smplify"], "Methods of configs/evaluate.py also fitted to "
     "every file, their 2D errors beside the learned optimizer's.")
@@ -70,6 +73,7 @@ def main(argv):
       settings.weights = _WEIGHTS.value
     if settings.kind == "learned":
       settings.upright_beyond_deg = _UPRIGHT.value
+      settings.align = _ALIGN.value
     compared[name] = methods.make_method(settings)
   rows = []
   for name, images in FILES.items():
@@ -77,7 +81,7 @@ def main(argv):
         root / name, weights=_WEIGHTS.value, image_folder=root / images,
         overlay_folder=Path(_OVERLAYS.value) / Path(name).with_suffix(""),
         max_overlays=_MAX_OVERLAYS.value,
-        upright_beyond_deg=_UPRIGHT.value)
+        upright_beyond_deg=_UPRIGHT.value, align=_ALIGN.value)
     print(f"{name:52s} {row['format']:12s} people {row['people']:3d} fitted "
           f"{row['people_fitted']:3d}  2D error median "
           f"{row['error_pct_median']:5.1f}% ({row['error_px_median']:6.1f} "

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lgd_jax import alignment
 from lgd_jax import batching
 from lgd_jax import cameras
 from lgd_jax import descent
@@ -42,7 +43,8 @@ class FitResult(NamedTuple):
       input's format, projected by `camera`.
     loss_history: (..., N + 1) inner reprojection loss of Θ_0 .. Θ_N
       (person-centred units; the mean squared error per visible point),
-      and one more entry after `descent_iterations` when asked.
+      Θ_N's after the alignment in the image (`align`), and one more
+      entry after `descent_iterations` when asked.
     fit_ok: (...) False when fewer than 6 keypoints are visible or the fit
       is not finite (in pixels too: non-finite intrinsics, or coordinates so
       near float32's limit that the camera or points overflow); those
@@ -65,8 +67,8 @@ def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
         init: Optional[FitResult] = None, model: Optional[BodyModel] = None,
         min_confidence: float = 0.0, num_starts: int = 1,
         descent_iterations: int = 0,
-        upright_beyond_deg: float = unroll_lib.UPRIGHT_BEYOND_DEG
-        ) -> FitResult:
+        upright_beyond_deg: float = unroll_lib.UPRIGHT_BEYOND_DEG,
+        align: bool = True) -> FitResult:
   """Fits SMPL-layout bodies to 2D keypoints.
 
   Args:
@@ -111,6 +113,12 @@ def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
       result turned back (`lgd_jax.unroll.unroll_best_start`; the networks
       saw few bodies lying across the image). 180: never. The default's
       gain is measured in the README ("Upright in the image").
+    align: after the learned steps, turn the body about the camera's
+      optical axis and scale and shift the camera so that the keypoints
+      are explained best, the body otherwise held (a closed-form least-
+      squares fit, `lgd_jax.alignment`); a person keeps it where the
+      reprojection loss is lower. Gain and cost in the README ("Aligned
+      in the image").
 
   Returns:
     A `FitResult`.
@@ -128,6 +136,8 @@ def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
       descent_iterations < 0):
     raise ValueError("descent_iterations must be a whole number >= 0, got "
                      f"{descent_iterations!r}")
+  if not isinstance(align, (bool, np.bool_)):
+    raise ValueError(f"align must be True or False, got {align!r}")
   params = params if params is not None else load_pretrained()
   config = params.config
   if model is None:
@@ -156,7 +166,8 @@ def fit(keypoints, confidence=None, *, keypoint_format: str = "coco17",
               num_steps=config.num_steps if num_steps is None else num_steps,
               grad_scale=config.grad_scale, num_starts=num_starts,
               descent_iterations=int(descent_iterations),
-              upright_beyond_deg=float(upright_beyond_deg))
+              upright_beyond_deg=float(upright_beyond_deg),
+              align=bool(align))
 
 
 def _check_real(x, name: str):
@@ -203,8 +214,8 @@ def fit_in_chunks(keypoints, confidence, *, keypoint_format: str,
                   on_chunk=None, full_chunks: bool = False,
                   init: Optional[FitResult] = None,
                   descent_iterations: int = 0,
-                  upright_beyond_deg: float = unroll_lib.UPRIGHT_BEYOND_DEG
-                  ) -> FitResult:
+                  upright_beyond_deg: float = unroll_lib.UPRIGHT_BEYOND_DEG,
+                  align: bool = True) -> FitResult:
   """`fit` on (N, K, 2) keypoints, in calls of `chunk_size` people, each
   spread over all devices (`fit_sharded`; plain `fit` on one device).
 
@@ -219,7 +230,7 @@ def fit_in_chunks(keypoints, confidence, *, keypoint_format: str,
     chunk_size: people per call.
     camera: optional `Perspective` intrinsics with leading shape (N,).
     init: optional `FitResult` with leading shape (N,) to start from.
-    params, descent_iterations, upright_beyond_deg: as in `fit`.
+    params, descent_iterations, upright_beyond_deg, align: as in `fit`.
     on_chunk: optional callback, called with the number of people of each
       chunk when it is done (e.g. a progress bar's `update`).
     full_chunks: pad to `chunk_size` people even when N is smaller, so
@@ -232,7 +243,8 @@ def fit_in_chunks(keypoints, confidence, *, keypoint_format: str,
     return fit_sharded(keypoints, confidence, keypoint_format=keypoint_format,
                        camera=camera, init=init, params=params,
                        descent_iterations=descent_iterations,
-                       upright_beyond_deg=upright_beyond_deg)
+                       upright_beyond_deg=upright_beyond_deg,
+                       align=align)
 
   return batching.in_chunks(call, (np.asarray(keypoints, np.float32),
                                    np.asarray(confidence, np.float32), camera,
@@ -248,8 +260,8 @@ def fit_sharded(keypoints, confidence=None, *, keypoint_format: str,
                 min_confidence: float = 0.0,
                 init: Optional[FitResult] = None,
                 descent_iterations: int = 0,
-                upright_beyond_deg: float = unroll_lib.UPRIGHT_BEYOND_DEG
-                ) -> FitResult:
+                upright_beyond_deg: float = unroll_lib.UPRIGHT_BEYOND_DEG,
+                align: bool = True) -> FitResult:
   """`fit` on (N, K, 2|3) keypoints with the people sharded over a mesh.
 
   The batch axis is split over every axis of `mesh` (named shardings, one
@@ -269,7 +281,7 @@ def fit_sharded(keypoints, confidence=None, *, keypoint_format: str,
     mesh: the devices; default: all of them,
       `jax.make_mesh((jax.device_count(),), ("data",))`.
     params, num_steps, min_confidence, descent_iterations,
-    upright_beyond_deg: as in `fit`.
+    upright_beyond_deg, align: as in `fit`.
     camera: optional `Perspective` intrinsics, leading shape () or (N,).
     init: optional `FitResult` with leading shape (N,), as in `fit`.
 
@@ -285,7 +297,8 @@ def fit_sharded(keypoints, confidence=None, *, keypoint_format: str,
                            params=params, num_steps=num_steps,
                            min_confidence=min_confidence,
                            descent_iterations=descent_iterations,
-                           upright_beyond_deg=upright_beyond_deg)
+                           upright_beyond_deg=upright_beyond_deg,
+                           align=align)
   if mesh.size == 1:  # explicit shardings only slow XLA:CPU down here
     return call(keypoints, confidence, camera=camera, init=init)
   keypoints = _check_real(keypoints, "keypoints")
@@ -377,10 +390,11 @@ def _fitted_points(body, pose, betas, camera, *, keypoint_format):
                    static_argnames=("keypoint_format", "num_steps",
                                     "grad_scale", "num_starts",
                                     "descent_iterations",
-                                    "upright_beyond_deg"))
+                                    "upright_beyond_deg", "align"))
 def _fit(network, network_params, body, keypoints, confidence, camera, init,
          min_confidence, *, keypoint_format, num_steps, grad_scale,
-         num_starts, descent_iterations, upright_beyond_deg) -> FitResult:
+         num_starts, descent_iterations, upright_beyond_deg,
+         align) -> FitResult:
   """`fit` on arrays: compiled once per network, format and shape."""
   keypoints = jnp.asarray(keypoints, jnp.float32)
   xy = keypoints[..., :2]
@@ -401,12 +415,15 @@ def _fit(network, network_params, body, keypoints, confidence, camera, init,
       init_valid=None if init is None else init.fit_ok,
       upright_beyond_deg=upright_beyond_deg, grad_scale=grad_scale,
       loss_points=loss_points)
-  theta = unrolled.thetas[-1]
-  loss_history = unrolled.losses
+  points = (body.select(loss_points),
+            norm.apply(canon_xy)[..., loss_points, :],
+            canon_conf[..., loss_points])
+  theta, loss_history = unrolled.thetas[-1], unrolled.losses
+  if align:
+    theta, final_loss = alignment.aligned_in_image(theta, loss_history[-1],
+                                                   *points)
+    loss_history = loss_history.at[-1].set(final_loss)
   if descent_iterations:
-    points = (body.select(loss_points),
-              norm.apply(canon_xy)[..., loss_points, :],
-              canon_conf[..., loss_points])
     descended = descent.descend(*points, theta, descent_iterations)
     # A descent that leaves the finite range keeps the learned fit.
     theta = jnp.where(jnp.all(jnp.isfinite(descended), -1, keepdims=True),

@@ -38,10 +38,11 @@ _POINTS_CHUNK = 4096
 # that restart cold after `chain_length` fits (restarted), chains that keep
 # a frame's independent fit where it explains the keypoints better (checked).
 WARM_STARTS = ("off", "chained", "anchored", "restarted", "checked")
-# The default, in `fit_tracks` and `lgd-fit`: with the bundled network and
-# smoothing sigma 2 (`lgd-fit`'s), the most accurate in 3D on every video
-# length measured (experiments/reports/evaluate_sequences_residual*.json).
-DEFAULT_WARM_START = "anchored"
+# The default, in `fit_tracks` and `lgd-fit`: with the bundled network,
+# `fit`'s alignment in the image and smoothing sigma 2 (`lgd-fit`'s), the
+# most accurate in 3D on both splits
+# (experiments/reports/evaluate_sequences_aligned.json).
+DEFAULT_WARM_START = "checked"
 # Frames by which a warm start may reach back (`fit_tracks`' max_gap).
 MAX_GAP = 2
 # Fits per "restarted" chain: the most accurate on the sequence benchmark
@@ -173,7 +174,8 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
                segment_frames: Optional[int] = None,
                track=None, chunk_size: int = 1024,
                on_frames=None, descent_iterations: int = 0,
-               upright_beyond_deg: float = unroll_lib.UPRIGHT_BEYOND_DEG
+               upright_beyond_deg: float = unroll_lib.UPRIGHT_BEYOND_DEG,
+               align: bool = True
                ) -> FitResult:
   """Fits tracked people: independently, or warm-started from earlier frames.
 
@@ -194,7 +196,7 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     `chain_length` fits (its cold fit and the warm ones after it): the
     first few warm starts help, before the error piles up. One fit per
     cell, as "off", but step by step, as "chained".
-  - "checked": as "chained", but every frame is also fitted
+  - "checked" (the default): as "chained", but every frame is also fitted
     independently (in chunks, first), and a track keeps its warm fit only
     where its final reprojection loss is no higher than the independent
     fit's (or the independent fit failed); else the independent fit goes
@@ -205,7 +207,7 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     call (in chunks; only the tracks with a warm start); a segment's
     first frame keeps its independent fit, as a video's first does. Two
     fits per cell.
-  - "anchored" (the default): every frame is fitted independently, then
+  - "anchored": every frame is fitted independently, then
     again from the track's last successful independent fit at most
     `max_gap` frames earlier (cells without one keep their independent
     fit, and so does a cell whose second fit fails): the previous frame
@@ -234,7 +236,7 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
     chunk_size: people per call.
     on_frames: optional callback, called with a number of frames as they
       are done (e.g. a progress bar's `update`).
-    descent_iterations, upright_beyond_deg: as in `fit`.
+    descent_iterations, upright_beyond_deg, align: as in `fit`.
 
   Returns:
     A `FitResult` of NumPy arrays with leading shape (T, P).
@@ -268,7 +270,8 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
         _fit_rows, xy, confidence, camera, keypoint_format=keypoint_format,
         params=params, chunk_size=chunk_size, on_frames=on_frames,
         descent_iterations=descent_iterations,
-        upright_beyond_deg=upright_beyond_deg, frame_share=frame_share)
+        upright_beyond_deg=upright_beyond_deg, align=align,
+        frame_share=frame_share)
     independent = fit_rows(np.ones((num_frames, num_tracks), bool))
     independent = jax.tree.map(
         lambda a: a.reshape((num_frames, num_tracks) + a.shape[1:]),
@@ -308,7 +311,7 @@ def fit_tracks(xy, confidence, *, keypoint_format: str,
             lambda a: pick(a[rows]), camera),
         init=jax.tree.map(pick, _start_of(init)), params=params,
         descent_iterations=descent_iterations,
-        upright_beyond_deg=upright_beyond_deg)
+        upright_beyond_deg=upright_beyond_deg, align=align)
 
     def put(old, new):
       old = np.array(old)
@@ -399,7 +402,7 @@ def warm_start_mode(warm_start) -> str:
 
 def _fit_rows(xy, confidence, camera, rows, *, init=None, keypoint_format,
               params, chunk_size, on_frames, descent_iterations,
-              upright_beyond_deg, frame_share) -> FitResult:
+              upright_beyond_deg, align, frame_share) -> FitResult:
   """`fit` of the (frame, track) cells where `rows` (T, P) is True, in
   chunks over all devices (`fitting.fit_in_chunks`); (n,) results. The
   chunks have the size that all T·P cells would have, however many are
@@ -413,7 +416,7 @@ def _fit_rows(xy, confidence, camera, rows, *, init=None, keypoint_format,
           lambda people: on_frames(people * frame_share / num_tracks)),
       camera=None if camera is None else jax.tree.map(pick, camera),
       init=init, params=params, descent_iterations=descent_iterations,
-      upright_beyond_deg=upright_beyond_deg)
+      upright_beyond_deg=upright_beyond_deg, align=align)
 
 
 def _fit_anchored(independent: FitResult, fit_rows, frames, track,

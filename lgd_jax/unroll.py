@@ -44,13 +44,20 @@ def residual_features(projected: jax.Array, keypoints: jax.Array,
   return weighted.reshape(weighted.shape[:-2] + (-1,))
 
 
+def point_loss(projected: jax.Array, keypoints: jax.Array,
+               confidence: jax.Array) -> jax.Array:
+  """(...) mean squared reprojection error per visible keypoint of
+  projected points (..., C, 2): what the inner loss measures."""
+  error = losses.reprojection_loss(projected, keypoints, confidence)
+  return error / jnp.maximum(confidence.sum(-1), 1.0)
+
+
 def inner_loss_and_points(theta: jax.Array, body: Body,
                           keypoints: jax.Array, confidence: jax.Array):
   """`inner_loss` and the body's keypoints it compares
   (`theta.keypoints`: 3D, projected)."""
   points = theta_lib.keypoints(theta, body)
-  error = losses.reprojection_loss(points[1], keypoints, confidence)
-  return error / jnp.maximum(confidence.sum(-1), 1.0), points
+  return point_loss(points[1], keypoints, confidence), points
 
 
 def inner_loss(theta: jax.Array, body: Body, keypoints: jax.Array,

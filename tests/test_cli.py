@@ -322,9 +322,9 @@ def test_perspective_without_image_size_is_a_clear_error(tmp_path,
   assert summary["camera"] == "perspective"
 
 
-def test_videos_default_to_anchored_warm_starts():
+def test_videos_default_to_checked_chains():
   # The most accurate in 3D once smoothed (README, "Videos").
-  assert Options(input="x", output="y").warm_start == "anchored"
+  assert Options(input="x", output="y").warm_start == "checked"
 
 
 def test_bad_options():
@@ -410,6 +410,16 @@ def test_video_resume_and_changed_options(tmp_path, tiny_weights_file):
   summary = _run(tmp_path, tiny_weights_file, input=str(folder),
                  save_meshes="ply", warm_start="chained",
                  upright_beyond_deg=180.0)
+  assert summary["people_already_done"] == 8
+  # A folder from before the alignment in the image was fitted without it.
+  del manifest["options"]["align"]
+  (out / "run.json").write_text(json.dumps(manifest))
+  with pytest.raises(ValueError, match="align differ"):
+    _run(tmp_path, tiny_weights_file, input=str(folder), save_meshes="ply",
+         warm_start="chained", upright_beyond_deg=180.0)
+  summary = _run(tmp_path, tiny_weights_file, input=str(folder),
+                 save_meshes="ply", warm_start="chained",
+                 upright_beyond_deg=180.0, align=False)
   assert summary["people_already_done"] == 8
 
 

@@ -35,7 +35,8 @@ CHUNK = 1024  # people per compiled fit call
 def fit_annotations(path, weights=None, image_folder=None,
                     overlay_folder=None, max_overlays=8,
                     chunk_size=CHUNK,
-                    upright_beyond_deg=unroll_lib.UPRIGHT_BEYOND_DEG) -> dict:
+                    upright_beyond_deg=unroll_lib.UPRIGHT_BEYOND_DEG,
+                    align: bool = True) -> dict:
   """Fits everyone annotated in a keypoint file and measures the fits.
 
   Every person with at least one labelled point is fitted (with fewer than 6
@@ -55,7 +56,7 @@ def fit_annotations(path, weights=None, image_folder=None,
       `{image index}_{image name}.png`.
     max_overlays: see `overlay_folder`.
     chunk_size: people per fit call.
-    upright_beyond_deg: as in `fit`.
+    upright_beyond_deg, align: as in `fit`.
 
   Returns:
     A dict: `file`, `format`, `annotations` (rows in the file), `people`
@@ -76,13 +77,13 @@ def fit_annotations(path, weights=None, image_folder=None,
     result = fit_in_chunks(xy, confidence,
                            keypoint_format=keypoints.keypoint_format,
                            chunk_size=chunk_size, params=pretrained,
-                           upright_beyond_deg=upright_beyond_deg)
+                           upright_beyond_deg=upright_beyond_deg, align=align)
     fit_seconds = time.perf_counter() - start
     size = min(chunk_size, len(rows))
     people_per_second = size / timing.median_seconds(
         lambda: fit(xy[:size], confidence[:size], params=pretrained,
                     keypoint_format=keypoints.keypoint_format,
-                    upright_beyond_deg=upright_beyond_deg),
+                    upright_beyond_deg=upright_beyond_deg, align=align),
         min_seconds=0.5, min_calls=3)
     ok = result.fit_ok
     pixels, percent = losses.keypoint_errors(result.keypoints_2d, xy, confidence)

@@ -18,6 +18,7 @@ import ml_collections
 
 from lgd_jax import descent
 from lgd_jax import formats as kp
+from lgd_jax import alignment
 from lgd_jax import unroll as unroll_lib
 from lgd_jax import weights as weights_lib
 from lgd_jax.body.cache import Body
@@ -57,8 +58,9 @@ def make_method(settings: ml_collections.ConfigDict,
   Args:
     settings: the entry: `kind` and that kind's fields ("learned": weights,
       a file or "" for the bundled one, optionally num_steps, num_starts,
-      descent_iterations and upright_beyond_deg (None or absent: `fit`'s); "smplify", "gradient_descent":
-      config, record_every).
+      descent_iterations, upright_beyond_deg and align (None or absent:
+      `fit`'s); "smplify", "gradient_descent": config,
+      record_every).
     pose_set_path: the pose set whose train split fits the baselines' pose
       prior (None: the bundled one).
   """
@@ -74,25 +76,32 @@ def learned_method(body: Body, weights: weights_lib.Pretrained,
                    keypoint_format: str,
                    num_steps: Optional[int] = None,
                    num_starts: int = 1, descent_iterations: int = 0,
-                   upright_beyond_deg: float = unroll_lib.UPRIGHT_BEYOND_DEG
-                   ) -> Method:
+                   upright_beyond_deg: float = unroll_lib.UPRIGHT_BEYOND_DEG,
+                   align: bool = True) -> Method:
   """The learned optimizer (or, with num_steps = 0 and an initial network,
   direct lifting) of a `lgd_jax.weights.Pretrained`, run for `num_steps`
   (default: the steps it was trained for) from `num_starts` starts, people
   lying across the image turned upright as `fit` does
-  (`unroll.unroll_best_start`), then `descent_iterations` of
-  `lgd_jax.descent` (recorded as one more Θ, at N + that many)."""
+  (`unroll.unroll_best_start`), every recorded Θ aligned in the image as
+  `fit` aligns its last (`align`, `lgd_jax.alignment`), then
+  `descent_iterations` of `lgd_jax.descent` (recorded as one more Θ, at
+  N + that many)."""
   config = weights.config
   points = kp.get_format(keypoint_format).canonical_index
   steps = config.num_steps if num_steps is None else num_steps
 
   @jax.jit
   def run(keypoints, confidence):
-    thetas = unroll_lib.unroll_best_start(
+    run = unroll_lib.unroll_best_start(
         weights.network, weights.params, body, keypoints, confidence,
         steps, num_starts=num_starts, upright_beyond_deg=upright_beyond_deg,
         grad_scale=config.grad_scale,
-        loss_points=points).thetas
+        loss_points=points)
+    thetas = run.thetas
+    if align:
+      thetas, _ = alignment.aligned_in_image(
+          thetas, run.losses, body.select(points), keypoints[..., points, :],
+          confidence[..., points])
     recorded = jnp.arange(steps + 1)
     if descent_iterations:
       final = descent.descend(body.select(points), keypoints[..., points, :],
@@ -115,6 +124,8 @@ def _learned(settings: ml_collections.ConfigDict,
   descent_iterations = settings.get("descent_iterations", 0)
   upright = settings.get("upright_beyond_deg", None)
   upright = unroll_lib.UPRIGHT_BEYOND_DEG if upright is None else upright
+  align = settings.get("align", None)
+  align = True if align is None else align
   return lambda body, keypoint_format: learned_method(
       body, weights, keypoint_format, num_steps, num_starts,
-      descent_iterations, upright)
+      descent_iterations, upright, align)

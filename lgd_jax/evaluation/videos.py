@@ -180,6 +180,7 @@ def _run_methods(layout, *, methods, keypoint_format, params, fit_config):
   fits, timings = {}, {}
   upright = fit_config.get("upright_beyond_deg")
   upright = unroll_lib.UPRIGHT_BEYOND_DEG if upright is None else upright
+  align = fit_config.get("align")
   for warm in dict.fromkeys(warm for _, warm, _ in methods):
     start = time.perf_counter()
     fits[warm] = sequences.fit_tracks(
@@ -188,7 +189,8 @@ def _run_methods(layout, *, methods, keypoint_format, params, fit_config):
         max_gap=layout.max_gap, frames=layout.frames, track=layout.track,
         chain_length=fit_config.chain_length,
         segment_frames=fit_config.get("segment_frames"),
-        chunk_size=fit_config.chunk_size, upright_beyond_deg=upright)
+        chunk_size=fit_config.chunk_size, upright_beyond_deg=upright,
+        align=True if align is None else align)
     timings[warm] = time.perf_counter() - start
   out = {}
   for name, warm, sigma in methods:

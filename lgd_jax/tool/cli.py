@@ -68,14 +68,14 @@ def _define_flags() -> flags.FlagValues:
       "ids.")
   define["enum"](
       "warm_start", options_lib.Options.warm_start,
-      list(sequences.WARM_STARTS), "Videos: anchored: fit every frame, "
-      "then again from the track's last independent fit (the most accurate "
-      "with --smooth 2; about twice the cost of off); checked: start each "
-      "frame from the track's previous fit and keep it where it explains "
-      "the keypoints no worse than the frame's independent fit, else that one "
-      "(the most accurate unsmoothed; two fits a frame, the warm ones for "
-      f"segments of at least {sequences.SEGMENT_FRAMES} frames side by "
-      "side, each segment's first frame independent); restarted: from the "
+      list(sequences.WARM_STARTS), "Videos: checked: start each frame "
+      "from the track's previous fit and keep it where it explains the "
+      "keypoints no worse than the frame's independent fit, else that one "
+      "(the most accurate, with --smooth 2 or none; two fits a frame, the "
+      f"warm ones for segments of at least {sequences.SEGMENT_FRAMES} "
+      "frames side by side, each segment's first frame independent); "
+      "anchored: fit every frame, then again from the track's last "
+      "independent fit (about twice the cost of off); restarted: from the "
       f"previous fit, cold again after every {sequences.CHAIN_LENGTH} fits; "
       "chained: from the previous fit, never cold (errors pile up); off: "
       "independent fits. See the README's Videos.")
@@ -102,6 +102,10 @@ def _define_flags() -> flags.FlagValues:
       "People whose body axis is turned more than this many degrees from "
       "the image's vertical are fitted turned upright (README: 'Upright in "
       "the image'); 180: never.")
+  define["bool"](
+      "align", options_lib.Options.align, "Turn, scale and shift each fit "
+      "in the image onto its keypoints after the learned steps (README: "
+      "'Aligned in the image'); --noalign: the learned fit as it is.")
   define["string"](
       "weights", None, "Network weights (.npz from "
       "experiments.export_weights); default: the bundled ones.")
@@ -166,7 +170,7 @@ def options_from_flags(tool: flags.FlagValues) -> options_lib.Options:
         min_confidence=value("min_confidence"),
         descent_iterations=value("descent_iterations"),
         upright_beyond_deg=value("upright_beyond_deg"),
-        weights=value("weights"),
+        align=value("align"), weights=value("weights"),
         body_model=value("body_model") or None, progress=value("progress"))
   except ValueError as e:  # option checks name the option without "--"
     raise app.UsageError(f"bad option: {e}") from None

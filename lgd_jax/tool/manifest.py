@@ -19,7 +19,7 @@ MANIFEST = "run.json"
 RESULT_OPTIONS = ("keypoint_format", "camera", "focal", "image_size",
                   "sequence", "warm_start", "smooth", "fps", "chunk_size",
                   "min_confidence", "body_model", "descent_iterations",
-                  "upright_beyond_deg")
+                  "upright_beyond_deg", "align")
 
 
 def check_manifest(options: Options, keypoints: KeypointSet,
@@ -34,8 +34,10 @@ def check_manifest(options: Options, keypoints: KeypointSet,
   before = json.loads(path.read_text())
   # Options added since a folder was written count as their defaults.
   before.setdefault("options", {})
-  # Folders written before the upright turn existed were fitted without it.
+  # Folders written before the upright turn or the alignment existed were
+  # fitted without them.
   before["options"].setdefault("upright_beyond_deg", 180.0)
+  before["options"].setdefault("align", False)
   for name in RESULT_OPTIONS:
     before["options"].setdefault(name, getattr(Options, name, None))
   # Earlier releases stored warm_start as a boolean.

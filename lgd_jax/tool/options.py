@@ -36,10 +36,10 @@ class Options:
       "off": independent images; "auto": "on" for OpenPose folders and for
       files with track ids (PoseTrack), else "off".
     warm_start: how each video frame's fit starts (`sequences.fit_tracks`):
-      "anchored" (default: fitted independently, then again from the
-      track's last independent fit), "checked" (from the track's previous
-      fit, kept where its reprojection loss is no higher than the frame's
-      independent fit's, else the independent fit), "restarted" (from the
+      "checked" (default: from the track's previous fit, kept where its
+      reprojection loss is no higher than the frame's independent fit's,
+      else the independent fit), "anchored" (fitted independently, then
+      again from the track's last independent fit), "restarted" (from the
       track's previous fit, cold again after every
       `sequences.CHAIN_LENGTH` fits), "chained" (from the track's previous
       fit) or "off" (independent fits); see the README's "Videos".
@@ -56,6 +56,8 @@ class Options:
     upright_beyond_deg: people whose body axis is turned more than this
       from the image's vertical are fitted turned upright (`fit`'s); 180:
       never.
+    align: the fits aligned in the image after the learned steps (`fit`'s
+      `align`).
     weights: a `save_pretrained` file; default: the bundled network.
     body_model: a body-model file or folder (`lgd_jax.load_body_model`)
       to fit with instead of the one the weights were trained with (same
@@ -72,9 +74,9 @@ class Options:
   image_size: Optional[tuple[int, int]] = None
   sequence: str = "auto"
   warm_start: str = sequences.DEFAULT_WARM_START
-  # With anchored warm starts sigma 2 was the most accurate on CMU and
-  # within 0.1 mm of sigma 1 on val
-  # (experiments/reports/evaluate_sequences_residual*.json).
+  # With checked chains sigma 2 was the most accurate on CMU and within
+  # 0.2 mm of sigma 1 on val
+  # (experiments/reports/evaluate_sequences_aligned.json).
   smooth: float = 2.0
   fps: float = 30.0
   save_meshes: str = ""
@@ -83,6 +85,7 @@ class Options:
   min_confidence: float = 0.0
   descent_iterations: int = 0
   upright_beyond_deg: float = unroll.UPRIGHT_BEYOND_DEG
+  align: bool = True
   weights: Optional[str] = None
   body_model: Optional[str] = None
   progress: bool = True
@@ -113,6 +116,7 @@ class Options:
          "descent_iterations must be a whole number >= 0"),
         (0 <= self.upright_beyond_deg <= 180,
          "upright_beyond_deg must be within 0..180 degrees"),
+        (isinstance(self.align, bool), "align must be True or False"),
     ]
     for ok, message in checks:
       if not ok:

@@ -263,7 +263,8 @@ def _fit_images(options, pretrained, keypoints, keys, camera, output,
                               lambda a, rows=rows: a[rows], camera),
                           params=pretrained,
                           descent_iterations=options.descent_iterations,
-                          upright_beyond_deg=options.upright_beyond_deg)
+                          upright_beyond_deg=options.upright_beyond_deg,
+                          align=options.align)
       if pending is not None:
         pending.result()
       pending = writer.submit(write, rows, result)
@@ -427,7 +428,7 @@ def _fit_together(options, pretrained, keypoints, videos, progress,
       max_gap=layout.max_gap, warm_start=options.warm_start,
       chunk_size=options.chunk_size,
       on_frames=bar.update, descent_iterations=options.descent_iterations,
-      upright_beyond_deg=options.upright_beyond_deg)
+      upright_beyond_deg=options.upright_beyond_deg, align=options.align)
   if options.smooth > 0:
     result = sequences.smooth_tracks(
         result, options.smooth, keypoint_format=keypoints.keypoint_format,
