@@ -45,10 +45,11 @@ def aligned_in_image(theta: jax.Array, loss: jax.Array, body: Body,
   _, weight = losses.visible_residuals(projected, keypoints, confidence)
   target = jnp.where(weight[..., None] > 0, keypoints, 0.0)
   total = jnp.maximum(weight.sum(-1), 1e-12)[..., None]
-  mean = lambda points: jnp.einsum("...k,...kc->...c", weight,
-                                   points) / total
-  source = projected - mean(projected)[..., None, :]
-  goal = target - mean(target)[..., None, :]
+  projected_mean, target_mean = (
+      jnp.einsum("...k,...kc->...c", weight, points) / total
+      for points in (projected, target))
+  source = projected - projected_mean[..., None, :]
+  goal = target - target_mean[..., None, :]
   spread = jnp.einsum("...k,...kc,...kc->...", weight, source, source)
   # The transform's matrix is [[α, -β], [β, α]] = scale × a turn.
   alpha = jnp.einsum("...k,...kc,...kc->...", weight, source, goal)
@@ -62,12 +63,15 @@ def aligned_in_image(theta: jax.Array, loss: jax.Array, body: Body,
   turned = theta_lib.turned_in_image(theta, angle, body)
   # Turned, its projection is the given one turned about the origin; then
   # x -> scale x + shift.
-  shift = mean(target) - scale[..., None] * rotations.turned_2d(
-      mean(projected), angle)
+  shift = target_mean - scale[..., None] * rotations.turned_2d(
+      projected_mean, angle)
   camera = turned[..., -theta_lib.NUM_CAMERA:]
-  aligned = turned.at[..., -theta_lib.NUM_CAMERA:].set(jnp.concatenate([
+  # Joined, not `.at[...].set`: with that, `fit` in 64-bit mode compiled
+  # to other bits than in 32-bit mode (tests/test_determinism.py).
+  aligned = jnp.concatenate([
+      turned[..., :-theta_lib.NUM_CAMERA],
       camera[..., :1] + jnp.log(jnp.where(scale > 0, scale, 1.0))[..., None],
-      scale[..., None] * camera[..., 1:] + shift], -1))
+      scale[..., None] * camera[..., 1:] + shift], -1)
   moved = (scale[..., None, None] *
            rotations.turned_2d(projected, angle[..., None]) +
            shift[..., None, :])

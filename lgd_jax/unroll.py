@@ -194,7 +194,9 @@ def unroll(network: network_lib.UpdateNetwork, params: Any, body: Body,
                           step_code=code, refine=refine, rngs=step_rngs,
                           residual=residual)
     if network.refine_decay != 1.0 and refine is not False:  # not the path's
-      delta = delta * decay_factor(index)[..., None]
+      # In Θ's dtype: in 64-bit mode γ^k would be float64 and change the
+      # scan's carry.
+      delta = delta * decay_factor(index).astype(delta.dtype)[..., None]
     return theta + delta, (theta, loss, points if with_points else None)
 
   step_rngs = (jax.random.split(rng, num_steps) if rng is not None else

@@ -127,3 +127,18 @@ def test_fit_aligns_after_the_learned_steps(tiny_weights):
   jitted = jax.jit(lambda xy: lgd_jax.fit(xy, params=tiny_weights).pose)
   np.testing.assert_allclose(jitted(jnp.asarray(xy, jnp.float32)),
                              aligned.pose, atol=1e-5)
+
+
+def test_videos_are_aligned_as_fit_aligns_them(tiny_weights):
+  rng = np.random.default_rng(4)
+  xy = rng.uniform(100, 400, (3, 2, 17, 2))
+  confidence = np.ones(xy.shape[:-1])
+  fits = {align: lgd_jax.fit_tracks(xy, confidence, keypoint_format="coco17",
+                                    params=tiny_weights, warm_start="off",
+                                    align=align)
+          for align in (True, False)}
+  aligned, learned = (np.asarray(fits[a].loss_history[..., -1])
+                      for a in (True, False))
+  assert np.all(aligned <= learned) and np.any(aligned < learned)
+  np.testing.assert_allclose(fits[True].pose[..., 3:],
+                             fits[False].pose[..., 3:], atol=1e-6)

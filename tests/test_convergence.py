@@ -611,6 +611,11 @@ def test_the_refiners_updates_decay(body, batch):
   mixed = run(3, init=cold[1], init_valid=half)
   np.testing.assert_allclose(mixed[:, half], warm[:, half], atol=1e-6)
   np.testing.assert_allclose(mixed[:, ~half], cold[:4, ~half], atol=1e-6)
+  # In 64-bit mode γ^k is float64; Θ stays float32 (the scan's carry).
+  with jax.enable_x64(True):
+    cold64 = run(6)
+  assert cold64.dtype == jnp.float32
+  np.testing.assert_allclose(cold64, cold, atol=1e-5)
   with pytest.raises(ValueError, match="refine_decay"):
     _coded_network(refine_decay=0.5)
 

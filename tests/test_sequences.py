@@ -154,10 +154,6 @@ def test_anchored_warm_start_starts_from_the_previous_independent_fit(
                                   max_gap=2, on_frames=done.append, **kwargs)
   assert sum(done) == pytest.approx(8)
   np.testing.assert_array_equal(anchored.fit_ok, cold.fit_ok)
-  # The default.
-  np.testing.assert_array_equal(
-      sequences.fit_tracks(xy, confidence, max_gap=2, **kwargs).pose,
-      anchored.pose)
   previous = lambda t, p: jax.tree.map(lambda a: a[t, p:p + 1], cold)
   refit = lambda t, p, start: fitting.fit(
       xy[t, p:p + 1], confidence[t, p:p + 1], init=previous(start, p),
@@ -191,7 +187,8 @@ def test_anchored_warm_start_starts_from_the_previous_independent_fit(
   done = []
   single = sequences.fit_tracks(xy[:1], confidence[:1], warm_start="anchored",
                                 on_frames=done.append, **kwargs)
-  np.testing.assert_array_equal(single.pose, cold.pose[:1])
+  # (Compiled for another batch shape: float32 rounding apart.)
+  np.testing.assert_allclose(single.pose, cold.pose[:1], atol=1e-6)
   assert sum(done) == pytest.approx(1)
   with pytest.raises(ValueError, match="warm_start"):
     sequences.fit_tracks(xy, confidence, warm_start="sometimes", **kwargs)
@@ -323,6 +320,9 @@ def test_checked_chains_keep_whichever_fit_explains_the_keypoints_better(
                                    on_frames=done.append, **kwargs)
     assert sum(done) == pytest.approx(7)
     np.testing.assert_array_equal(checked.fit_ok, cold.fit_ok)
+    if segment_frames is None:  # the default
+      np.testing.assert_array_equal(
+          sequences.fit_tracks(xy, confidence, **kwargs).pose, checked.pose)
     warm_kept = {}  # (frame, track): the warm fit kept, else the independent
     for t in sorted(set(range(7)) - starts):
       # Each frame starts from the frame before's kept fit, whichever it was.

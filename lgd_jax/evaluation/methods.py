@@ -16,9 +16,9 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from lgd_jax import alignment
 from lgd_jax import descent
 from lgd_jax import formats as kp
-from lgd_jax import alignment
 from lgd_jax import unroll as unroll_lib
 from lgd_jax import weights as weights_lib
 from lgd_jax.body.cache import Body
@@ -92,16 +92,16 @@ def learned_method(body: Body, weights: weights_lib.Pretrained,
 
   @jax.jit
   def run(keypoints, confidence):
-    run = unroll_lib.unroll_best_start(
+    unrolled = unroll_lib.unroll_best_start(
         weights.network, weights.params, body, keypoints, confidence,
         steps, num_starts=num_starts, upright_beyond_deg=upright_beyond_deg,
         grad_scale=config.grad_scale,
         loss_points=points)
-    thetas = run.thetas
+    thetas = unrolled.thetas
     if align:
       thetas, _ = alignment.aligned_in_image(
-          thetas, run.losses, body.select(points), keypoints[..., points, :],
-          confidence[..., points])
+          thetas, unrolled.losses, body.select(points),
+          keypoints[..., points, :], confidence[..., points])
     recorded = jnp.arange(steps + 1)
     if descent_iterations:
       final = descent.descend(body.select(points), keypoints[..., points, :],
